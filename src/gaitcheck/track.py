@@ -1,0 +1,286 @@
+"""The pose track: every landmark of every frame of one clip, with its metadata.
+
+A :class:`PoseTrack` is a frozen dataclass of numpy arrays, time first. Axis order is
+always ``(frame, landmark, coordinate)``; landmark order is
+:data:`gaitcheck.skeleton.LANDMARK_NAMES`. Image coordinates are in the *upright* frame
+(after the video's rotation metadata is applied), normalised to [0, 1] by width and
+height as MediaPipe reports them; :attr:`PoseTrack.xy_px` gives pixels. Frames where no
+pose was found hold NaN coordinates and zero visibility/presence.
+
+Tracks are saved as Parquet (one row per frame, one column per landmark coordinate) with
+the metadata as JSON in the file's schema metadata, so any Parquet reader can open them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from gaitcheck import skeleton
+from gaitcheck.errors import TrackError
+from gaitcheck.fileio import atomic_path
+
+FloatArray = NDArray[np.floating[Any]]
+BoolArray = NDArray[np.bool_]
+
+TRACK_FORMAT = "gaitcheck-track/1"
+_META_KEY = b"gaitcheck"
+_IMAGE_COORDS = ("x", "y", "z")
+_WORLD_COORDS = ("world_x", "world_y", "world_z")
+
+
+def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(dict(mapping))
+
+
+@dataclass(frozen=True, eq=False)
+class PoseTrack:
+    """Landmarks of one person over one clip.
+
+    Attributes
+    ----------
+    time_s : (T,) float64, strictly increasing presentation times of the frames.
+    image_xyz : (T, 33, 3) float64, x and y normalised by the upright image width and height,
+        z MediaPipe's relative depth (same scale as x). NaN where the pose was not found.
+    visibility, presence : (T, 33) float64 in [0, 1].
+    world_xyz : (T, 33, 3) float64, metres, origin at the hip centre (MediaPipe world landmarks);
+        NaN when the backend has none.
+    pose_found : (T,) bool.
+    width, height : upright frame size in pixels.
+    fps : nominal frame rate of the video (frames per second).
+    meta : read-only mapping of JSON-able facts (source, video_sha256, model_sha256,
+        settings, gaitcheck_version, backend, ...).
+
+    Examples
+    --------
+    >>> t = PoseTrack.empty(n_frames=3, fps=30.0, width=640, height=480)
+    >>> t.n_frames, t.xy_px.shape
+    (3, (3, 33, 2))
+    """
+
+    time_s: FloatArray
+    image_xyz: FloatArray
+    visibility: FloatArray
+    presence: FloatArray
+    world_xyz: FloatArray
+    pose_found: BoolArray
+    width: int
+    height: int
+    fps: float
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        t = np.asarray(self.time_s, dtype=np.float64)
+        n = t.shape[0] if t.ndim == 1 else -1
+        if t.ndim != 1:
+            raise TrackError(f"time_s must be 1-D, got shape {t.shape}")
+        k = skeleton.N_LANDMARKS
+        arrays = {
+            "image_xyz": (self.image_xyz, (n, k, 3)),
+            "visibility": (self.visibility, (n, k)),
+            "presence": (self.presence, (n, k)),
+            "world_xyz": (self.world_xyz, (n, k, 3)),
+        }
+        for name, (value, shape) in arrays.items():
+            arr = np.asarray(value, dtype=np.float64)
+            if arr.shape != shape:
+                raise TrackError(f"{name} must have shape {shape} (frames, landmarks, ...), got {arr.shape}")
+            arr.setflags(write=False)
+            object.__setattr__(self, name, arr)
+        found = np.asarray(self.pose_found)
+        if found.shape != (n,) or found.dtype != np.bool_:
+            raise TrackError(f"pose_found must be a bool array of shape ({n},), got {found.dtype} {found.shape}")
+        found = found.copy()
+        found.setflags(write=False)
+        object.__setattr__(self, "pose_found", found)
+        if n and not np.all(np.isfinite(t)):
+            raise TrackError("time_s holds NaN or infinite values")
+        if n > 1 and not np.all(np.diff(t) > 0):
+            bad = int(np.argmin(np.diff(t) > 0))
+            raise TrackError(f"time_s must be strictly increasing; frame {bad + 1} is not after frame {bad}")
+        t.setflags(write=False)
+        object.__setattr__(self, "time_s", t)
+        if int(self.width) <= 0 or int(self.height) <= 0:
+            raise TrackError(f"width and height must be positive, got {self.width}x{self.height}")
+        object.__setattr__(self, "width", int(self.width))
+        object.__setattr__(self, "height", int(self.height))
+        if not (np.isfinite(self.fps) and self.fps > 0):
+            raise TrackError(f"fps must be a positive number, got {self.fps}")
+        object.__setattr__(self, "fps", float(self.fps))
+        for name in ("visibility", "presence"):
+            arr = getattr(self, name)
+            finite = arr[np.isfinite(arr)]
+            if finite.size and (finite.min() < 0 or finite.max() > 1):
+                raise TrackError(f"{name} must lie in [0, 1], got values from {finite.min():.3g} to {finite.max():.3g}")
+        object.__setattr__(self, "meta", _frozen(self.meta))
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def empty(cls, n_frames: int, fps: float, width: int, height: int, **meta: Any) -> PoseTrack:
+        """A track of ``n_frames`` frames at a constant rate with no pose found anywhere."""
+        k = skeleton.N_LANDMARKS
+        nan3 = np.full((n_frames, k, 3), np.nan)
+        return cls(
+            time_s=np.arange(n_frames) / float(fps),
+            image_xyz=nan3,
+            visibility=np.zeros((n_frames, k)),
+            presence=np.zeros((n_frames, k)),
+            world_xyz=nan3.copy(),
+            pose_found=np.zeros(n_frames, dtype=bool),
+            width=width,
+            height=height,
+            fps=fps,
+            meta=meta,
+        )
+
+    def replace(self, **changes: Any) -> PoseTrack:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def with_meta(self, **extra: Any) -> PoseTrack:
+        """A copy whose metadata has ``extra`` added."""
+        return self.replace(meta={**self.meta, **extra})
+
+    def select_frames(self, frames: slice | NDArray[np.integer[Any]] | NDArray[np.bool_]) -> PoseTrack:
+        """A track holding only some frames (a slice, an index array or a boolean mask)."""
+        return self.replace(
+            time_s=self.time_s[frames],
+            image_xyz=self.image_xyz[frames],
+            visibility=self.visibility[frames],
+            presence=self.presence[frames],
+            world_xyz=self.world_xyz[frames],
+            pose_found=self.pose_found[frames],
+        )
+
+    # ------------------------------------------------------------------ views
+    @property
+    def n_frames(self) -> int:
+        return int(self.time_s.shape[0])
+
+    @property
+    def duration_s(self) -> float:
+        """Time from the first to the last frame plus one nominal frame interval."""
+        if self.n_frames == 0:
+            return 0.0
+        return float(self.time_s[-1] - self.time_s[0] + 1.0 / self.fps)
+
+    @property
+    def xy_px(self) -> FloatArray:
+        """(T, 33, 2) image coordinates in pixels of the upright frame."""
+        return self.image_xyz[..., :2] * np.array([self.width, self.height], dtype=np.float64)
+
+    def point_px(self, name: str) -> FloatArray:
+        """(T, 2) pixel coordinates of one landmark, selected by name."""
+        return self.xy_px[:, skeleton.index(name), :]
+
+    def point_world(self, name: str) -> FloatArray:
+        """(T, 3) world coordinates (metres) of one landmark, selected by name."""
+        return self.world_xyz[:, skeleton.index(name), :]
+
+    def detection_rate(self) -> float:
+        """Fraction of frames with a pose (0 for an empty track)."""
+        return float(self.pose_found.mean()) if self.n_frames else 0.0
+
+    # ------------------------------------------------------------------ tables and files
+    def to_frame_table(self) -> Any:
+        """A pandas DataFrame, one row per frame: ``frame, time_s, pose_found`` then for every
+        landmark ``<name>_x, _y, _z, _visibility, _presence, _world_x, _world_y, _world_z``."""
+        import pandas as pd
+
+        columns: dict[str, Any] = {
+            "frame": np.arange(self.n_frames, dtype=np.int64),
+            "time_s": self.time_s,
+            "pose_found": self.pose_found,
+        }
+        for k, name in enumerate(skeleton.LANDMARK_NAMES):
+            for c, coord in enumerate(_IMAGE_COORDS):
+                columns[f"{name}_{coord}"] = self.image_xyz[:, k, c]
+            columns[f"{name}_visibility"] = self.visibility[:, k]
+            columns[f"{name}_presence"] = self.presence[:, k]
+            for c, coord in enumerate(_WORLD_COORDS):
+                columns[f"{name}_{coord}"] = self.world_xyz[:, k, c]
+        return pd.DataFrame(columns)
+
+    def header(self) -> dict[str, Any]:
+        """The JSON-able facts stored beside the arrays in a saved track."""
+        return {
+            "format": TRACK_FORMAT,
+            "width": self.width,
+            "height": self.height,
+            "fps": self.fps,
+            "meta": dict(self.meta),
+        }
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the track to a Parquet file atomically and return its path."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pandas(self.to_frame_table(), preserve_index=False)
+        schema_meta = dict(table.schema.metadata or {})
+        schema_meta[_META_KEY] = json.dumps(self.header()).encode()
+        table = table.replace_schema_metadata(schema_meta)
+        target = Path(path)
+        with atomic_path(target) as tmp:
+            pq.write_table(table, tmp, compression="zstd")
+        return target
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> PoseTrack:
+        """Read a track written by :meth:`save`; raises :class:`TrackError` naming the file."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        path = Path(path)
+        if not path.is_file():
+            raise TrackError(f"{path}: no such track file; create one with `gaitcheck extract VIDEO -o {path}`")
+        try:
+            table = pq.read_table(path)
+        except (pa.ArrowException, OSError) as exc:
+            raise TrackError(f"{path}: not a readable Parquet pose track ({exc}); extract it again") from exc
+        raw = (table.schema.metadata or {}).get(_META_KEY)
+        if raw is None:
+            raise TrackError(f"{path}: Parquet file has no gaitcheck metadata; it was not written by gaitcheck")
+        header = json.loads(raw)
+        if header.get("format") != TRACK_FORMAT:
+            raise TrackError(f"{path}: track format {header.get('format')!r}, expected {TRACK_FORMAT!r}")
+        frame = table.to_pandas()
+        n = len(frame)
+        k = skeleton.N_LANDMARKS
+        image = np.empty((n, k, 3))
+        world = np.empty((n, k, 3))
+        vis = np.empty((n, k))
+        pres = np.empty((n, k))
+        try:
+            for i, name in enumerate(skeleton.LANDMARK_NAMES):
+                for c, coord in enumerate(_IMAGE_COORDS):
+                    image[:, i, c] = frame[f"{name}_{coord}"].to_numpy(dtype=np.float64)
+                for c, coord in enumerate(_WORLD_COORDS):
+                    world[:, i, c] = frame[f"{name}_{coord}"].to_numpy(dtype=np.float64)
+                vis[:, i] = frame[f"{name}_visibility"].to_numpy(dtype=np.float64)
+                pres[:, i] = frame[f"{name}_presence"].to_numpy(dtype=np.float64)
+            time_s = frame["time_s"].to_numpy(dtype=np.float64)
+            found = frame["pose_found"].to_numpy(dtype=bool)
+        except KeyError as exc:
+            raise TrackError(f"{path}: column {exc} missing; the file is not a complete gaitcheck track") from exc
+        return cls(
+            time_s=time_s,
+            image_xyz=image,
+            visibility=vis,
+            presence=pres,
+            world_xyz=world,
+            pose_found=found,
+            width=header["width"],
+            height=header["height"],
+            fps=header["fps"],
+            meta=header.get("meta", {}),
+        )
