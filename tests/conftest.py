@@ -1,0 +1,29 @@
+"""Shared test fixtures.
+
+Data that nobody on the project made lives in ``../shared/data`` beside the checkout (CI
+puts it there); tests that need it skip with a clear reason when it is absent.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+SAMPLE_VIDEOS = REPO_ROOT / "sample_videos"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """Path of ``../shared/data``; skips the test when it is not beside the checkout."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared test data not found at {SHARED_DATA} (CI provides ../shared beside the checkout)")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def sample_videos() -> Path:
+    """The bundled sample clips with their truth files (always in the repository)."""
+    return SAMPLE_VIDEOS
