@@ -27,3 +27,15 @@ def shared_data() -> Path:
 def sample_videos() -> Path:
     """The bundled sample clips with their truth files (always in the repository)."""
     return SAMPLE_VIDEOS
+
+
+@pytest.fixture(scope="session")
+def model_path() -> Path:
+    """The provisioned full pose model (``resolve_model()``); skips when none is found."""
+    from gaitcheck.errors import ModelError
+    from gaitcheck.pose.model import resolve_model
+
+    try:
+        return resolve_model()
+    except ModelError as exc:
+        pytest.skip(f"pose model not provisioned; run `gaitcheck model ensure` first ({exc})")
