@@ -76,5 +76,9 @@ def track_from_truth(truth: dict[str, Any] | str | os.PathLike[str]) -> PoseTrac
         width=width,
         height=height,
         fps=fps,
-        meta={"backend": "truth-replay", "source": source or clip.get("video", clip.get("name", "")), "clip": clip["name"]},
+        meta={
+            "backend": "truth-replay",
+            "source": source or clip.get("video", clip.get("name", "")),
+            "clip": clip["name"],
+        },
     )

@@ -1,0 +1,164 @@
+"""The pose track structure: validation at construction, views, save/load round trip."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from gaitcheck import skeleton
+from gaitcheck.errors import TrackError
+from gaitcheck.fileio import atomic_path, sha256_file, write_text_atomic
+from gaitcheck.pose.replay import read_truth, track_from_truth
+from gaitcheck.track import PoseTrack
+
+
+def _random_track(n: int = 20, seed: int = 0) -> PoseTrack:
+    """A track of ``n`` frames at 30 fps with random landmarks; frame 3 has no pose."""
+    rng = np.random.default_rng(seed)
+    k = skeleton.N_LANDMARKS
+    image = rng.uniform(0, 1, (n, k, 3))
+    world = rng.normal(0, 0.5, (n, k, 3))
+    vis = rng.uniform(0, 1, (n, k))
+    found = np.ones(n, dtype=bool)
+    found[3] = False
+    image[3] = np.nan
+    world[3] = np.nan
+    vis[3] = 0
+    return PoseTrack(
+        time_s=np.arange(n) / 30.0,
+        image_xyz=image,
+        visibility=vis,
+        presence=vis.copy(),
+        world_xyz=world,
+        pose_found=found,
+        width=640,
+        height=480,
+        fps=30.0,
+        meta={"source": "unit-test", "settings": {"a": 1}},
+    )
+
+
+def test_pixels_scale_normalised_coordinates_by_the_upright_frame_size() -> None:
+    track = _random_track()
+    expected = track.image_xyz[:, skeleton.index("left_knee"), :2] * [640, 480]
+    np.testing.assert_allclose(track.point_px("left_knee"), expected)
+
+
+def test_arrays_are_read_only() -> None:
+    track = _random_track()
+    with pytest.raises(ValueError, match="read-only"):
+        track.image_xyz[0, 0, 0] = 1.0
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"image_xyz": np.zeros((20, 17, 3))}, r"image_xyz must have shape \(20, 33, 3\)"),
+        ({"visibility": np.zeros((20, 33, 1))}, r"visibility must have shape \(20, 33\)"),
+        ({"pose_found": np.ones(20)}, "pose_found must be a bool array"),
+        ({"time_s": np.r_[np.arange(10), np.arange(10)] / 30.0}, "strictly increasing; frame 10"),
+        ({"width": 0}, "width and height must be positive"),
+        ({"fps": float("nan")}, "fps must be a positive number"),
+        ({"visibility": np.full((20, 33), 1.5)}, r"visibility must lie in \[0, 1\]"),
+    ],
+)
+def test_invalid_tracks_are_refused_with_a_specific_message(change: dict[str, object], message: str) -> None:
+    with pytest.raises(TrackError, match=message):
+        _random_track().replace(**change)
+
+
+def test_select_frames_keeps_every_array_aligned() -> None:
+    track = _random_track()
+    part = track.select_frames(slice(5, 9))
+    assert part.n_frames == 4
+    np.testing.assert_array_equal(part.time_s, track.time_s[5:9])
+    np.testing.assert_array_equal(part.image_xyz, track.image_xyz[5:9])
+
+
+def test_save_load_round_trip_is_exact(tmp_path: Path) -> None:
+    track = _random_track()
+    path = track.save(tmp_path / "t.parquet")
+    loaded = PoseTrack.load(path)
+    for name in ("time_s", "image_xyz", "visibility", "presence", "world_xyz", "pose_found"):
+        np.testing.assert_array_equal(getattr(loaded, name), getattr(track, name))
+    assert (loaded.width, loaded.height, loaded.fps) == (640, 480, 30.0)
+    assert loaded.meta == {"source": "unit-test", "settings": {"a": 1}}
+    assert [p.name for p in tmp_path.iterdir()] == ["t.parquet"]
+
+
+def test_saved_track_is_a_tidy_parquet_table(tmp_path: Path) -> None:
+    path = _random_track().save(tmp_path / "t.parquet")
+    table = pq.read_table(path)
+    assert table.num_rows == 20
+    assert {"frame", "time_s", "pose_found", "left_hip_x", "left_hip_world_z", "right_heel_visibility"} <= set(
+        table.column_names
+    )
+
+
+def test_loading_a_foreign_parquet_file_names_the_problem(tmp_path: Path) -> None:
+    path = tmp_path / "other.parquet"
+    pq.write_table(pa.table({"a": [1, 2]}), path)
+    with pytest.raises(TrackError, match="no gaitcheck metadata"):
+        PoseTrack.load(path)
+
+
+def test_loading_a_missing_or_corrupt_file_names_the_file(tmp_path: Path) -> None:
+    with pytest.raises(TrackError, match=r"missing\.parquet: no such track file"):
+        PoseTrack.load(tmp_path / "missing.parquet")
+    bad = tmp_path / "bad.parquet"
+    bad.write_text("not parquet")
+    with pytest.raises(TrackError, match=r"bad\.parquet: not a readable Parquet pose track"):
+        PoseTrack.load(bad)
+
+
+def test_atomic_write_leaves_nothing_behind_on_failure(tmp_path: Path) -> None:
+    target = tmp_path / "out.json"
+    write_text_atomic(target, json.dumps({"a": 1}))
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("interrupted")
+    assert json.loads(target.read_text()) == {"a": 1}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
+
+
+def test_sha256_of_a_known_string(tmp_path: Path) -> None:
+    path = tmp_path / "abc.txt"
+    path.write_bytes(b"abc")
+    assert sha256_file(path) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+def test_truth_replay_carries_the_true_pixels(sample_videos: Path) -> None:
+    truth_path = sample_videos / "demo_rear.truth.json"
+    truth = read_truth(truth_path)
+    track = track_from_truth(truth_path)
+    assert track.n_frames == truth["clip"]["n_frames"]
+    assert (track.width, track.height, track.fps) == (1280, 720, 60.0)
+    np.testing.assert_allclose(track.point_px("right_ankle"), truth["frames"]["landmarks_px"]["right_ankle"], atol=1e-9)
+    # landmarks the truth does not give are missing, not zero
+    assert np.isnan(track.point_px("left_eye")).all()
+    # world landmarks are centred on the pelvis, like MediaPipe's
+    hips = (track.point_world("left_hip") + track.point_world("right_hip")) / 2
+    np.testing.assert_allclose(hips, 0.0, atol=1e-3)
+
+
+def test_truth_reader_rejects_other_json(tmp_path: Path) -> None:
+    path = tmp_path / "x.truth.json"
+    path.write_text('{"a": 1}')
+    from gaitcheck.errors import InputError
+
+    with pytest.raises(InputError, match="not a gaitsynth truth file"):
+        read_truth(path)
+
+
+def test_skeleton_names_and_mirror() -> None:
+    assert skeleton.N_LANDMARKS == 33
+    assert skeleton.index("right_foot_index") == 32
+    assert skeleton.mirror("right_heel") == "left_heel"
+    assert skeleton.mirror("nose") == "nose"
+    with pytest.raises(KeyError, match="unknown landmark 'left_toe'"):
+        skeleton.index("left_toe")
