@@ -3,21 +3,62 @@
 Resolution order: an explicit path, then the ``GAITCHECK_MODEL`` environment variable,
 then the per-user cache (``platformdirs.user_cache_dir("gaitcheck")/models``, or
 ``$GAITCHECK_CACHE_DIR/models``).
+
+Provisioning (:func:`ensure_model`) tries Google's official download first (short
+timeout, sha256 checked against ``models/manifest.json``) and then, for the full model,
+an offline build: the two TFLite files bundled in the ``mediapipe==0.10.21`` wheel are
+repackaged into a ``.task`` bundle (see ``docs/MODEL.md`` of the shared material). The
+build is byte-reproducible, so its sha256 is recorded in the manifest as well.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import io
+import json
 import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 
 from gaitcheck.errors import ModelError
+from gaitcheck.fileio import atomic_path, sha256_file
 
 VARIANTS = ("lite", "full", "heavy")
 DEFAULT_VARIANT = "full"
 MODEL_ENV = "GAITCHECK_MODEL"
 CACHE_DIR_ENV = "GAITCHECK_CACHE_DIR"
+DOWNLOAD_TIMEOUT_S = 5.0
+PIP_TIMEOUT_S = 300.0
+TASK_ALIGNMENT_BYTES = 4
+DETECTOR_MEMBER = "pose_detector.tflite"
+LANDMARKS_MEMBER = "pose_landmarks_detector.tflite"
+
+_ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
+_ZIP_LOCAL_HEADER_BYTES = 30
+_ZIP_ALIGNMENT_EXTRA_ID = 0xD935  # the extra-field id zipalign uses for padding
+_TFLITE_FILE_IDENTIFIER = b"TFL3"
+_METADATA_FILE_IDENTIFIER = b"M001"
+_METADATA_FIELD_NAME = b"TFLITE_METADATA"
+_METADATA_PARSER_VERSION = "1.0.0"
+_LANDMARK_OUTPUT_NAMES = ("landmarks", "pose_flag", "segmentation", "heatmap", "world_landmarks")
+_MANIFEST_IN_PACKAGE = Path(__file__).with_name("model_manifest.json")
+_MANIFEST_IN_CHECKOUT = Path(__file__).resolve().parents[3] / "models" / "manifest.json"
+_CHUNK_BYTES = 1 << 16
+
+
+# --------------------------------------------------------------------------- locations
 
 
 def _check_variant(variant: str) -> None:
@@ -31,10 +72,20 @@ def model_filename(variant: str = DEFAULT_VARIANT) -> str:
     return f"pose_landmarker_{variant}.task"
 
 
-def model_cache_dir() -> Path:
-    """Directory where provisioned models are kept (``$GAITCHECK_CACHE_DIR`` overrides the root)."""
+def cache_root() -> Path:
+    """gaitcheck's per-user cache directory (``$GAITCHECK_CACHE_DIR`` overrides it)."""
     root = os.environ.get(CACHE_DIR_ENV) or platformdirs.user_cache_dir("gaitcheck")
-    return Path(root).expanduser() / "models"
+    return Path(root).expanduser()
+
+
+def model_cache_dir() -> Path:
+    """Directory where provisioned models are kept: ``<cache root>/models``."""
+    return cache_root() / "models"
+
+
+def wheel_cache_dir() -> Path:
+    """Directory where the mediapipe wheel used by the offline build is kept."""
+    return cache_root() / "wheels"
 
 
 def resolve_model(explicit: str | os.PathLike[str] | None = None, variant: str = DEFAULT_VARIANT) -> Path:
@@ -80,3 +131,407 @@ def resolve_model(explicit: str | os.PathLike[str] | None = None, variant: str =
         f"cache {cached} (missing). Fix: run `gaitcheck model ensure --variant {variant}` "
         f"(downloads it, or builds it offline), or set {MODEL_ENV} to a pose_landmarker .task file"
     )
+
+
+# --------------------------------------------------------------------------- manifest
+
+
+def manifest_path() -> Path:
+    """Location of the model manifest (inside the installed package, else in the checkout)."""
+    return _MANIFEST_IN_PACKAGE if _MANIFEST_IN_PACKAGE.is_file() else _MANIFEST_IN_CHECKOUT
+
+
+def load_manifest() -> dict[str, Any]:
+    """Read ``models/manifest.json``: official URLs and hashes, offline-build recipe and hash."""
+    path = manifest_path()
+    try:
+        manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelError(f"model manifest {path} cannot be read ({exc}); reinstall gaitcheck") from exc
+    return manifest
+
+
+def identify_sha256(sha256: str, manifest: Mapping[str, Any]) -> tuple[str, str] | None:
+    """Return ``(variant, origin)`` of the manifest entry with this hash, or None.
+
+    ``origin`` is ``"official"`` (Google's download) or ``"offline-build"``.
+    """
+    for origin, entries in (("official", manifest["official"]), ("offline-build", manifest["offline_build"])):
+        for variant, entry in entries.items():
+            if entry.get("sha256") == sha256:
+                return variant, origin
+    return None
+
+
+def model_info(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Describe a model file: path, size, sha256 and which manifest entry it matches.
+
+    Returns
+    -------
+    dict
+        ``path``, ``size_bytes``, ``sha256``, ``variant`` (from the manifest, else guessed
+        from the file name, else None), ``origin`` (``"official"``, ``"offline-build"`` or
+        ``"unknown"``) and ``matches_manifest``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"model file {path} does not exist; run `gaitcheck model ensure`")
+    sha256 = sha256_file(path)
+    match = identify_sha256(sha256, load_manifest())
+    variant = match[0] if match else next((v for v in VARIANTS if path.name == model_filename(v)), None)
+    return {
+        "path": str(path),
+        "size_bytes": path.stat().st_size,
+        "sha256": sha256,
+        "variant": variant,
+        "origin": match[1] if match else "unknown",
+        "matches_manifest": match is not None,
+    }
+
+
+def verify_sha256(path: str | os.PathLike[str], expected_sha256: str | None, what: str) -> str:
+    """Check a file's sha256 against the expected value; return the actual hash.
+
+    Raises
+    ------
+    ModelError
+        When the hash differs, or when no expected hash is recorded (nothing to verify against).
+    """
+    actual = sha256_file(path)
+    if expected_sha256 is None:
+        raise ModelError(
+            f"{path}: the manifest records no sha256 for {what}, so it cannot be verified; "
+            f"check the file yourself and point {MODEL_ENV} at it"
+        )
+    if actual != expected_sha256:
+        raise ModelError(
+            f"{path}: sha256 {actual} does not match the manifest's {expected_sha256} for {what}; "
+            "the file is corrupt or not the expected model. Delete it and run `gaitcheck model ensure`"
+        )
+    return actual
+
+
+# --------------------------------------------------------------------------- offline build (pure)
+
+
+def add_landmark_metadata(landmark_tflite: bytes) -> bytes:
+    """Attach the TFLite metadata MediaPipe's Tasks API needs to the legacy landmark model.
+
+    The input is declared an RGB image normalised with mean 0 and std 255 (the legacy graph
+    feeds pixels scaled to [0, 1]); the five outputs are declared as features named, in
+    order, landmarks, pose_flag, segmentation, heatmap and world_landmarks. Any existing
+    ``TFLITE_METADATA`` entry is replaced.
+    """
+    import flatbuffers
+    from mediapipe.tasks.metadata import metadata_schema_py_generated as meta_fb
+    from mediapipe.tasks.metadata import schema_py_generated as tflite_fb
+
+    model = tflite_fb.ModelT.InitFromObj(tflite_fb.Model.GetRootAsModel(landmark_tflite, 0))
+    output_count = len(model.subgraphs[0].outputs)
+    if output_count != len(_LANDMARK_OUTPUT_NAMES):
+        raise ModelError(
+            f"the landmark model has {output_count} outputs, expected {len(_LANDMARK_OUTPUT_NAMES)}; "
+            "it is not the mediapipe 0.10.21 pose_landmark_full.tflite"
+        )
+
+    image_content = meta_fb.ContentT()
+    image_content.contentPropertiesType = meta_fb.ContentProperties.ImageProperties
+    image_content.contentProperties = meta_fb.ImagePropertiesT()
+    image_content.contentProperties.colorSpace = meta_fb.ColorSpaceType.RGB
+    normalization = meta_fb.ProcessUnitT()
+    normalization.optionsType = meta_fb.ProcessUnitOptions.NormalizationOptions
+    normalization.options = meta_fb.NormalizationOptionsT()
+    normalization.options.mean = [0.0]
+    normalization.options.std = [255.0]
+    image_stats = meta_fb.StatsT()
+    image_stats.min = [0.0]
+    image_stats.max = [1.0]
+    image_input = meta_fb.TensorMetadataT()
+    image_input.name = "image"
+    image_input.content = image_content
+    image_input.processUnits = [normalization]
+    image_input.stats = image_stats
+
+    def feature_output(name: str) -> Any:
+        content = meta_fb.ContentT()
+        content.contentPropertiesType = meta_fb.ContentProperties.FeatureProperties
+        content.contentProperties = meta_fb.FeaturePropertiesT()
+        tensor = meta_fb.TensorMetadataT()
+        tensor.name = name
+        tensor.content = content
+        tensor.stats = meta_fb.StatsT()
+        return tensor
+
+    subgraph = meta_fb.SubGraphMetadataT()
+    subgraph.inputTensorMetadata = [image_input]
+    subgraph.outputTensorMetadata = [feature_output(name) for name in _LANDMARK_OUTPUT_NAMES]
+    metadata = meta_fb.ModelMetadataT()
+    metadata.name = "Pose landmarks (full)"
+    metadata.subgraphMetadata = [subgraph]
+    metadata.minParserVersion = _METADATA_PARSER_VERSION
+    metadata_builder = flatbuffers.Builder(0)
+    metadata_builder.Finish(metadata.Pack(metadata_builder), _METADATA_FILE_IDENTIFIER)
+
+    metadata_buffer = tflite_fb.BufferT()
+    metadata_buffer.data = bytes(metadata_builder.Output())
+    existing = [entry for entry in (model.metadata or []) if entry.name == _METADATA_FIELD_NAME]
+    if existing:
+        model.buffers[existing[0].buffer] = metadata_buffer
+    else:
+        model.buffers.append(metadata_buffer)
+        entry = tflite_fb.MetadataT()
+        entry.name = _METADATA_FIELD_NAME
+        entry.buffer = len(model.buffers) - 1
+        model.metadata = [*(model.metadata or []), entry]
+    model_builder = flatbuffers.Builder(0)
+    model_builder.Finish(model.Pack(model_builder), _TFLITE_FILE_IDENTIFIER)
+    return bytes(model_builder.Output())
+
+
+def task_bundle_bytes(members: Mapping[str, bytes], alignment_bytes: int = TASK_ALIGNMENT_BYTES) -> bytes:
+    """Pack files into a ``.task`` bundle: an uncompressed, aligned, reproducible zip.
+
+    Members are stored (no compression) in the given order with fixed timestamps and
+    attributes; each member's data starts at a multiple of ``alignment_bytes`` (padding
+    goes into a zipalign-style extra field), so equal inputs give identical bytes.
+    """
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name, data in members.items():
+            info = zipfile.ZipInfo(name, date_time=_ZIP_TIMESTAMP)
+            info.compress_type = zipfile.ZIP_STORED
+            info.create_system = 3
+            info.external_attr = 0o100644 << 16
+            data_start = buffer.tell() + _ZIP_LOCAL_HEADER_BYTES + len(name.encode("utf-8")) + 6
+            padding = -data_start % alignment_bytes
+            info.extra = struct.pack("<HHH", _ZIP_ALIGNMENT_EXTRA_ID, 2 + padding, alignment_bytes) + bytes(padding)
+            archive.writestr(info, data)
+    return buffer.getvalue()
+
+
+def full_task_from_tflites(detector_tflite: bytes, landmark_tflite: bytes) -> bytes:
+    """The full ``.task`` bundle built from the legacy detector and landmark TFLite files."""
+    return task_bundle_bytes(
+        {DETECTOR_MEMBER: detector_tflite, LANDMARKS_MEMBER: add_landmark_metadata(landmark_tflite)}
+    )
+
+
+# --------------------------------------------------------------------------- offline build (I/O)
+
+
+def read_wheel_tflites(wheel_path: str | os.PathLike[str], manifest: Mapping[str, Any]) -> dict[str, bytes]:
+    """Read the detector and landmark TFLite files from a mediapipe 0.10.21 wheel, sha256-checked.
+
+    Returns
+    -------
+    dict
+        ``{DETECTOR_MEMBER: bytes, LANDMARKS_MEMBER: bytes}``.
+    """
+    recipe = manifest["offline_build"]["full"]
+    wheel_path = Path(wheel_path)
+    try:
+        with zipfile.ZipFile(wheel_path) as wheel:
+            tflites = {
+                task_member: wheel.read(source["wheel_member"]) for task_member, source in recipe["sources"].items()
+            }
+    except (OSError, zipfile.BadZipFile, KeyError) as exc:
+        raise ModelError(
+            f"{wheel_path} is not a usable {recipe['wheel']} wheel ({exc}); "
+            f"download one with `pip download --no-deps {recipe['wheel']}`"
+        ) from exc
+    for task_member, source in recipe["sources"].items():
+        actual = hashlib.sha256(tflites[task_member]).hexdigest()
+        if actual != source["sha256"]:
+            raise ModelError(
+                f"{wheel_path}: {source['wheel_member']} has sha256 {actual}, expected {source['sha256']}; "
+                f"use an unmodified {recipe['wheel']} wheel"
+            )
+    return tflites
+
+
+def download_wheel(dest_dir: str | os.PathLike[str], manifest: Mapping[str, Any]) -> Path:
+    """Fetch the mediapipe 0.10.21 wheel with pip (no install) into ``dest_dir``; return its path."""
+    recipe = manifest["offline_build"]["full"]
+    dest_dir = Path(dest_dir)
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--disable-pip-version-check",
+    ]
+    command += [
+        "--python-version",
+        "3.11",
+        "--platform",
+        recipe["wheel_platform"],
+        recipe["wheel"],
+        "-d",
+        str(dest_dir),
+    ]
+    try:
+        completed = subprocess.run(command, capture_output=True, text=True, timeout=PIP_TIMEOUT_S, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ModelError(f"`pip download {recipe['wheel']}` could not run ({exc})") from exc
+    if completed.returncode != 0:
+        tail = " ".join(completed.stderr.strip().splitlines()[-2:])
+        raise ModelError(f"`pip download {recipe['wheel']}` failed: {tail}")
+    wheels = sorted(dest_dir.glob(recipe["wheel_glob"]))
+    if not wheels:
+        raise ModelError(f"`pip download {recipe['wheel']}` left no wheel in {dest_dir}")
+    return wheels[-1]
+
+
+def build_full_model(wheel_path: str | os.PathLike[str], target: str | os.PathLike[str]) -> Path:
+    """Build the full ``.task`` from a mediapipe 0.10.21 wheel and write it atomically to ``target``.
+
+    The result must have the offline-build sha256 recorded in the manifest.
+    """
+    manifest = load_manifest()
+    tflites = read_wheel_tflites(wheel_path, manifest)
+    task = full_task_from_tflites(tflites[DETECTOR_MEMBER], tflites[LANDMARKS_MEMBER])
+    expected = manifest["offline_build"]["full"]["sha256"]
+    actual = hashlib.sha256(task).hexdigest()
+    if actual != expected:
+        raise ModelError(
+            f"the model built from {wheel_path} has sha256 {actual}, not the manifest's {expected}; "
+            "the flatbuffers/mediapipe versions may serialise differently. Please report this; meanwhile "
+            f"download the official model and set {MODEL_ENV}"
+        )
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(task)
+    return Path(target)
+
+
+# --------------------------------------------------------------------------- online route
+
+
+def download_official(variant: str, target: str | os.PathLike[str], *, progress: bool = True) -> Path:
+    """Download Google's official model to ``target`` (atomically) and verify its sha256."""
+    entry = load_manifest()["official"][variant]
+    url, expected = entry["url"], entry.get("sha256")
+    try:
+        response = urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S)
+    except (urllib.error.URLError, OSError) as exc:
+        raise ModelError(f"download of {url} failed ({getattr(exc, 'reason', exc)})") from exc
+    with response, atomic_path(target) as tmp:
+        total_bytes = int(response.headers.get("Content-Length") or 0) or entry.get("size_bytes")
+        digest = hashlib.sha256()
+        try:
+            with open(tmp, "wb") as handle, _progress_bar(progress, total_bytes, model_filename(variant)) as advance:
+                for chunk in iter(lambda: response.read(_CHUNK_BYTES), b""):
+                    handle.write(chunk)
+                    digest.update(chunk)
+                    advance(len(chunk))
+        except OSError as exc:
+            raise ModelError(f"download of {url} was interrupted ({exc}); try again") from exc
+        if expected is None:
+            raise ModelError(
+                f"downloaded {url}, but the manifest records no sha256 for the {variant} model, so it was not "
+                f"kept; download it yourself and point {MODEL_ENV} at it"
+            )
+        if digest.hexdigest() != expected:
+            raise ModelError(f"download of {url} has sha256 {digest.hexdigest()}, expected {expected}; try again")
+    return Path(target)
+
+
+@contextlib.contextmanager
+def _progress_bar(enabled: bool, total_bytes: int | None, label: str) -> Iterator[Callable[[int], None]]:
+    """Yield ``advance(n_bytes)``: a rich download bar when enabled, else a no-op."""
+    if not enabled:
+        yield lambda n_bytes: None
+        return
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+    with Progress(
+        "[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn()
+    ) as bar:
+        task = bar.add_task(f"downloading {label}", total=total_bytes)
+        yield lambda n_bytes: bar.advance(task, n_bytes)
+
+
+# --------------------------------------------------------------------------- provisioning
+
+
+def ensure_model(
+    variant: str = DEFAULT_VARIANT,
+    *,
+    allow_download: bool = True,
+    allow_build: bool = True,
+    progress: bool = True,
+    wheel_path: str | os.PathLike[str] | None = None,
+) -> Path:
+    """Return a usable model: find it, else download it, else build it offline.
+
+    Parameters
+    ----------
+    variant
+        ``"lite"``, ``"full"`` or ``"heavy"``. Only ``"full"`` can be built offline.
+    allow_download
+        Try Google's official download (short timeout).
+    allow_build
+        Try the offline build from the mediapipe 0.10.21 wheel (fetched with pip unless
+        ``wheel_path`` is given or a copy is already in :func:`wheel_cache_dir`).
+    progress
+        Show a progress bar while downloading.
+    wheel_path
+        Build from this wheel instead of downloading anything.
+
+    Raises
+    ------
+    ModelError
+        Listing every route tried and why it failed, and how to fix it.
+    """
+    _check_variant(variant)
+    target = model_cache_dir() / model_filename(variant)
+    if wheel_path is None and (os.environ.get(MODEL_ENV) or target.is_file()):
+        return resolve_model(None, variant)
+    tried = [f"${MODEL_ENV} (not set) and cache {target} (missing)"]
+
+    if wheel_path is not None:
+        if variant != "full":
+            raise ModelError(f"--from-wheel builds only the full model, not {variant!r}")
+        return build_full_model(wheel_path, target)
+
+    if allow_download:
+        try:
+            return download_official(variant, target, progress=progress)
+        except ModelError as exc:
+            tried.append(f"official download: {exc}")
+    else:
+        tried.append("official download: disabled")
+
+    if not allow_build:
+        tried.append("offline build: disabled")
+    elif variant != "full":
+        tried.append(f"offline build: only the full model can be built offline, not {variant!r}")
+    else:
+        try:
+            return build_full_model(_find_or_download_wheel(), target)
+        except ModelError as exc:
+            tried.append(f"offline build: {exc}")
+
+    raise ModelError(
+        f"could not provision the {variant} pose model. Tried: "
+        + "; ".join(f"({number}) {what}" for number, what in enumerate(tried, start=1))
+        + f". Fix: connect to the internet and run `gaitcheck model ensure`, or build from a downloaded "
+        "wheel with `gaitcheck model ensure --from-wheel mediapipe-0.10.21-*.whl`, or set "
+        f"{MODEL_ENV} to a pose_landmarker .task file"
+    )
+
+
+def _find_or_download_wheel() -> Path:
+    """The cached mediapipe 0.10.21 wheel, fetched with pip into the cache when missing."""
+    manifest = load_manifest()
+    cached = sorted(wheel_cache_dir().glob(manifest["offline_build"]["full"]["wheel_glob"]))
+    if cached:
+        return cached[-1]
+    with tempfile.TemporaryDirectory(prefix="gaitcheck-wheel-") as tmp_dir:
+        downloaded = download_wheel(tmp_dir, manifest)
+        kept = wheel_cache_dir() / downloaded.name
+        with atomic_path(kept) as tmp:
+            shutil.copyfile(downloaded, tmp)
+    return kept
