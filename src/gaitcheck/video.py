@@ -1,0 +1,454 @@
+"""Video input: probe a clip and stream its frames upright, one at a time.
+
+Everything FFmpeg can demux is accepted (mp4, mov, m4v, avi, mkv, webm, ...); decoding is
+done by PyAV. Three things matter for gait analysis and are handled here, once:
+
+- **Orientation.** Phones store portrait clips as landscape pixels plus a display matrix.
+  :func:`iter_frames` applies it, so frames come out the way a player shows them, and
+  :class:`VideoInfo` reports the displayed width and height.
+- **Timing.** Phone clips are often variable-frame-rate. Every frame carries its exact
+  presentation time (``pts * time_base``, relative to the first frame), taken from the
+  container rather than from ``index / fps``.
+- **Frame indices.** Index ``i`` is the i-th frame in presentation order of a full decode.
+  :func:`iter_frames` can start anywhere (seek to a keyframe, decode and drop) and still
+  yields the same indices, times and pixels as a sequential decode, so a clip can be split
+  between processes.
+
+A clip whose header promises more frames than the file holds (an interrupted copy) is an
+error, not a silently short clip: :func:`probe_video` raises :class:`VideoError`, and so
+does :func:`iter_frames` if decoding stops before the last frame.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import av
+import av.error
+import numpy as np
+from av.sidedata.sidedata import Type as SideDataType
+from numpy.typing import NDArray
+
+from gaitcheck.errors import InputError, VideoError
+from gaitcheck.fileio import sha256_file
+
+#: FFmpeg decoder threading used by :func:`iter_frames` (see benchmarks/bench_decode.py).
+DECODE_THREAD_TYPE = "AUTO"
+
+_CONVERT_HINT = "convert it with e.g. `ffmpeg -i INPUT -c:v libx264 -pix_fmt yuv420p OUTPUT.mp4`"
+_RECOPY_HINT = "copy or export the clip again from the phone/camera and make sure the transfer completed"
+# Frame intervals may wobble by one tick of the time base (rounding) or 2% before the clip
+# counts as variable-frame-rate.
+_VFR_RELATIVE_TOLERANCE = 0.02
+# How far back (in frames) to retry a seek when the keyframe found lies after the target.
+_SEEK_RETRY_FRAMES = (16, 64, 256)
+
+
+@dataclass(frozen=True)
+class VideoFrame:
+    """One decoded frame, upright.
+
+    Attributes
+    ----------
+    index : position of the frame in presentation order of the whole clip (0-based).
+    time_s : presentation time in seconds, relative to the clip's first frame.
+    rgb : (H, W, 3) uint8, C-contiguous, in displayed orientation.
+    """
+
+    index: int
+    time_s: float
+    rgb: NDArray[np.uint8] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """Facts about a video clip, read from its container without decoding it all.
+
+    Attributes
+    ----------
+    path : the clip.
+    container : container format (``"mp4"``, ``"mov"``, ``"matroska"``, ``"webm"``, ``"avi"``, ...).
+    codec : video codec name (``"h264"``, ``"hevc"``, ``"vp9"``, ...).
+    width, height : frame size in pixels as displayed, i.e. after rotation.
+    rotation_deg : clockwise rotation (0, 90, 180 or 270) applied to the stored pixels to
+        display them; 90 is a typical phone portrait clip. Same sense as the legacy
+        ``rotate`` tag.
+    mirrored : the display matrix also mirrors the image left-right (applied after the
+        rotation).
+    fps : nominal frame rate (the stream's average rate, else derived from the timestamps).
+    n_frames : exact number of frames, counted from the demuxed packets.
+    duration_s : time spanned by the frames, first frame start to last frame end.
+    is_variable_frame_rate : frame intervals differ by more than timestamp rounding.
+    size_bytes : file size.
+    """
+
+    path: Path
+    container: str
+    codec: str
+    width: int
+    height: int
+    rotation_deg: int
+    mirrored: bool
+    fps: float
+    n_frames: int
+    duration_s: float
+    is_variable_frame_rate: bool
+    size_bytes: int
+
+    @cached_property
+    def sha256(self) -> str:
+        """Hex sha256 of the file's bytes (computed on first access)."""
+        return sha256_file(self.path)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-able summary (no sha256: it reads the whole file)."""
+        return {
+            "path": str(self.path),
+            "container": self.container,
+            "codec": self.codec,
+            "width": self.width,
+            "height": self.height,
+            "fps": self.fps,
+            "frames": self.n_frames,
+            "duration_s": self.duration_s,
+            "rotation_deg": self.rotation_deg,
+            "mirrored": self.mirrored,
+            "variable_frame_rate": self.is_variable_frame_rate,
+            "size_bytes": self.size_bytes,
+        }
+
+
+@dataclass(frozen=True)
+class _Timing:
+    """Presentation timestamps of a stream, in its time base, sorted."""
+
+    pts: NDArray[np.int64]
+    time_base: Fraction
+    last_duration: int
+
+    def times_s(self) -> NDArray[np.float64]:
+        return ((self.pts - self.pts[0]) * float(self.time_base)).astype(np.float64)
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def probe_video(path: str | Path) -> VideoInfo:
+    """Read a clip's format, orientation, frame count and timing.
+
+    Demuxes every packet of the video stream (no decoding) for the exact count and
+    timestamps, and decodes the first frame for the display matrix.
+
+    Raises
+    ------
+    InputError
+        The path is missing or is a directory.
+    VideoError
+        The file is empty, not a video, has no video stream, has no frames, or is
+        truncated (the header lists more frames than the file holds).
+    """
+    path = _check_path(path)
+    with _open(path) as container:
+        stream = _video_stream(container, path)
+        timing = _read_timing(container, stream, path)
+        declared_frames = int(stream.frames or 0)
+        if declared_frames > timing.pts.size:
+            raise VideoError(
+                f"{path} is truncated: its header lists {declared_frames} video frames but only "
+                f"{timing.pts.size} are in the file. {_RECOPY_HINT}."
+            )
+        container.seek(0)
+        first = _first_decoded_frame(container, stream, path)
+        rotation_ccw_deg, mirrored = _display_transform(first, path)
+        stored_width, stored_height = first.width, first.height
+        codec = stream.codec_context.name
+        container_name = _container_name(container.format.name, path)
+        average_rate = stream.average_rate
+        guessed_rate = stream.guessed_rate
+
+    swap_axes = rotation_ccw_deg % 180 != 0
+    width, height = (stored_height, stored_width) if swap_axes else (stored_width, stored_height)
+    return VideoInfo(
+        path=path,
+        container=container_name,
+        codec=codec,
+        width=int(width),
+        height=int(height),
+        rotation_deg=(-rotation_ccw_deg) % 360,
+        mirrored=mirrored,
+        fps=_nominal_fps(timing, average_rate, guessed_rate),
+        n_frames=int(timing.pts.size),
+        duration_s=_duration_s(timing),
+        is_variable_frame_rate=_is_variable_frame_rate(timing.pts),
+        size_bytes=path.stat().st_size,
+    )
+
+
+def frame_times_s(path: str | Path) -> NDArray[np.float64]:
+    """Exact presentation time of every frame, in seconds from the first frame.
+
+    Read from the packet timestamps (demux only, no decoding); entry ``i`` is the time of
+    the frame :func:`iter_frames` yields with ``index == i``.
+    """
+    path = _check_path(path)
+    with _open(path) as container:
+        stream = _video_stream(container, path)
+        timing = _read_timing(container, stream, path)
+    return timing.times_s()
+
+
+def iter_frames(path: str | Path, *, start: int = 0, stop: int | None = None) -> Iterator[VideoFrame]:
+    """Decode frames ``start <= index < stop`` one at a time, upright, as RGB.
+
+    Seeks to the last keyframe at or before ``start`` and decodes forward, dropping frames
+    before ``start``, so indices, times and pixels equal those of a full sequential decode.
+    Memory use does not grow with the clip length.
+
+    Parameters
+    ----------
+    path : the clip.
+    start, stop : frame indices (presentation order); ``stop=None`` means the end. ``stop``
+        past the end is clipped; an empty range yields nothing.
+
+    Raises
+    ------
+    ValueError
+        ``start`` is negative or ``stop < start``.
+    InputError, VideoError
+        As :func:`probe_video`; also when decoding fails or ends before frame ``stop - 1``.
+    """
+    if start < 0 or (stop is not None and stop < start):
+        raise ValueError(f"need 0 <= start <= stop, got start={start}, stop={stop}")
+    path = _check_path(path)
+    with _open(path) as container:
+        stream = _video_stream(container, path)
+        timing = _read_timing(container, stream, path)
+        n_frames = int(timing.pts.size)
+        stop = n_frames if stop is None else min(stop, n_frames)
+        if start >= stop:
+            return
+        times_s = timing.times_s()
+        stream.thread_type = DECODE_THREAD_TYPE
+        rotation_ccw_deg: int | None = None
+        mirrored = False
+        next_index = start
+        for frame in _decode_from(container, stream, timing, start, path):
+            index = _frame_index(frame, timing, path)
+            if index < next_index:
+                continue
+            if index > next_index:
+                raise VideoError(
+                    f"{path}: frame {next_index} could not be decoded (the decoder skipped to frame {index}); "
+                    f"the file is damaged. {_RECOPY_HINT}, or {_CONVERT_HINT}."
+                )
+            if rotation_ccw_deg is None:
+                rotation_ccw_deg, mirrored = _display_transform(frame, path)
+            rgb = upright(frame.to_ndarray(format="rgb24"), rotation_ccw_deg, mirrored)
+            yield VideoFrame(index=index, time_s=float(times_s[index]), rgb=rgb)
+            next_index += 1
+            if next_index >= stop:
+                return
+    raise VideoError(
+        f"{path}: decoding stopped after frame {next_index - 1} but the file lists {n_frames} frames; "
+        f"the clip is truncated or damaged. {_RECOPY_HINT}, or {_CONVERT_HINT}."
+    )
+
+
+def upright(stored_rgb: NDArray[np.uint8], rotation_ccw_deg: int, mirrored: bool = False) -> NDArray[np.uint8]:
+    """Turn a stored frame into its displayed orientation (C-contiguous copy when changed).
+
+    Parameters
+    ----------
+    stored_rgb : (H, W, C) image as decoded.
+    rotation_ccw_deg : counter-clockwise rotation of the display matrix, a multiple of 90
+        (FFmpeg's ``av_display_rotation_get`` / PyAV's ``VideoFrame.rotation``).
+    mirrored : mirror left-right after rotating.
+    """
+    quarter_turns = (rotation_ccw_deg // 90) % 4
+    image = np.rot90(stored_rgb, k=quarter_turns) if quarter_turns else stored_rgb
+    if mirrored:
+        image = image[:, ::-1]
+    return np.ascontiguousarray(image)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _check_path(path: str | Path) -> Path:
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"video file not found: {path}. Check the path and the spelling.")
+    if path.is_dir():
+        raise InputError(f"{path} is a directory, not a video file; pass the path of one video file.")
+    if path.stat().st_size == 0:
+        raise VideoError(f"{path} is empty (0 bytes). {_RECOPY_HINT}.")
+    return path
+
+
+def _open(path: Path) -> av.container.InputContainer:
+    try:
+        return av.open(str(path), mode="r")
+    except av.error.FFmpegError as exc:
+        raise VideoError(
+            f"{path} cannot be read as a video ({exc.strerror}): it is not a video file, or the copy is "
+            f"incomplete (an MP4/MOV cut short loses its index). {_RECOPY_HINT}, or {_CONVERT_HINT}."
+        ) from exc
+
+
+def _video_stream(container: av.container.InputContainer, path: Path) -> Any:
+    if not container.streams.video:
+        found = ", ".join(f"{s.type} ({s.codec_context.name})" for s in container.streams) or "nothing"
+        raise VideoError(f"{path} has no video stream (it holds {found}); pass a video clip instead.")
+    stream = container.streams.video[0]
+    if stream.codec_context is None:
+        raise VideoError(f"{path}: no decoder for its video codec in this FFmpeg build; {_CONVERT_HINT}.")
+    return stream
+
+
+def _read_timing(container: av.container.InputContainer, stream: Any, path: Path) -> _Timing:
+    """Demux the video stream's packets (no decoding) and collect their pts."""
+    pts_list: list[int] = []
+    durations: list[int] = []
+    try:
+        for packet in container.demux(stream):
+            if packet.pts is None or packet.size == 0 or packet.is_discard:
+                continue
+            pts_list.append(packet.pts)
+            durations.append(packet.duration or 0)
+    except av.error.FFmpegError as exc:
+        raise VideoError(f"{path}: reading the video packets failed ({exc.strerror}). {_RECOPY_HINT}.") from exc
+    if stream.time_base is None:
+        raise VideoError(f"{path}: the video stream has no time base; {_CONVERT_HINT}.")
+    if not pts_list:
+        raise VideoError(
+            f"{path} has a video stream ({stream.codec_context.name}) but no frames in it. "
+            f"{_RECOPY_HINT}, or record the clip again."
+        )
+    unsorted_pts = np.asarray(pts_list, dtype=np.int64)
+    pts = np.sort(unsorted_pts)
+    if np.any(np.diff(pts) == 0):
+        raise VideoError(
+            f"{path}: several video frames share one timestamp, so their order is unknown; {_CONVERT_HINT}."
+        )
+    last_duration = int(durations[int(np.argmax(unsorted_pts))])
+    return _Timing(pts=pts, time_base=Fraction(stream.time_base), last_duration=last_duration)
+
+
+def _first_decoded_frame(container: av.container.InputContainer, stream: Any, path: Path) -> Any:
+    try:
+        for frame in container.decode(stream):
+            return frame
+    except av.error.FFmpegError as exc:
+        raise VideoError(f"{path}: the first video frame cannot be decoded ({exc.strerror}); {_CONVERT_HINT}.") from exc
+    raise VideoError(f"{path}: the video stream decodes to no frames. {_RECOPY_HINT}, or {_CONVERT_HINT}.")
+
+
+def _decode_from(
+    container: av.container.InputContainer, stream: Any, timing: _Timing, start: int, path: Path
+) -> Iterator[Any]:
+    """Decoded frames from a keyframe at or before frame ``start`` to the end of the clip.
+
+    Seeking lands on a keyframe chosen by *decode* timestamp; with reordered (B-)frames that
+    keyframe can be displayed after ``start``. Then seek further back and try again.
+    """
+    seek_backs = (0, *_SEEK_RETRY_FRAMES) if start > 0 else ()
+    for seek_back in seek_backs:
+        target = max(0, start - seek_back)
+        container.seek(int(timing.pts[target]), stream=stream, backward=True, any_frame=False)
+        frames = _decode(container, stream, path)
+        first = next(frames, None)
+        if first is None:
+            break
+        if target == 0 or _frame_index(first, timing, path) <= start:
+            yield first
+            yield from frames
+            return
+    container.seek(0)
+    yield from _decode(container, stream, path)
+
+
+def _decode(container: av.container.InputContainer, stream: Any, path: Path) -> Iterator[Any]:
+    try:
+        yield from container.decode(stream)
+    except av.error.FFmpegError as exc:
+        raise VideoError(
+            f"{path}: decoding failed ({exc.strerror}); the file is damaged. {_RECOPY_HINT}, or {_CONVERT_HINT}."
+        ) from exc
+
+
+def _frame_index(frame: Any, timing: _Timing, path: Path) -> int:
+    """Index of a decoded frame in the clip, found from its pts."""
+    if frame.pts is None:
+        raise VideoError(f"{path}: a decoded frame has no timestamp; {_CONVERT_HINT}.")
+    index = int(np.searchsorted(timing.pts, frame.pts))
+    if index >= timing.pts.size or timing.pts[index] != frame.pts:
+        raise VideoError(
+            f"{path}: a decoded frame's timestamp ({frame.pts}) matches no packet of the stream; {_CONVERT_HINT}."
+        )
+    return index
+
+
+def _display_transform(frame: Any, path: Path) -> tuple[int, bool]:
+    """Counter-clockwise rotation (multiple of 90) and mirroring from a frame's display matrix."""
+    matrix = None
+    for side_data in frame.side_data:
+        if side_data.type == SideDataType.DISPLAYMATRIX:
+            matrix = np.frombuffer(bytes(side_data), dtype=np.int32, count=9).astype(np.float64)
+    if matrix is None:
+        return 0, False
+    # FFmpeg layout: [a b u; c d v; x y w], 16.16 fixed point; display x' = a x + c y, y' = b x + d y.
+    a, b, c, d = matrix[0], matrix[1], matrix[3], matrix[4]
+    mirrored = a * d - b * c < 0
+    if mirrored:  # FFmpeg's flip negates the first column; undo it to read the rotation.
+        a, c = -a, -c
+    rotation_ccw = -math.degrees(math.atan2(b, a))
+    quarter_turns = round(rotation_ccw / 90.0)
+    if abs(rotation_ccw - 90.0 * quarter_turns) > 1.0:
+        raise VideoError(
+            f"{path} asks to be displayed rotated by {rotation_ccw:.1f} degrees; only multiples of 90 are "
+            f"supported. Re-encode it upright: {_CONVERT_HINT}."
+        )
+    return int(90 * (quarter_turns % 4)), bool(mirrored)
+
+
+def _container_name(format_name: str, path: Path) -> str:
+    """Short container name: FFmpeg lists aliases ("mov,mp4,m4a,..."); prefer the file's suffix."""
+    aliases = format_name.split(",")
+    suffix = path.suffix.lower().lstrip(".")
+    return suffix if suffix in aliases else aliases[0]
+
+
+def _nominal_fps(timing: _Timing, average_rate: Fraction | None, guessed_rate: Fraction | None) -> float:
+    if average_rate is not None and average_rate > 0:
+        return float(average_rate)
+    if timing.pts.size > 1:
+        span_s = float((timing.pts[-1] - timing.pts[0]) * timing.time_base)
+        return (timing.pts.size - 1) / span_s
+    if guessed_rate is not None and guessed_rate > 0:
+        return float(guessed_rate)
+    raise VideoError("the clip holds one frame and declares no frame rate; record a longer clip.")
+
+
+def _duration_s(timing: _Timing) -> float:
+    """First frame's start to last frame's end; the last frame lasts its packet duration or the median interval."""
+    intervals = np.diff(timing.pts)
+    last_ticks = (
+        timing.last_duration if timing.last_duration > 0 else (int(np.median(intervals)) if intervals.size else 0)
+    )
+    return float((int(timing.pts[-1] - timing.pts[0]) + last_ticks) * timing.time_base)
+
+
+def _is_variable_frame_rate(pts: NDArray[np.int64]) -> bool:
+    """True when frame intervals deviate from their median by more than rounding (1 tick) and 2%."""
+    intervals = np.diff(pts)
+    if intervals.size < 2:
+        return False
+    median = float(np.median(intervals))
+    tolerance = max(1.0, _VFR_RELATIVE_TOLERANCE * median)
+    return bool(np.max(np.abs(intervals - median)) > tolerance)
