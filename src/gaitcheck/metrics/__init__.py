@@ -1,0 +1,132 @@
+"""Per-stance gait metrics from a pose track and its stances.
+
+:func:`compute_strides` returns one row per stance (the stance columns kept) with every
+metric the camera view allows, units in the column names. Which metrics each view gives is
+listed in :data:`METRIC_VIEWS`. Clip-level facts (cadence, leg length, scale, pelvis method)
+are in the returned table's ``attrs``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+from gaitcheck import skeleton
+from gaitcheck.errors import AnalysisError
+from gaitcheck.metrics._context import (
+    FRONTAL_VIEWS,
+    SAGITTAL_VIEWS,
+    HasView,
+    StrideContext,
+    build_context,
+    estimate_leg_length_px,
+)
+from gaitcheck.metrics.foot import sagittal_foot_placement, step_width
+from gaitcheck.metrics.knee import frontal_knee_and_hip, sagittal_knee_flexion
+from gaitcheck.metrics.pelvis import pelvic_drop, vertical_oscillation
+from gaitcheck.metrics.temporal import clip_cadence_spm, timing
+from gaitcheck.metrics.trunk import trunk_lean
+from gaitcheck.track import PoseTrack
+
+__all__ = ["METRIC_VIEWS", "clip_cadence_spm", "compute_strides", "estimate_leg_length_px"]
+
+_ALL_VIEWS = FRONTAL_VIEWS + SAGITTAL_VIEWS
+
+#: Numeric metric columns and the camera views in which each is measured.
+METRIC_VIEWS: Final[dict[str, tuple[str, ...]]] = {
+    "pelvic_drop_deg": FRONTAL_VIEWS,
+    "hip_adduction_deg": FRONTAL_VIEWS,
+    "knee_fppa_deg": FRONTAL_VIEWS,
+    "step_width_pct_leg": FRONTAL_VIEWS,
+    "step_width_cm": FRONTAL_VIEWS,
+    "heel_ahead_pct_leg": SAGITTAL_VIEWS,
+    "heel_ahead_cm": SAGITTAL_VIEWS,
+    "shank_angle_ic_deg": SAGITTAL_VIEWS,
+    "foot_inclination_ic_deg": SAGITTAL_VIEWS,
+    "knee_flexion_ic_deg": SAGITTAL_VIEWS,
+    "knee_flexion_peak_deg": SAGITTAL_VIEWS,
+    "trunk_lean_deg": SAGITTAL_VIEWS,
+    "cadence_spm": _ALL_VIEWS,
+    "step_time_s": _ALL_VIEWS,
+    "stride_time_s": _ALL_VIEWS,
+    "contact_time_s": _ALL_VIEWS,
+    "flight_time_s": _ALL_VIEWS,
+    "duty_factor_pct": _ALL_VIEWS,
+    "vertical_oscillation_pct_leg": _ALL_VIEWS,
+    "vertical_oscillation_cm": _ALL_VIEWS,
+}
+
+
+def _leg_visibility(ctx: StrideContext) -> np.ndarray:
+    """Mean visibility of the stance leg's landmarks over each stance."""
+    visibility = {
+        side: ctx.track.visibility[
+            :,
+            [skeleton.index(skeleton.side_name(side, part)) for part in ("hip", "knee", "ankle", "heel", "foot_index")],
+        ].mean(axis=1)
+        for side in skeleton.SIDES
+    }
+    return ctx.by_stance_side(ctx.mean_in_stance(visibility["left"]), ctx.mean_in_stance(visibility["right"]))
+
+
+def compute_strides(
+    track: PoseTrack,
+    stances: pd.DataFrame,
+    classification: HasView,
+    *,
+    height_cm: float | None = None,
+    pelvis_obliquity_deg: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """Every metric of every stance.
+
+    Parameters
+    ----------
+    track : cleaned pose track.
+    stances : one row per foot contact with at least ``side``, ``ic_time_s``, ``to_time_s``
+        (the columns of ``events.detect_stances``; all are kept in the result).
+    classification : anything with ``view`` (rear/front/side_left/side_right) and ``oblique``.
+    height_cm : runner's body height; gives ``_cm`` columns. Without it the scale comes from
+        the world landmarks when the track has them.
+    pelvis_obliquity_deg : optional (T,) in-image pelvic obliquity (+ = left side higher)
+        replacing the hip-landmark line for pelvic drop.
+
+    Returns
+    -------
+    DataFrame in IC-time order, one row per stance, with ``attrs`` holding ``cadence_spm``,
+    ``leg_length_px``, ``px_per_cm``, ``scale_source``, ``view`` and ``pelvis_method``.
+    """
+    if classification.view not in _ALL_VIEWS:
+        raise AnalysisError(f"unknown camera view {classification.view!r}; expected one of {', '.join(_ALL_VIEWS)}")
+    if height_cm is not None and not 80.0 <= height_cm <= 250.0:
+        raise AnalysisError(f"body height {height_cm} cm is implausible; give --height-cm in centimetres (80-250)")
+    ctx = build_context(track, stances, classification, height_cm=height_cm)
+    columns: dict[str, Any] = {}
+    columns.update(timing(ctx))
+    columns.update(vertical_oscillation(ctx))
+    if ctx.view in FRONTAL_VIEWS:
+        columns.update(pelvic_drop(ctx, pelvis_obliquity_deg))
+        columns.update(frontal_knee_and_hip(ctx))
+        columns.update(step_width(ctx))
+    else:
+        columns.update(sagittal_foot_placement(ctx))
+        columns.update(sagittal_knee_flexion(ctx))
+        columns.update(trunk_lean(ctx))
+    columns["leg_visibility"] = _leg_visibility(ctx)
+    strides = ctx.stances.copy()
+    for name, values in columns.items():
+        strides[name] = values
+    strides.attrs.update(
+        cadence_spm=clip_cadence_spm(ctx.ic_time_s[ctx.ic_time_s >= track.time_s[0]])
+        if track.n_frames
+        else float("nan"),
+        leg_length_px=ctx.leg_length_px,
+        px_per_cm=ctx.px_per_cm,
+        scale_source=ctx.scale_source,
+        view=ctx.view,
+        pelvis_method=str(columns["pelvic_drop_method"][0])
+        if "pelvic_drop_method" in columns and len(strides)
+        else None,
+    )
+    return strides

@@ -1,0 +1,228 @@
+"""What every metric family needs about one clip: stance frames, sides, direction and scale."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from gaitcheck import skeleton
+from gaitcheck.errors import AnalysisError
+from gaitcheck.metrics._geometry import (
+    FloatArray,
+    IntArray,
+    interpolate_at,
+    segment_length,
+    segment_max,
+    segment_mean,
+    segment_min,
+)
+from gaitcheck.track import PoseTrack
+
+FRONTAL_VIEWS = ("rear", "front")
+SAGITTAL_VIEWS = ("side_left", "side_right")
+
+#: Shod ankle height over thigh + shank length. Winter's proportions give thigh 0.245 H,
+#: shank 0.246 H and ankle height 0.039 H; a 2.5 cm running-shoe sole adds about 0.015 H
+#: for a 1.75 m runner, so (0.039 + 0.015) / 0.491 = 0.11 (0.105-0.112 over 1.55-1.95 m).
+SHOD_ANKLE_HEIGHT_PER_THIGH_SHANK = 0.108
+#: Leg length (standing hip joint centre height, shod) in metres per metre of body height,
+#: and the shoe sole added to it: leg = 0.530 H + 0.025 m (Winter 2009 segment proportions).
+LEG_LENGTH_PER_BODY_HEIGHT = 0.530
+SHOE_SOLE_M = 0.025
+#: Percentile of the per-frame projected segment length taken as the segment's true length:
+#: projection only shortens a segment, and thigh and shank pass through the image plane
+#: every stride, so a high percentile recovers the length while ignoring outliers.
+SEGMENT_LENGTH_PERCENTILE = 90.0
+_TIME_TOLERANCE_S = 1e-6
+
+
+class HasView(Protocol):
+    """The part of a clip classification the metrics use."""
+
+    view: str
+    oblique: bool
+
+
+def forward_sign_of_view(view: str) -> float:
+    """Image direction of running: +1 image-right (side_right), -1 image-left (side_left), 0 otherwise."""
+    return {"side_right": 1.0, "side_left": -1.0}.get(view, 0.0)
+
+
+def left_direction_of_view(view: str) -> float:
+    """Image u direction of the runner's left: -1 in a rear view, +1 in a front view, 0 otherwise."""
+    return {"rear": -1.0, "front": 1.0}.get(view, 0.0)
+
+
+def stance_frame_mask(n_frames: int, first_frame: IntArray, stop_frame: IntArray) -> np.ndarray:
+    """(T,) bool, True for frames inside any of the [first, stop) frame ranges."""
+    edges = np.zeros(n_frames + 1, dtype=np.int64)
+    np.add.at(edges, np.clip(first_frame, 0, n_frames), 1)
+    np.add.at(edges, np.clip(stop_frame, 0, n_frames), -1)
+    return np.cumsum(edges)[:n_frames] > 0
+
+
+def estimate_leg_length_px(track: PoseTrack, stance_frames: dict[str, np.ndarray] | None = None) -> float:
+    """Leg length (standing hip joint centre height, shod) in pixels from the landmarks.
+
+    Thigh and shank are each the 90th percentile of their projected hip-knee and knee-ankle
+    lengths over the frames where that leg is in stance (all frames when ``stance_frames``
+    is not given): projection only shortens a segment, and both segments pass through the
+    vertical during stance while the foot is near the midline, i.e. near the pelvis depth.
+    The two legs are averaged. The shod ankle height is added as a fixed fraction of thigh +
+    shank (:data:`SHOD_ANKLE_HEIGHT_PER_THIGH_SHANK`), because heel landmarks are too noisy
+    to measure it. Raises :class:`AnalysisError` when no leg is visible.
+    """
+    thigh_plus_shank_px = []
+    for side in skeleton.SIDES:
+        hip, knee, ankle = (track.point_px(skeleton.side_name(side, part)) for part in ("hip", "knee", "ankle"))
+        lengths = np.stack([segment_length(hip, knee), segment_length(knee, ankle)])
+        frames = None if stance_frames is None else stance_frames[side]
+        if frames is not None and np.isfinite(lengths[:, frames]).all(axis=0).any():
+            lengths = lengths[:, frames]
+        if not np.isfinite(lengths).any(axis=1).all():
+            raise AnalysisError(
+                f"no frame shows the {side} hip, knee and ankle; the leg length cannot be measured "
+                "(film the whole body, legs included)"
+            )
+        thigh_plus_shank_px.append(float(np.nanpercentile(lengths, SEGMENT_LENGTH_PERCENTILE, axis=1).sum()))
+    return float(np.mean(thigh_plus_shank_px)) * (1.0 + SHOD_ANKLE_HEIGHT_PER_THIGH_SHANK)
+
+
+def estimate_leg_length_m(track: PoseTrack, height_cm: float | None) -> tuple[float | None, str]:
+    """Leg length in metres from the body height when given, else from world landmarks.
+
+    Returns ``(metres or None, source)`` with source ``"height_cm"``, ``"world_landmarks"``
+    or ``"none"``.
+    """
+    if height_cm is not None:
+        return LEG_LENGTH_PER_BODY_HEIGHT * height_cm / 100.0 + SHOE_SOLE_M, "height_cm"
+    segment_m = []
+    for side in skeleton.SIDES:
+        hip, knee, ankle = (track.point_world(skeleton.side_name(side, part)) for part in ("hip", "knee", "ankle"))
+        segment_m.append([segment_length(hip, knee), segment_length(knee, ankle)])
+    lengths = np.asarray(segment_m)
+    if not np.isfinite(lengths).any(axis=-1).all():
+        return None, "none"
+    thigh_plus_shank = float(np.nanmedian(lengths, axis=-1).sum(axis=1).mean())
+    return thigh_plus_shank * (1.0 + SHOD_ANKLE_HEIGHT_PER_THIGH_SHANK), "world_landmarks"
+
+
+@dataclass(frozen=True, eq=False)
+class StrideContext:
+    """One clip's stances laid out for vectorised per-stance reductions.
+
+    ``first_frame``/``stop_frame`` bound the frames whose time lies inside [IC, TO] (stop
+    exclusive); stances are in IC-time order.
+    """
+
+    track: PoseTrack
+    stances: pd.DataFrame
+    is_left: np.ndarray
+    ic_time_s: FloatArray
+    to_time_s: FloatArray
+    first_frame: IntArray
+    stop_frame: IntArray
+    view: str
+    oblique: bool
+    forward_sign: float
+    leg_length_px: float
+    px_per_cm: float | None
+    scale_source: str
+
+    def point(self, name: str) -> FloatArray:
+        """(T, 2) pixel track of one landmark."""
+        return self.track.point_px(name)
+
+    def midpoint(self, part: str) -> FloatArray:
+        """(T, 2) midpoint of the left and right landmark of a body part (``"hip"``, ...)."""
+        return 0.5 * (self.point(f"left_{part}") + self.point(f"right_{part}"))
+
+    def by_stance_side(self, left_values: FloatArray, right_values: FloatArray) -> FloatArray:
+        """Per-stance values taken from the left or right array according to each stance's side."""
+        return np.where(self.is_left, left_values, right_values)
+
+    def peak_in_stance(self, left_signal: FloatArray, right_signal: FloatArray) -> FloatArray:
+        """Max over each stance's frames of the per-frame signal of the stance side."""
+        return self.by_stance_side(
+            segment_max(left_signal, self.first_frame, self.stop_frame),
+            segment_max(right_signal, self.first_frame, self.stop_frame),
+        )
+
+    def mean_in_stance(self, signal: FloatArray) -> FloatArray:
+        """Mean over each stance's frames of a per-frame signal."""
+        return segment_mean(signal, self.first_frame, self.stop_frame)
+
+    def at_times(self, signal: FloatArray, times_s: FloatArray) -> FloatArray:
+        """A per-frame signal linearly interpolated at given instants."""
+        return interpolate_at(self.track.time_s, signal, times_s)
+
+    def at_ic(self, left_signal: FloatArray, right_signal: FloatArray) -> FloatArray:
+        """The stance side's per-frame signal at each stance's initial contact.
+
+        Taken from the first two frames at or after IC and extrapolated back to the IC instant
+        (exact when IC falls on a frame): after IC the foot is planted and the signal changes
+        smoothly, while across IC its velocity jumps, which interpolation would smear.
+        """
+        return self.by_stance_side(self.at_ic_from_after(left_signal), self.at_ic_from_after(right_signal))
+
+    def at_ic_from_after(self, signal: FloatArray) -> FloatArray:
+        """A per-frame signal extrapolated back to each IC from the two frames at or after it."""
+        time_s = self.track.time_s
+        last = len(time_s) - 1
+        first = np.clip(self.first_frame, 0, last)
+        second = np.clip(first + 1, 0, last)
+        value_first, value_second = signal[first], signal[second]
+        span_s = time_s[second] - time_s[first]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            slope = np.where(span_s > 0, (value_second - value_first) / span_s, 0.0)
+        slope = np.where(np.isfinite(slope), slope, 0.0)
+        inside = (self.first_frame <= last) & (self.ic_time_s >= time_s[0] - _TIME_TOLERANCE_S)
+        return np.where(inside, value_first + slope * (self.ic_time_s - time_s[first]), np.nan)
+
+    def range_between(self, signal: FloatArray, start: IntArray, stop: IntArray) -> FloatArray:
+        """Peak-to-peak of a per-frame signal over frame ranges [start, stop)."""
+        return segment_max(signal, start, stop) - segment_min(signal, start, stop)
+
+
+def build_context(
+    track: PoseTrack, stances: pd.DataFrame, classification: HasView, *, height_cm: float | None
+) -> StrideContext:
+    """Sort the stances by IC time and locate their frames; estimate leg length and scale."""
+    missing = {"side", "ic_time_s", "to_time_s"} - set(stances.columns)
+    if missing:
+        raise AnalysisError(f"stances table lacks column(s) {sorted(missing)}; it must come from events.detect_stances")
+    ordered = stances.sort_values("ic_time_s", kind="stable").reset_index(drop=True)
+    ic_time_s = ordered["ic_time_s"].to_numpy(dtype=np.float64)
+    to_time_s = ordered["to_time_s"].to_numpy(dtype=np.float64)
+    time_s = track.time_s
+    first_frame = np.searchsorted(time_s, ic_time_s - _TIME_TOLERANCE_S, side="left")
+    stop_frame = np.searchsorted(time_s, to_time_s + _TIME_TOLERANCE_S, side="right")
+    is_left = (ordered["side"] == "left").to_numpy()
+    stance_frames = {
+        side: stance_frame_mask(track.n_frames, first_frame[mask], stop_frame[mask])
+        for side, mask in (("left", is_left), ("right", ~is_left))
+    }
+    leg_length_px = estimate_leg_length_px(track, stance_frames)
+    leg_length_m, scale_source = estimate_leg_length_m(track, height_cm)
+    px_per_cm = None if leg_length_m is None else leg_length_px / (100.0 * leg_length_m)
+    return StrideContext(
+        track=track,
+        stances=ordered,
+        is_left=is_left,
+        ic_time_s=ic_time_s,
+        to_time_s=to_time_s,
+        first_frame=first_frame,
+        stop_frame=stop_frame,
+        view=classification.view,
+        oblique=bool(classification.oblique),
+        forward_sign=forward_sign_of_view(classification.view),
+        leg_length_px=leg_length_px,
+        px_per_cm=px_per_cm,
+        scale_source=scale_source,
+    )
+
+
+MetricColumns = dict[str, Any]

@@ -1,0 +1,79 @@
+"""Foot placement: heel ahead of the pelvis, shank and foot angles at IC (side views), and
+step width / crossover (rear/front views)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gaitcheck import skeleton
+from gaitcheck.metrics._context import MetricColumns, StrideContext, left_direction_of_view
+from gaitcheck.metrics._geometry import FloatArray, inclination_from_horizontal_deg, inclination_from_vertical_deg
+
+#: Foot strike angle limits (sole angle at IC relative to foot flat, degrees), after
+#: Altman & Davis 2012: above 8 rearfoot, below -1.6 forefoot, in between midfoot.
+REARFOOT_STRIKE_ABOVE_DEG = 8.0
+FOREFOOT_STRIKE_BELOW_DEG = -1.6
+#: Fraction of stance at which the foot is taken to be flat on the ground (the reference
+#: posture for foot inclination); mid-stance, after loading and before heel rise.
+FOOT_FLAT_STANCE_FRACTION = 0.35
+
+
+def _both_sides(ctx: StrideContext, part: str) -> dict[str, FloatArray]:
+    return {side: ctx.point(skeleton.side_name(side, part)) for side in skeleton.SIDES}
+
+
+def sagittal_foot_placement(ctx: StrideContext) -> MetricColumns:
+    """Heel ahead of the hip midpoint, shank angle and foot inclination at IC, strike pattern.
+
+    Foot inclination is the heel->toe line above the horizontal at IC minus the same at
+    foot flat (mid-stance), so the landmark offset of the toe point and camera roll cancel.
+    """
+    forward = ctx.forward_sign
+    hip_mid_u = ctx.midpoint("hip")[:, 0]
+    heel, knee, ankle, toe = (_both_sides(ctx, part) for part in ("heel", "knee", "ankle", "foot_index"))
+    heel_ahead_px = {side: forward * (heel[side][:, 0] - hip_mid_u) for side in skeleton.SIDES}
+    shank_deg = {side: inclination_from_vertical_deg(knee[side], ankle[side], forward) for side in skeleton.SIDES}
+    foot_deg = {side: inclination_from_horizontal_deg(heel[side], toe[side], forward) for side in skeleton.SIDES}
+    heel_ahead_ic_px = ctx.at_ic(heel_ahead_px["left"], heel_ahead_px["right"])
+    flat_time_s = ctx.ic_time_s + FOOT_FLAT_STANCE_FRACTION * (ctx.to_time_s - ctx.ic_time_s)
+    foot_flat_deg = ctx.by_stance_side(
+        ctx.at_times(foot_deg["left"], flat_time_s), ctx.at_times(foot_deg["right"], flat_time_s)
+    )
+    foot_inclination_deg = ctx.at_ic(foot_deg["left"], foot_deg["right"]) - foot_flat_deg
+    strike = np.select(
+        [
+            foot_inclination_deg > REARFOOT_STRIKE_ABOVE_DEG,
+            foot_inclination_deg < FOREFOOT_STRIKE_BELOW_DEG,
+            np.isfinite(foot_inclination_deg),
+        ],
+        ["rearfoot", "forefoot", "midfoot"],
+        default="unknown",
+    )
+    columns: MetricColumns = {
+        "heel_ahead_pct_leg": 100.0 * heel_ahead_ic_px / ctx.leg_length_px,
+        "shank_angle_ic_deg": ctx.at_ic(shank_deg["left"], shank_deg["right"]),
+        "foot_inclination_ic_deg": foot_inclination_deg,
+        "strike_pattern": strike,
+    }
+    if ctx.px_per_cm is not None:
+        columns["heel_ahead_cm"] = heel_ahead_ic_px / ctx.px_per_cm
+    return columns
+
+
+def step_width(ctx: StrideContext) -> MetricColumns:
+    """Lateral distance between this heel at its IC and the other heel at the previous IC.
+
+    + when the left heel is to the left of the right heel; negative = crossover. NaN when
+    the previous stance is not on the other side (a contact was missed).
+    """
+    heel = _both_sides(ctx, "heel")
+    left_u = left_direction_of_view(ctx.view)
+    heel_u_ic = ctx.at_ic(heel["left"][:, 0], heel["right"][:, 0])
+    side_sign = np.where(ctx.is_left, 1.0, -1.0)
+    previous_is_other = np.append(False, ctx.is_left[1:] != ctx.is_left[:-1])
+    previous_u = np.append(np.nan, heel_u_ic[:-1])
+    width_px = np.where(previous_is_other, side_sign * left_u * (heel_u_ic - previous_u), np.nan)
+    columns: MetricColumns = {"step_width_pct_leg": 100.0 * width_px / ctx.leg_length_px}
+    if ctx.px_per_cm is not None:
+        columns["step_width_cm"] = width_px / ctx.px_per_cm
+    return columns
