@@ -1,0 +1,244 @@
+"""Per-stance metrics: analytic geometry kernels and truth replay against gaitsynth truth."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gaitcheck.errors import AnalysisError
+from gaitcheck.metrics import METRIC_VIEWS, compute_strides
+from gaitcheck.metrics import _geometry as geometry
+from gaitcheck.metrics.temporal import clip_cadence_spm
+from gaitcheck.pipeline import stances_from_truth
+from gaitcheck.pose.replay import read_truth, track_from_truth
+from gaitcheck.track import PoseTrack
+
+SAMPLE_TRUTHS = ("demo_rear", "demo_side")
+SYNTHETIC_CLIPS = (
+    "front_treadmill",
+    "phone_rear_oblique_portrait30",
+    "rear_crossover",
+    "rear_drop00_valgus00",
+    "rear_drop06",
+    "rear_drop12",
+    "rear_drop_asym_L4_R10",
+    "rear_valgus08",
+    "rear_valgus15",
+    "side_120fps",
+    "side_land05_cad190",
+    "side_land15_cad175",
+    "side_land30_cad155",
+    "side_overground",
+)
+ANGLE_TOLERANCE_DEG = 0.5
+HEEL_TOLERANCE_PCT_LEG = 1.0
+CADENCE_TOLERANCE_SPM = 0.5
+
+
+def p(*xy: float) -> np.ndarray:
+    """One-frame (1, 2) point array."""
+    return np.array([xy], dtype=np.float64)
+
+
+# ------------------------------------------------------------------ geometry kernels
+
+
+def test_joint_flexion_of_straight_and_right_angle() -> None:
+    assert geometry.joint_flexion_deg(p(0, 0), p(0, 1), p(0, 2))[0] == pytest.approx(0.0)
+    assert geometry.joint_flexion_deg(p(0, 0), p(0, 1), p(1, 1))[0] == pytest.approx(90.0)
+
+
+def test_knee_fppa_sign_follows_the_other_hip() -> None:
+    # knee displaced by tan(10 deg) toward the other hip on both segments: 20 deg valgus
+    offset = np.tan(np.radians(10.0))
+    hip, knee, ankle = p(0, 0), p(offset, 1), p(0, 2)
+    assert geometry.knee_fppa_deg(hip, knee, ankle, p(1, 0))[0] == pytest.approx(20.0)
+    assert geometry.knee_fppa_deg(hip, knee, ankle, p(-1, 0))[0] == pytest.approx(-20.0)
+
+
+def test_line_tilt_positive_when_left_point_higher_in_either_image_side() -> None:
+    # image v grows downward: the left point at v=0 is above the right one at v=tan(5 deg)
+    rise = np.tan(np.radians(5.0))
+    assert geometry.line_tilt_deg(p(0, 0), p(1, rise))[0] == pytest.approx(5.0)
+    assert geometry.line_tilt_deg(p(1, 0), p(0, rise))[0] == pytest.approx(5.0)  # front view: left is image-right
+    assert geometry.line_tilt_deg(p(0, rise), p(1, 0))[0] == pytest.approx(-5.0)
+
+
+def test_inclinations_from_vertical_and_horizontal() -> None:
+    assert geometry.inclination_from_vertical_deg(p(0, 0), p(1, 1), 1.0)[0] == pytest.approx(45.0)
+    assert geometry.inclination_from_vertical_deg(p(0, 0), p(1, 1), -1.0)[0] == pytest.approx(-45.0)
+    toes_up = geometry.inclination_from_horizontal_deg(p(0, 0), p(-np.sqrt(3), -1), -1.0)
+    assert toes_up[0] == pytest.approx(30.0)
+
+
+def test_hip_adduction_against_pelvis_line() -> None:
+    # level pelvis, thigh tilted 12 deg toward the other hip
+    knee = p(np.sin(np.radians(12.0)), np.cos(np.radians(12.0)))
+    assert geometry.signed_angle_from_downward_normal_deg(knee, p(0, 0), p(1, 0))[0] == pytest.approx(12.0)
+    assert geometry.signed_angle_from_downward_normal_deg(knee, p(0, 0), p(-1, 0))[0] == pytest.approx(-12.0)
+    # pelvis tilted by 7 deg with the thigh along the pelvis normal: zero adduction
+    tilt = np.radians(7.0)
+    along_normal = p(-np.sin(tilt), np.cos(tilt))
+    assert geometry.signed_angle_from_downward_normal_deg(along_normal, p(0, 0), p(np.cos(tilt), np.sin(tilt)))[
+        0
+    ] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_segment_reductions_ignore_nan_and_mark_empty_segments() -> None:
+    values = np.array([1.0, 5.0, np.nan, 2.0, np.nan, np.nan, 7.0])
+    start, stop = np.array([0, 2, 4, 3]), np.array([3, 4, 6, 3])
+    np.testing.assert_array_equal(geometry.segment_max(values, start, stop), [5.0, 2.0, np.nan, np.nan])
+    np.testing.assert_array_equal(geometry.segment_min(values, start, stop), [1.0, 2.0, np.nan, np.nan])
+    np.testing.assert_allclose(geometry.segment_mean(values, start, stop), [3.0, 2.0, np.nan, np.nan])
+    # overlapping segments and one running to the end of the array
+    np.testing.assert_array_equal(geometry.segment_max(values, np.array([1, 0]), np.array([7, 2])), [7.0, 5.0])
+
+
+def test_interpolate_at_inside_outside_and_nan() -> None:
+    time_s = np.array([0.0, 1.0, 2.0, 3.0])
+    values = np.array([0.0, 10.0, np.nan, 30.0])
+    out = geometry.interpolate_at(time_s, values, np.array([0.25, 1.0, 1.5, 3.0, 3.5]))
+    np.testing.assert_array_equal(out, [2.5, 10.0, np.nan, 30.0, np.nan])
+
+
+def test_clip_cadence() -> None:
+    assert clip_cadence_spm(np.array([0.0, 0.4, 0.8, 1.2])) == pytest.approx(150.0)
+    assert np.isnan(clip_cadence_spm(np.array([0.3])))
+
+
+# ------------------------------------------------------------------ truth replay
+
+
+@functools.cache
+def _truth_and_strides(path: Path) -> tuple[dict[str, Any], pd.DataFrame]:
+    truth = read_truth(path)
+    track = track_from_truth(truth)
+    classification = SimpleNamespace(view=truth["params"]["view"], oblique=False)
+    return truth, compute_strides(track, stances_from_truth(truth), classification)
+
+
+def _check_against_truth(path: Path) -> None:
+    truth, strides = _truth_and_strides(path)
+    stances = pd.DataFrame(truth["stances"])
+    usable = (stances["complete_in_clip"] & stances["in_view"]).to_numpy()
+    assert usable.sum() >= 4
+    # compute_strides orders by IC time, as the truth does
+    np.testing.assert_allclose(strides["ic_time_s"], stances["ic_time_s"])
+    assert strides.attrs["cadence_spm"] == pytest.approx(truth["summary"]["cadence_spm"], abs=CADENCE_TOLERANCE_SPM)
+    view = truth["params"]["view"]
+    if view in ("rear", "front"):
+        drop_error = (strides["pelvic_drop_deg"] - stances["pelvic_drop_image_peak_frames_deg"])[usable]
+        fppa_error = (strides["knee_fppa_deg"] - stances["fppa_image_peak_frames_deg"])[usable]
+        assert np.abs(drop_error).max() < ANGLE_TOLERANCE_DEG
+        assert np.abs(fppa_error).max() < ANGLE_TOLERANCE_DEG
+        assert "heel_ahead_pct_leg" not in strides
+    else:
+        px_per_m = np.asarray(truth["frames"]["px_per_m_at_pelvis"])
+        leg_px = truth["derived"]["leg_length_m"] * px_per_m[stances["ic_frame"].clip(0, len(px_per_m) - 1)]
+        expected = 100.0 * stances["heel_ahead_of_pelvis_image_px"] / leg_px
+        heel_error = (strides["heel_ahead_pct_leg"] - expected)[usable]
+        assert np.abs(heel_error).max() < HEEL_TOLERANCE_PCT_LEG
+        assert "pelvic_drop_deg" not in strides
+
+
+@pytest.mark.parametrize("name", SAMPLE_TRUTHS)
+def test_truth_replay_matches_truth_on_sample_clips(sample_videos: Path, name: str) -> None:
+    _check_against_truth(sample_videos / f"{name}.truth.json")
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("name", SYNTHETIC_CLIPS)
+def test_truth_replay_matches_truth_on_synthetic_suite(shared_data: Path, name: str) -> None:
+    _check_against_truth(shared_data / "synthetic" / f"{name}.truth.json")
+
+
+@pytest.mark.parametrize("name", SAMPLE_TRUTHS)
+def test_leg_length_estimate_close_to_true_leg_length(sample_videos: Path, name: str) -> None:
+    truth, strides = _truth_and_strides(sample_videos / f"{name}.truth.json")
+    true_leg_px = truth["derived"]["leg_length_m"] * np.median(truth["frames"]["px_per_m_at_pelvis"])
+    assert strides.attrs["leg_length_px"] == pytest.approx(true_leg_px, rel=0.03)
+
+
+def test_side_view_scale_and_timing_match_truth(sample_videos: Path) -> None:
+    truth, strides = _truth_and_strides(sample_videos / "demo_side.truth.json")
+    stances = pd.DataFrame(truth["stances"])
+    usable = (stances["complete_in_clip"] & stances["in_view"]).to_numpy()
+    heel_cm_error = strides["heel_ahead_cm"] - 100.0 * stances["heel_ahead_of_pelvis_image_m"]
+    assert np.abs(heel_cm_error[usable]).max() < 1.0
+    np.testing.assert_allclose(strides["contact_time_s"], stances["contact_time_s"], atol=1e-4)
+    has_step = strides["step_time_s"].notna().to_numpy()
+    np.testing.assert_allclose(strides["step_time_s"][has_step], stances["step_time_s"][has_step], atol=1e-4)
+    # gaitsynth renders heel strikes: every usable stance is a rearfoot strike
+    assert set(strides["strike_pattern"][usable]) == {"rearfoot"}
+    vertical_cm = strides["vertical_oscillation_cm"].median()
+    assert vertical_cm == pytest.approx(100.0 * truth["summary"]["vertical_oscillation_m"], abs=0.5)
+
+
+def test_pelvis_override_replaces_hip_line(sample_videos: Path) -> None:
+    truth = read_truth(sample_videos / "demo_rear.truth.json")
+    track = track_from_truth(truth)
+    stances = stances_from_truth(truth)
+    classification = SimpleNamespace(view="rear", oblique=False)
+    obliquity = np.asarray(truth["frames"]["pelvic_obliquity_image_deg"])
+    strides = compute_strides(track, stances, classification, pelvis_obliquity_deg=obliquity)
+    assert strides.attrs["pelvis_method"] == "pelvis_estimate"
+    assert set(strides["pelvic_drop_method"]) == {"pelvis_estimate"}
+    usable = pd.DataFrame(truth["stances"])["complete_in_clip"].to_numpy()
+    expected = pd.DataFrame(truth["stances"])["pelvic_drop_image_peak_frames_deg"]
+    assert np.abs((strides["pelvic_drop_deg"] - expected)[usable]).max() < 0.01  # truth is rounded to 1e-3
+    with pytest.raises(AnalysisError, match="one value per frame"):
+        compute_strides(track, stances, classification, pelvis_obliquity_deg=obliquity[:-1])
+
+
+def test_metric_columns_follow_the_view(sample_videos: Path) -> None:
+    for name, view in (("demo_rear", "rear"), ("demo_side", "side_right")):
+        _, strides = _truth_and_strides(sample_videos / f"{name}.truth.json")
+        measured = {column for column in METRIC_VIEWS if column in strides.columns}
+        assert measured == {column for column, views in METRIC_VIEWS.items() if view in views}
+
+
+def test_missing_stances_give_nan_steps_not_wrong_ones(sample_videos: Path) -> None:
+    truth = read_truth(sample_videos / "demo_side.truth.json")
+    stances = stances_from_truth(truth).drop(index=5).reset_index(drop=True)
+    strides = compute_strides(track_from_truth(truth), stances, SimpleNamespace(view="side_right", oblique=False))
+    after_gap = strides.index[strides["ic_time_s"] > truth["stances"][5]["ic_time_s"]][0]
+    assert np.isnan(strides.loc[after_gap, "step_time_s"])
+    assert np.isnan(strides.loc[after_gap, "stride_time_s"])
+    assert np.isfinite(strides.loc[after_gap + 1, "step_time_s"])
+
+
+def test_track_without_legs_is_refused() -> None:
+    track = PoseTrack.empty(n_frames=30, fps=30.0, width=640, height=480)
+    stances = pd.DataFrame({"side": ["left"], "ic_time_s": [0.1], "to_time_s": [0.3]})
+    with pytest.raises(AnalysisError, match="leg length"):
+        compute_strides(track, stances, SimpleNamespace(view="rear", oblique=False))
+
+
+def test_unknown_view_and_bad_height_are_refused(sample_videos: Path) -> None:
+    truth = read_truth(sample_videos / "demo_rear.truth.json")
+    track, stances = track_from_truth(truth), stances_from_truth(truth)
+    with pytest.raises(AnalysisError, match="camera view"):
+        compute_strides(track, stances, SimpleNamespace(view="top", oblique=False))
+    with pytest.raises(AnalysisError, match="centimetres"):
+        compute_strides(track, stances, SimpleNamespace(view="rear", oblique=False), height_cm=1.75)
+
+
+def test_height_gives_centimetre_scale(sample_videos: Path) -> None:
+    truth = read_truth(sample_videos / "demo_side.truth.json")
+    height_cm = 100.0 * truth["params"]["body_height_m"]
+    strides = compute_strides(
+        track_from_truth(truth),
+        stances_from_truth(truth),
+        SimpleNamespace(view="side_right", oblique=False),
+        height_cm=height_cm,
+    )
+    assert strides.attrs["scale_source"] == "height_cm"
+    usable = pd.DataFrame(truth["stances"])["complete_in_clip"].to_numpy()
+    error_cm = strides["heel_ahead_cm"] - 100.0 * pd.DataFrame(truth["stances"])["heel_ahead_of_pelvis_image_m"]
+    assert np.abs(error_cm[usable]).max() < 1.0
