@@ -6,7 +6,9 @@ puts it there); tests that need it skip with a clear reason when it is absent.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,6 +23,52 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared test data not found at {SHARED_DATA} (CI provides ../shared beside the checkout)")
     return SHARED_DATA
+
+
+def summary_from_truth(truth_path: Path) -> dict[str, Any]:
+    """A summary dict (gaitcheck.summary.summarize) built from a gaitsynth truth file's TRUE
+    per-stance values: in-image pelvic drop and knee FPPA (rear/front views), heel ahead of
+    the pelvis in % leg and in-image shank angle (side views), step width in % leg, cadence
+    from the true step times. No pose model or event detection is involved."""
+    import json
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from gaitcheck.summary import summarize
+
+    truth = json.loads(Path(truth_path).read_text(encoding="utf-8"))
+    view = truth["params"]["view"]
+    leg_m = truth["derived"]["leg_length_m"]
+    rows = []
+    for stance in truth["stances"]:
+        if not (stance["complete_in_clip"] and stance["in_view"]):
+            continue
+        row = {"side": stance["side"], "ic_time_s": stance["ic_time_s"], "complete": True}
+        step_time_s = stance.get("step_time_s")
+        row["cadence_spm"] = 60.0 / step_time_s if step_time_s else float("nan")
+        row["contact_time_s"] = stance["contact_time_s"]
+        if view in ("rear", "front"):
+            row["pelvic_drop_deg"] = stance["pelvic_drop_image_peak_deg"]
+            row["knee_fppa_deg"] = stance["fppa_image_peak_deg"]
+            row["step_width_pct_leg"] = 100.0 * stance["step_width_m"] / leg_m if stance["step_width_m"] else None
+        else:
+            row["heel_ahead_pct_leg"] = stance["heel_ahead_of_pelvis_pct_leg"]
+            row["shank_angle_ic_deg"] = stance["shank_angle_ic_image_deg"]
+        rows.append(row)
+    strides = pd.DataFrame(rows).astype({c: float for c in rows[0] if c not in ("side", "complete")})
+    classification = SimpleNamespace(view=view, oblique=False)
+    return summarize(strides, classification, fps=float(truth["clip"]["fps"]), backend="truth-replay")
+
+
+@pytest.fixture(scope="session")
+def truth_summary(shared_data: Path) -> Callable[[str], dict[str, Any]]:
+    """Factory: clip name in ../shared/data/synthetic -> summary built from its truth file."""
+
+    def build(name: str) -> dict[str, Any]:
+        return summary_from_truth(shared_data / "synthetic" / f"{name}.truth.json")
+
+    return build
 
 
 @pytest.fixture(scope="session")

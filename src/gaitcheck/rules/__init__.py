@@ -1,0 +1,1 @@
+"""Rule and catalogue data shipped with gaitcheck (TOML files read with importlib.resources)."""
