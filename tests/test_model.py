@@ -29,6 +29,7 @@ from gaitcheck.pose.model import (
     DETECTOR_MEMBER,
     LANDMARKS_MEMBER,
     MODEL_ENV,
+    add_landmark_metadata,
     build_full_model,
     download_official,
     ensure_model,
@@ -107,6 +108,13 @@ def test_nothing_found_and_no_route_allowed_lists_what_was_tried(isolated_cache:
     assert "--from-wheel" in message and "set GAITCHECK_MODEL" in message
 
 
+def test_unknown_cached_file_is_not_trusted_by_ensure(isolated_cache: Path) -> None:
+    stale = _touch(isolated_cache / "models" / "pose_landmarker_full.task", b"old build")
+    assert resolve_model() == stale
+    with pytest.raises(ModelError, match=r"is not in the manifest: outdated or corrupt"):
+        ensure_model(allow_download=False, allow_build=False, progress=False)
+
+
 def test_failed_download_is_reported_and_lite_cannot_be_built(isolated_cache: Path, monkeypatch) -> None:
     def unreachable(url: str, timeout: float) -> Any:
         raise urllib.error.URLError("Name or service not known")
@@ -145,6 +153,81 @@ def test_task_bundle_is_stored_aligned_and_deterministic(alignment_bytes: int) -
             assert offset % alignment_bytes == 0
             assert bundle[offset : offset + info.file_size] == members[info.filename]
             assert archive.read(info) == members[info.filename]
+
+
+# --------------------------------------------------------------------------- landmark metadata
+
+
+def _tiny_tflite(output_count: int) -> bytes:
+    """A minimal TFLite flatbuffer: one subgraph with ``output_count`` outputs, two buffers."""
+    import flatbuffers
+    from mediapipe.tasks.metadata import schema_py_generated as tflite_fb
+
+    subgraph = tflite_fb.SubGraphT()
+    subgraph.inputs = [0]
+    subgraph.outputs = list(range(1, output_count + 1))
+    buffers = [tflite_fb.BufferT(), tflite_fb.BufferT()]
+    buffers[1].data = list(b"weights!")
+    runtime_version = tflite_fb.MetadataT()
+    runtime_version.name = "min_runtime_version"
+    runtime_version.buffer = 0
+    model = tflite_fb.ModelT()
+    model.version = 3
+    model.description = "tiny"
+    model.subgraphs = [subgraph]
+    model.buffers = buffers
+    model.metadata = [runtime_version]
+    builder = flatbuffers.Builder(0)
+    builder.Finish(model.Pack(builder), b"TFL3")
+    return bytes(builder.Output())
+
+
+def test_landmark_metadata_is_added_without_touching_the_model() -> None:
+    from mediapipe.tasks.metadata import metadata_schema_py_generated as meta_fb
+    from mediapipe.tasks.metadata import schema_py_generated as tflite_fb
+
+    original = _tiny_tflite(output_count=5)
+    with_metadata = add_landmark_metadata(original)
+    assert with_metadata == add_landmark_metadata(original)
+    assert with_metadata[4:8] == b"TFL3" and with_metadata.endswith(original)
+
+    model = tflite_fb.Model.GetRootAsModel(with_metadata, 0)
+    assert model.Version() == 3 and model.Description() == b"tiny"
+    assert list(model.Subgraphs(0).OutputsAsNumpy()) == [1, 2, 3, 4, 5]
+    assert model.BuffersLength() == 3
+    assert model.Buffers(1).DataAsNumpy().tobytes() == b"weights!"
+    names = [model.Metadata(i).Name() for i in range(model.MetadataLength())]
+    assert names == [b"min_runtime_version", b"TFLITE_METADATA"]
+    metadata_buffer = model.Buffers(model.Metadata(1).Buffer())
+    data_position = metadata_buffer._tab.Vector(metadata_buffer._tab.Offset(4))
+    assert data_position % 16 == 0
+
+    raw = metadata_buffer.DataAsNumpy().tobytes()
+    assert raw[4:8] == b"M001"
+    metadata = meta_fb.ModelMetadataT.InitFromObj(meta_fb.ModelMetadata.GetRootAsModelMetadata(raw, 0))
+    assert metadata.minParserVersion == b"1.0.0"
+    (subgraph,) = metadata.subgraphMetadata
+    (image_input,) = subgraph.inputTensorMetadata
+    assert image_input.content.contentPropertiesType == meta_fb.ContentProperties.ImageProperties
+    assert image_input.content.contentProperties.colorSpace == meta_fb.ColorSpaceType.RGB
+    (normalization,) = image_input.processUnits
+    assert normalization.optionsType == meta_fb.ProcessUnitOptions.NormalizationOptions
+    assert list(normalization.options.mean) == [0.0] and list(normalization.options.std) == [255.0]
+    assert list(image_input.stats.min) == [0.0] and list(image_input.stats.max) == [1.0]
+    outputs = subgraph.outputTensorMetadata
+    assert [tensor.name for tensor in outputs] == [
+        b"landmarks",
+        b"pose_flag",
+        b"segmentation",
+        b"heatmap",
+        b"world_landmarks",
+    ]
+    assert all(t.content.contentPropertiesType == meta_fb.ContentProperties.FeatureProperties for t in outputs)
+
+
+def test_landmark_metadata_rejects_a_model_with_other_outputs() -> None:
+    with pytest.raises(ModelError, match="has 3 outputs, expected 5"):
+        add_landmark_metadata(_tiny_tflite(output_count=3))
 
 
 # --------------------------------------------------------------------------- hashes

