@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
@@ -56,6 +56,24 @@ def left_direction_of_view(view: str) -> float:
     return {"rear": -1.0, "front": 1.0}.get(view, 0.0)
 
 
+#: Landmarks the metrics read, gathered once per clip.
+METRIC_LANDMARKS = (*skeleton.LEG_LANDMARKS, "left_shoulder", "right_shoulder")
+#: Most frames used for clip-level length statistics (evenly spaced); percentiles of
+#: 20,000 frames are as good as of all of them and much faster on hour-long tracks.
+MAX_FRAMES_FOR_LENGTHS = 20_000
+
+
+def landmarks_px(track: PoseTrack, names: tuple[str, ...]) -> dict[str, FloatArray]:
+    """(T, 2) pixel tracks of some landmarks, read in one gather (``track.xy_px`` converts all 33)."""
+    picked = track.image_xyz[:, [skeleton.index(name) for name in names], :2]
+    scaled = np.ascontiguousarray(np.moveaxis(picked, 1, 0)) * np.array([track.width, track.height], dtype=np.float64)
+    return dict(zip(names, scaled, strict=True))
+
+
+def _length_sample(n_frames: int) -> slice:
+    return slice(None, None, max(1, n_frames // MAX_FRAMES_FOR_LENGTHS))
+
+
 def stance_frame_mask(n_frames: int, first_frame: IntArray, stop_frame: IntArray) -> np.ndarray:
     """(T,) bool, True for frames inside any of the [first, stop) frame ranges."""
     edges = np.zeros(n_frames + 1, dtype=np.int64)
@@ -76,10 +94,12 @@ def estimate_leg_length_px(track: PoseTrack, stance_frames: dict[str, np.ndarray
     to measure it. Raises :class:`AnalysisError` when no leg is visible.
     """
     thigh_plus_shank_px = []
+    sample = _length_sample(track.n_frames)
+    points = landmarks_px(track.select_frames(sample), skeleton.LEG_LANDMARKS)
     for side in skeleton.SIDES:
-        hip, knee, ankle = (track.point_px(skeleton.side_name(side, part)) for part in ("hip", "knee", "ankle"))
+        hip, knee, ankle = (points[skeleton.side_name(side, part)] for part in ("hip", "knee", "ankle"))
         lengths = np.stack([segment_length(hip, knee), segment_length(knee, ankle)])
-        frames = None if stance_frames is None else stance_frames[side]
+        frames = None if stance_frames is None else stance_frames[side][sample]
         if frames is not None and np.isfinite(lengths[:, frames]).all(axis=0).any():
             lengths = lengths[:, frames]
         if not np.isfinite(lengths).any(axis=1).all():
@@ -100,8 +120,11 @@ def estimate_leg_length_m(track: PoseTrack, height_cm: float | None) -> tuple[fl
     if height_cm is not None:
         return LEG_LENGTH_PER_BODY_HEIGHT * height_cm / 100.0 + SHOE_SOLE_M, "height_cm"
     segment_m = []
+    world = track.world_xyz[_length_sample(track.n_frames)]
     for side in skeleton.SIDES:
-        hip, knee, ankle = (track.point_world(skeleton.side_name(side, part)) for part in ("hip", "knee", "ankle"))
+        hip, knee, ankle = (
+            world[:, skeleton.index(skeleton.side_name(side, part))] for part in ("hip", "knee", "ankle")
+        )
         segment_m.append([segment_length(hip, knee), segment_length(knee, ankle)])
     lengths = np.asarray(segment_m)
     if not np.isfinite(lengths).any(axis=-1).all():
@@ -131,10 +154,15 @@ class StrideContext:
     leg_length_px: float
     px_per_cm: float | None
     scale_source: str
+    _points: dict[str, FloatArray] = field(default_factory=dict, repr=False)
 
     def point(self, name: str) -> FloatArray:
-        """(T, 2) pixel track of one landmark."""
-        return self.track.point_px(name)
+        """(T, 2) pixel track of one landmark (gathered once per context)."""
+        if not self._points:
+            self._points.update(landmarks_px(self.track, METRIC_LANDMARKS))
+        if name not in self._points:
+            self._points.update(landmarks_px(self.track, (name,)))
+        return self._points[name]
 
     def midpoint(self, part: str) -> FloatArray:
         """(T, 2) midpoint of the left and right landmark of a body part (``"hip"``, ...)."""

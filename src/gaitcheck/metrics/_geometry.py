@@ -21,13 +21,14 @@ def _dot(a: FloatArray, b: FloatArray) -> FloatArray:
 
 def segment_length(start: FloatArray, end: FloatArray) -> FloatArray:
     """Euclidean distance between two point tracks."""
-    return np.linalg.norm(np.asarray(end) - np.asarray(start), axis=-1)
+    difference = np.asarray(end, dtype=np.float64) - np.asarray(start, dtype=np.float64)
+    return np.sqrt(_dot(difference, difference))
 
 
 def angle_between_deg(first: FloatArray, second: FloatArray) -> FloatArray:
     """Unsigned angle in degrees between two vector tracks (0 = same direction)."""
     first, second = np.asarray(first, dtype=np.float64), np.asarray(second, dtype=np.float64)
-    norms = np.linalg.norm(first, axis=-1) * np.linalg.norm(second, axis=-1)
+    norms = np.sqrt(_dot(first, first) * _dot(second, second))
     with np.errstate(invalid="ignore", divide="ignore"):
         cosine = _dot(first, second) / norms
     return np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0)))
