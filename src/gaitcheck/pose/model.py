@@ -6,9 +6,12 @@ then the per-user cache (``platformdirs.user_cache_dir("gaitcheck")/models``, or
 
 Provisioning (:func:`ensure_model`) tries Google's official download first (short
 timeout, sha256 checked against ``models/manifest.json``) and then, for the full model,
-an offline build: the two TFLite files bundled in the ``mediapipe==0.10.21`` wheel are
-repackaged into a ``.task`` bundle (see ``docs/MODEL.md`` of the shared material). The
-build is byte-reproducible, so its sha256 is recorded in the manifest as well.
+an offline build. mediapipe 0.10.21 was the last wheel to bundle the pose weights (for
+the legacy solutions API); its detector and landmark TFLite files hold the same weights
+as the official full model. The landmark file only lacks the TFLite metadata the Tasks
+API needs (input normalisation, output order), which :func:`add_landmark_metadata`
+adds; :func:`task_bundle_bytes` packs both into the uncompressed, aligned zip a
+``.task`` file is. The build is byte-reproducible, so its sha256 is in the manifest too.
 """
 
 from __future__ import annotations
@@ -555,7 +558,8 @@ def build_full_model(wheel_path: str | os.PathLike[str], target: str | os.PathLi
     if actual != expected:
         raise ModelError(
             f"the model built from {wheel_path} has sha256 {actual}, not the manifest's {expected}; "
-            "the flatbuffers/mediapipe versions may serialise differently. Please report this; meanwhile "
+            "the wheel's files or this gaitcheck version differ from the ones the manifest was made with. "
+            "Please report this; meanwhile "
             f"download the official model and set {MODEL_ENV}"
         )
     with atomic_path(target) as tmp:
