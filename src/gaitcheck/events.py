@@ -1,0 +1,364 @@
+"""Gait events: initial contact (IC) and toe-off (TO) of each foot, from image landmarks.
+
+The detector works in two passes, both vectorised over frames and stances:
+
+1. **Coarse phases.** Each foot's vertical image position is taken relative to its own
+   lowest level (a high percentile, which removes the near/far leg offset of side views).
+   The foot that is lower in the image than the other one is the candidate stance foot;
+   the sign of that difference flips once per step, so the candidate intervals alternate
+   left, right, left ... by construction. Each interval contains one stance plus about half
+   of the flight phase on either side.
+2. **Refinement.** Inside a window around each interval boundary the event is the
+   extremum of a view-specific signal, located to a fraction of a frame by parabolic
+   interpolation, plus a constant lag calibrated on gaitsynth renders (true landmarks;
+   ``benchmarks/validate_events.py`` reproduces the calibration table):
+
+   ========  ==========================================  ===============================
+   view      initial contact                             toe-off
+   ========  ==========================================  ===============================
+   side      heel lowest relative to the pelvis (+4 ms)  toe lowest along the ground (-3 ms)
+   rear      toe highest relative to the ankle (+13 ms)  toe lowest in the image (-25 ms)
+   front     toe highest relative to the ankle (+13 ms)  hip-ankle distance decelerates
+                                                         most (-23 ms)
+   ========  ==========================================  ===============================
+
+Times convention: a fractional frame index ``f`` maps to time by linear interpolation of
+``track.time_s`` (``f / fps`` for a constant-rate track), and the integer frame of an event
+is ``round(f)``, as in gaitsynth's truth files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from gaitcheck.errors import AnalysisError
+from gaitcheck.track import PoseTrack
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from gaitcheck.classify import ClipClassification
+
+FloatArray = NDArray[np.float64]
+
+#: Columns of the stances table, in order.
+STANCE_COLUMNS: tuple[str, ...] = (
+    "side",
+    "ic_frame",
+    "to_frame",
+    "ic_time_s",
+    "to_time_s",
+    "contact_time_s",
+    "complete",
+)
+
+#: Fewest stances (steps) a clip must contain to be analysed: two strides.
+MIN_STANCES = 4
+#: A swing foot must rise at least this far (fraction of leg length) above the stance foot.
+MIN_FOOT_EXCURSION_LEG = 0.05
+
+
+@dataclass(frozen=True)
+class _EventRule:
+    """How one event is located in one family of views."""
+
+    search_before_s: float
+    search_after_s: float
+    lag_s: float
+
+
+# Search windows are relative to the coarse interval boundary (start for IC, end for TO).
+_IC_RULE = _EventRule(search_before_s=0.12, search_after_s=0.22, lag_s=0.004)
+_IC_RULE_FRONTAL = _EventRule(search_before_s=0.12, search_after_s=0.22, lag_s=0.013)
+_TO_RULE_SIDE = _EventRule(search_before_s=0.20, search_after_s=0.10, lag_s=-0.003)
+_TO_RULE_REAR = _EventRule(search_before_s=0.20, search_after_s=0.10, lag_s=-0.025)
+_TO_RULE_FRONT = _EventRule(search_before_s=0.05, search_after_s=0.12, lag_s=-0.023)
+
+
+def leg_length_px(track: PoseTrack) -> float:
+    """Median thigh plus shank length in pixels, the longer side (the less foreshortened one).
+
+    Raises
+    ------
+    AnalysisError
+        When neither leg has hip, knee and ankle landmarks in any frame.
+    """
+    lengths = []
+    for side in ("left", "right"):
+        hip, knee, ankle = (track.point_px(f"{side}_{part}") for part in ("hip", "knee", "ankle"))
+        per_frame = np.linalg.norm(hip - knee, axis=1) + np.linalg.norm(knee - ankle, axis=1)
+        finite = per_frame[np.isfinite(per_frame)]
+        if finite.size:
+            lengths.append(float(np.median(finite)))
+    if not lengths or max(lengths) <= 0:
+        raise AnalysisError(_source(track) + "no frame shows a hip, knee and ankle; film the whole body, legs included")
+    return max(lengths)
+
+
+def _source(track: PoseTrack) -> str:
+    source = track.meta.get("source") or track.meta.get("clip")
+    return f"{source}: " if source else ""
+
+
+def _fill_nan(values: NDArray[np.floating[Any]]) -> FloatArray:
+    """Linear interpolation over NaN samples (ends held); all-NaN stays NaN."""
+    values = np.asarray(values, dtype=np.float64)
+    finite = np.isfinite(values)
+    if finite.all() or not finite.any():
+        return values
+    frames = np.arange(values.size)
+    return np.interp(frames, frames[finite], values[finite])
+
+
+def _candidate_intervals(lower_left: NDArray[np.bool_]) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.bool_]]:
+    """Runs of a boolean series: start, end (exclusive) and which side (True = left).
+
+    Consecutive runs alternate between the two values, so the sides alternate.
+    """
+    change = np.flatnonzero(np.diff(lower_left.astype(np.int8)) != 0) + 1
+    starts = np.r_[0, change]
+    ends = np.r_[change, lower_left.size]
+    return starts, ends, lower_left[starts]
+
+
+def _window_extremum(
+    signal: FloatArray, centres: FloatArray, before: int, after: int
+) -> tuple[FloatArray, NDArray[np.bool_]]:
+    """Fractional frame of the maximum of ``signal`` in ``[centre - before, centre + after]``.
+
+    Returns the parabolic-refined peak positions and a flag that is False where the
+    window leaves the clip or the peak sits on the window's edge (event not observed).
+    """
+    n = signal.size
+    offsets = np.arange(-before, after + 1)
+    index = np.round(centres).astype(np.intp)[:, None] + offsets[None, :]
+    inside = (index[:, 0] >= 1) & (index[:, -1] <= n - 2)
+    clipped = np.clip(index, 0, n - 1)
+    window = signal[clipped]
+    window = np.where(np.isfinite(window), window, -np.inf)
+    best = np.argmax(window, axis=1)
+    peak = clipped[np.arange(len(centres)), best]
+    on_edge = (best == 0) | (best == offsets.size - 1)
+    left = signal[np.clip(peak - 1, 0, n - 1)]
+    mid = signal[peak]
+    right = signal[np.clip(peak + 1, 0, n - 1)]
+    curvature = left - 2.0 * mid + right
+    with np.errstate(invalid="ignore", divide="ignore"):
+        shift = np.where(curvature < 0, 0.5 * (left - right) / curvature, 0.0)
+    shift = np.where(np.isfinite(shift), np.clip(shift, -0.5, 0.5), 0.0)
+    observed = inside & ~on_edge & np.isfinite(mid)
+    return peak + shift, observed
+
+
+def _event_signals(track: PoseTrack, view: str) -> dict[str, tuple[FloatArray, FloatArray]]:
+    """Per side: the signal whose maximum marks IC and the one whose maximum marks TO."""
+    pelvis_v = _fill_nan(0.5 * (track.point_px("left_hip")[:, 1] + track.point_px("right_hip")[:, 1]))
+    signals = {}
+    for side in ("left", "right"):
+        heel_v = _fill_nan(track.point_px(f"{side}_heel")[:, 1])
+        toe_v = _fill_nan(track.point_px(f"{side}_foot_index")[:, 1])
+        ankle = track.point_px(f"{side}_ankle")
+        ankle_v = _fill_nan(ankle[:, 1])
+        if view.startswith("side"):
+            ic_signal = heel_v - pelvis_v
+            to_signal = toe_v
+        else:
+            ic_signal = ankle_v - toe_v
+            if view == "front":
+                hip = track.point_px(f"{side}_hip")
+                hip_ankle = _fill_nan(np.linalg.norm(hip - ankle, axis=1))
+                to_signal = -np.gradient(np.gradient(hip_ankle))
+            else:
+                to_signal = toe_v
+        signals[side] = (ic_signal, to_signal)
+    return signals
+
+
+def _frame_to_time(track: PoseTrack, frames: FloatArray) -> FloatArray:
+    index = np.arange(track.n_frames, dtype=np.float64)
+    slope_end = track.time_s[-1] + (frames - index[-1]) / track.fps
+    slope_start = track.time_s[0] + frames / track.fps
+    inner = np.interp(frames, index, track.time_s)
+    return np.where(frames > index[-1], slope_end, np.where(frames < 0, slope_start, inner))
+
+
+def detect_stances(track: PoseTrack, classification: ClipClassification) -> pd.DataFrame:
+    """Initial contact and toe-off of every foot contact in a (cleaned) track.
+
+    Parameters
+    ----------
+    track : PoseTrack
+        Preferably the output of :func:`gaitcheck.clean.clean_track` (filtered, swaps repaired).
+    classification : ClipClassification
+        Only ``view`` is used: it selects the event signals (side, rear or front rules).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per contact, sorted by ``ic_time_s``, columns :data:`STANCE_COLUMNS`.
+        Every row has an observed IC (contacts that began before the clip are left out).
+        Sides alternate strictly, except where a contact could not be located near the
+        clip's start. ``complete`` is False when the TO falls outside the clip (or too close
+        to its end to be located); ``to_frame``/``to_time_s`` are then the clip's last frame
+        and ``contact_time_s`` is NaN. Times follow the convention in the module docstring.
+
+    Raises
+    ------
+    AnalysisError
+        When the legs are never visible, the feet do not alternate (standing still,
+        jumping with both feet) or fewer than :data:`MIN_STANCES` contacts are found.
+    """
+    import pandas as pd
+
+    view = classification.view
+    leg_px = leg_length_px(track)
+    fps = track.fps
+    foot_v = {}
+    for side in ("left", "right"):
+        heel_v = track.point_px(f"{side}_heel")[:, 1]
+        toe_v = track.point_px(f"{side}_foot_index")[:, 1]
+        foot = _fill_nan(np.where(np.isfinite(toe_v), 0.5 * (heel_v + toe_v), heel_v))
+        if not np.isfinite(foot).any():
+            raise AnalysisError(
+                _source(track) + f"the {side} foot is never visible; film the whole body with both feet in view"
+            )
+        foot_v[side] = (foot - np.percentile(foot, 95)) / leg_px
+    lowness = foot_v["left"] - foot_v["right"]
+    excursion = float(np.percentile(np.abs(lowness), 90))
+    if excursion < MIN_FOOT_EXCURSION_LEG:
+        raise AnalysisError(
+            _source(track)
+            + f"the feet barely move relative to each other (swing height {excursion:.0%} of leg length); "
+            "no running or walking strides found: film at least four steps of steady running"
+        )
+    starts, ends, is_left = _candidate_intervals(lowness > 0)
+    # a candidate stance must be a real step: the other foot rises clearly at some point in it
+    real = np.maximum.reduceat(np.abs(lowness), starts) >= 0.25 * MIN_FOOT_EXCURSION_LEG
+    starts, ends, is_left = _merge_spurious(starts, ends, is_left, real)
+
+    signals = _event_signals(track, view)
+    frontal = not view.startswith("side")
+    ic_rule = _IC_RULE_FRONTAL if frontal else _IC_RULE
+    ic_frames = np.full(starts.size, np.nan)
+    ic_seen = np.zeros(starts.size, dtype=bool)
+    for side, left_flag in (("left", True), ("right", False)):
+        mine = is_left == left_flag
+        found, seen = _window_extremum(
+            signals[side][0],
+            starts[mine].astype(np.float64),
+            round(ic_rule.search_before_s * fps),
+            round(ic_rule.search_after_s * fps),
+        )
+        ic_frames[mine], ic_seen[mine] = found + ic_rule.lag_s * fps, seen & (starts[mine] > 0)
+    if frontal:
+        to_rule = _TO_RULE_FRONT if view == "front" else _TO_RULE_REAR
+        to_signals = {side: signals[side][1] for side in ("left", "right")}
+    else:
+        to_rule = _TO_RULE_SIDE
+        slope = _ground_slope(track, ic_frames[ic_seen], is_left[ic_seen])
+        to_signals = {
+            side: _fill_nan(
+                track.point_px(f"{side}_foot_index")[:, 1] - slope * track.point_px(f"{side}_foot_index")[:, 0]
+            )
+            for side in ("left", "right")
+        }
+    to_frames = np.full(starts.size, np.nan)
+    to_seen = np.zeros(starts.size, dtype=bool)
+    for side, left_flag in (("left", True), ("right", False)):
+        mine = is_left == left_flag
+        found, seen = _window_extremum(
+            to_signals[side],
+            (ends[mine] - 1).astype(np.float64),
+            round(to_rule.search_before_s * fps),
+            round(to_rule.search_after_s * fps),
+        )
+        to_frames[mine], to_seen[mine] = found + to_rule.lag_s * fps, seen & (ends[mine] < track.n_frames)
+    last = track.n_frames - 1
+    to_frames = np.where(to_seen, to_frames, float(last))
+    keep = ic_seen & (ic_frames >= 0) & (ic_frames < to_frames)
+    ic_frames, to_frames, is_left, to_seen = ic_frames[keep], to_frames[keep], is_left[keep], to_seen[keep]
+    complete = to_seen & (to_frames <= last)
+    ic_time = _frame_to_time(track, ic_frames)
+    to_time = _frame_to_time(track, to_frames)
+    table = pd.DataFrame(
+        {
+            "side": np.where(is_left, "left", "right"),
+            "ic_frame": np.clip(np.round(ic_frames), 0, last).astype(np.int64),
+            "to_frame": np.clip(np.round(to_frames), 0, last).astype(np.int64),
+            "ic_time_s": ic_time,
+            "to_time_s": to_time,
+            "contact_time_s": np.where(complete, to_time - ic_time, np.nan),
+            "complete": complete,
+        },
+        columns=list(STANCE_COLUMNS),
+    )
+    table = table.sort_values("ic_time_s", kind="stable").reset_index(drop=True)
+    if len(table) < MIN_STANCES:
+        raise AnalysisError(
+            _source(track) + f"only {len(table)} foot contacts found, at least {MIN_STANCES} (two strides) are needed; "
+            "film a longer stretch of steady running"
+        )
+    return table
+
+
+def _ground_slope(track: PoseTrack, ic_frames: FloatArray, is_left: NDArray[np.bool_]) -> float:
+    """Image slope dv/du of the ground in a side view, from the heel's glide just after IC.
+
+    On a treadmill the planted heel moves with the belt, along the ground line, whose
+    slope is the camera roll; overground the heel stands still and the slope is 0.
+    """
+    steps = np.arange(1, 4)
+    frames = np.round(ic_frames).astype(np.intp)[:, None] + steps[None, :]
+    inside = (frames + 1 < track.n_frames).all(axis=1)
+    du_total, dv_total = 0.0, 0.0
+    for side, left_flag in (("left", True), ("right", False)):
+        rows = frames[inside & (is_left == left_flag)].ravel()
+        if rows.size == 0:
+            continue
+        heel = track.point_px(f"{side}_heel")
+        step = heel[rows + 1] - heel[rows]
+        step = step[np.isfinite(step).all(axis=1)]
+        sign = np.sign(step[:, 0])
+        du_total += float(np.sum(step[:, 0] * sign))
+        dv_total += float(np.sum(step[:, 1] * sign))
+    if du_total <= 0.5 * ic_frames.size:
+        return 0.0
+    return dv_total / du_total
+
+
+def _merge_spurious(
+    starts: NDArray[np.intp], ends: NDArray[np.intp], is_left: NDArray[np.bool_], real: NDArray[np.bool_]
+) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.bool_]]:
+    """Drop candidate intervals without a real swing and merge their same-side neighbours.
+
+    Removing a spurious interval leaves two neighbours of the same side; they are one stance.
+    """
+    starts, ends, is_left = starts[real], ends[real], is_left[real]
+    if starts.size == 0:
+        return starts, ends, is_left
+    first = np.flatnonzero(np.r_[True, is_left[1:] != is_left[:-1]])
+    last_end = np.maximum.reduceat(ends, first)
+    return starts[first], last_end, is_left[first]
+
+
+def cadence_spm(stances: pd.DataFrame) -> float:
+    """Steps per minute from all initial contacts: ``60 (n_IC - 1) / (t_last - t_first)``."""
+    times = np.sort(np.asarray(stances["ic_time_s"], dtype=np.float64))
+    if times.size < 2 or times[-1] <= times[0]:
+        raise AnalysisError("cadence needs at least two initial contacts")
+    return float(60.0 * (times.size - 1) / (times[-1] - times[0]))
+
+
+def describe(stances: pd.DataFrame) -> dict[str, Any]:
+    """Small JSON-able summary of a stances table (counts, cadence, median contact time)."""
+    complete = stances[stances["complete"]]
+    return {
+        "n_stances": len(stances),
+        "n_complete": len(complete),
+        "cadence_spm": cadence_spm(stances),
+        "contact_time_median_s": float(np.median(complete["contact_time_s"])) if len(complete) else None,
+    }
