@@ -118,6 +118,51 @@ def _model_info(
         typer.echo("\n".join(f"{key}: {value}" for key, value in info.items()))
 
 
+# --- compare / history: reassessment of one runner ------------------------------------
+@app.command()
+def compare(
+    before: str = typer.Argument(
+        ..., help="Earlier session: an analysis folder or a clip (video, .parquet, .truth.json)."
+    ),
+    after: str = typer.Argument(..., help="Later session: an analysis folder or a clip."),
+    outdir: str = typer.Option(..., "-o", "--outdir", help="Folder for comparison.json, .csv and .html."),
+    before_also: list[str] = typer.Option(
+        [], "--before-also", help="Another clip or analysis folder of the earlier session (e.g. the side view)."
+    ),
+    after_also: list[str] = typer.Option(
+        [], "--after-also", help="Another clip or analysis folder of the later session."
+    ),
+    height_cm: float | None = typer.Option(None, help="Runner height in cm, for clips analysed here."),
+    rules: str | None = typer.Option(None, help="Change rules TOML overriding gaitcheck/rules/change.toml."),
+    html: bool = typer.Option(True, "--html/--no-html", help="Also write comparison.html."),
+) -> None:
+    """Compare two sessions of one runner: what improved, what got worse, what did not really change."""
+    from gaitcheck.compare import compare_to_folder
+
+    comparison, paths = compare_to_folder(
+        [before, *before_also], [after, *after_also], outdir, height_cm=height_cm, rules_path=rules, html=html
+    )
+    for row in comparison.real_changes():
+        typer.echo(f"{row.verdict:>9}: {row.label} ({row.side}) {row.difference:+.3g} {row.unit}")
+    counts = ", ".join(f"{n} {verdict}" for verdict, n in comparison.verdict_counts().items() if n)
+    typer.echo(f"{counts}; written: {', '.join(str(p) for p in paths.values())}")
+    for warning in comparison.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+
+
+@app.command()
+def history(
+    sessions: list[str] = typer.Argument(..., help="Three or more analysis folders of one runner (any order)."),
+    outdir: str = typer.Option(..., "-o", "--outdir", help="Folder for history.csv and history.html."),
+    html: bool = typer.Option(True, "--html/--no-html", help="Also write history.html."),
+) -> None:
+    """Track one runner over three or more sessions, in date order: table and trend plot."""
+    from gaitcheck.compare import history_to_folder
+
+    table, paths = history_to_folder(sessions, outdir, html=html)
+    typer.echo(f"{table['session'].nunique()} sessions; written: {', '.join(str(p) for p in paths.values())}")
+
+
 def main() -> None:
     """Console-script entry point: run the app, turning user errors into messages."""
     try:

@@ -36,6 +36,7 @@ The module also holds the edge functions that read analysis folders and write
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -413,6 +414,8 @@ class Comparison:
     alpha: float
     rules_origin: str
     extras: Mapping[str, Any] = field(default_factory=dict)
+    #: per-stride values behind each compared row, keyed ``(metric, side)``: (before, after); not serialised
+    stride_values: Mapping[tuple[str, str], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
 
     def change(self, metric: str, side: str = "overall") -> MetricChange:
         """The row of one metric and side; KeyError when it was not compared at all."""
@@ -853,6 +856,7 @@ def compare_sessions(before: Session, after: Session, rules: ChangeRules | None 
                 )
             )
     changes = _judge(rows, rules)
+    values = {(row.metric, row.side): (row.before, row.after) for row in rows if row.reason is None}
     return Comparison(
         before_label=before.label,
         after_label=after.label,
@@ -864,6 +868,7 @@ def compare_sessions(before: Session, after: Session, rules: ChangeRules | None 
         warnings=tuple(session_warnings),
         alpha=rules.alpha,
         rules_origin=rules.origin,
+        stride_values=values,
     )
 
 
@@ -965,8 +970,6 @@ def _judge(rows: Sequence[_Row], rules: ChangeRules) -> tuple[MetricChange, ...]
                 f"the rank test does not confirm the difference (Mann-Whitney p = {p_mw:.2g}); a few unusual strides "
                 "may drive it"
             )
-        if srd_basis == "stride variability" and row.rule.sdd is None:
-            warnings.append("no published smallest detectable difference: day-to-day measurement error is not included")
         verdict: Verdict = "no real change"
         if significant and exceeds:
             verdict, note = judge_direction(row.rule, mean_b_i, mean_a_i)
@@ -995,6 +998,102 @@ def _judge(rows: Sequence[_Row], rules: ChangeRules) -> tuple[MetricChange, ...]
             )
         )
     return tuple(changes)
+
+
+# ---------------------------------------------------------------------------- findings and plan
+
+
+@dataclass(frozen=True)
+class FindingsChange:
+    """Which findings of the before session resolved, persisted or appeared, and what it means for the plan.
+
+    Findings are keyed by rule and side; only rules assessed in both sessions are compared
+    (a finding whose metric one session could not measure is listed in ``not_assessed``).
+    """
+
+    resolved: tuple[str, ...]
+    persisting: tuple[str, ...]
+    new: tuple[str, ...]
+    not_assessed: tuple[str, ...]
+    plan_before: str
+    plan_after: str
+    advice: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: (list(v) if isinstance(v, tuple) else v) for name, v in self.__dict__.items()}
+
+
+def _assessments(session: Session) -> dict[tuple[str, str], Any]:
+    """Finding assessments of every clip of a session, keyed (rule id, side); the first clip wins."""
+    from gaitcheck.findings import evaluate
+
+    out: dict[tuple[str, str], Any] = {}
+    for clip in session.clips:
+        for assessment in evaluate(clip.summary).assessments:
+            out.setdefault((assessment.rule_id, assessment.side), assessment)
+    return out
+
+
+def _plan_text(assessments: Mapping[tuple[str, str], Any], session: Session, today: Any) -> str:
+    from gaitcheck.plan import build_plan
+
+    plan = build_plan([a for a in assessments.values() if a.is_finding], session.clips[0].summary, today=today)
+    if plan.kind == "maintenance":
+        return "maintenance (no finding)"
+    return f"targeted: {', '.join(plan.focus)} (starts at phase {plan.starting_phase})"
+
+
+def compare_findings(before: Session, after: Session, *, today: Any) -> FindingsChange:
+    """Findings resolved, persisting and new between two sessions, with advice on the plan phase.
+
+    ``today`` (a ``datetime.date``) is passed to the plan builder so that this stays pure.
+    When every finding of the before session resolved and none is new, the advice is to move
+    on to the next phase of the plan (its "advance when" condition still applies).
+    """
+    assessed_b, assessed_a = _assessments(before), _assessments(after)
+
+    def name(key: tuple[str, str], assessment: Any) -> str:
+        return f"{assessment.title} ({key[1]}, {assessment.level})"
+
+    resolved, persisting, new, not_assessed = [], [], [], []
+    for key, assessment in assessed_b.items():
+        if not assessment.is_finding:
+            continue
+        if key not in assessed_a:
+            not_assessed.append(name(key, assessment))
+        elif assessed_a[key].is_finding:
+            persisting.append(name(key, assessed_a[key]))
+        else:
+            resolved.append(name(key, assessment))
+    for key, assessment in assessed_a.items():
+        if assessment.is_finding and key in assessed_b and not assessed_b[key].is_finding:
+            new.append(name(key, assessment))
+        elif assessment.is_finding and key not in assessed_b:
+            not_assessed.append(name(key, assessment))
+    if not resolved and not persisting and not new:
+        advice = "No finding in either session that both could assess: keep the current plan."
+    elif resolved and not persisting and not new:
+        advice = (
+            "Every finding of the first session has resolved: move on to the next phase of the plan once its "
+            "'advance when' condition is met, and keep the running cues."
+        )
+    elif persisting and not new:
+        advice = (
+            f"{len(persisting)} finding(s) persist: stay in the current phase for them"
+            + (f"; {len(resolved)} resolved" if resolved else "")
+            + "."
+        )
+    else:
+        advice = f"{len(new)} new finding(s): review the plan's focus (the new plan below includes them)."
+    return FindingsChange(
+        resolved=tuple(resolved),
+        persisting=tuple(persisting),
+        new=tuple(new),
+        not_assessed=tuple(not_assessed),
+        plan_before=_plan_text(assessed_b, before, today),
+        plan_after=_plan_text(assessed_a, after, today),
+        advice=advice,
+    )
 
 
 # ---------------------------------------------------------------------------- history
@@ -1116,3 +1215,118 @@ def write_comparison(comparison: Comparison, out_dir: str | os.PathLike[str]) ->
     write_text_atomic(json_path, json.dumps(comparison.to_dict(), indent=2, allow_nan=False) + "\n")
     write_text_atomic(csv_path, comparison.to_frame().to_csv(index=False, float_format="%.6g"))
     return {"json": json_path, "csv": csv_path}
+
+
+def _analysis_folders(path: Path) -> list[Path]:
+    """The analysis folders a path stands for: itself, or its sub-folders holding summary.json."""
+    if (path / "summary.json").is_file():
+        return [path]
+    return sorted(child for child in path.iterdir() if child.is_dir() and (child / "summary.json").is_file())
+
+
+def load_session_inputs(
+    inputs: Sequence[str | os.PathLike[str]],
+    *,
+    label: str,
+    analysis_dir: str | os.PathLike[str],
+    height_cm: float | None = None,
+) -> Session:
+    """A session from analysis folders and/or clips (videos, saved tracks, truth files).
+
+    Clips are analysed with :func:`gaitcheck.pipeline.analyze_source` and their analysis
+    folders written under ``analysis_dir`` so they can be reused. A folder holding several
+    analysis folders (such as ``OUTDIR/before`` of an earlier comparison) counts as one session.
+    The session date is the earliest recording date found, else the oldest file time.
+    """
+    clips: list[ClipAnalysis] = []
+    dates: list[str] = []
+    for raw in inputs:
+        path = Path(raw)
+        if path.is_dir():
+            folders = _analysis_folders(path)
+            if not folders:
+                raise InputError(
+                    f"{path}: holds no summary.json; give an analysis folder (`gaitcheck analyze CLIP -o FOLDER`) "
+                    "or a video"
+                )
+            for folder in folders:
+                clip = load_clip_analysis(folder)
+                clips.append(clip)
+                dates.append(session_date(folder, clip.summary)[0])
+        elif path.is_file():
+            from gaitcheck.pipeline import analyze_source, write_outputs
+
+            analysis = analyze_source(path, height_cm=height_cm)
+            folder = Path(analysis_dir) / path.name.split(".")[0]
+            write_outputs(analysis, folder, force=True)
+            clips.append(load_clip_analysis(folder))
+            dates.append(datetime.fromtimestamp(path.stat().st_mtime, tz=UTC).isoformat(timespec="seconds"))
+        else:
+            raise InputError(f"{path}: no such file or folder; give an analysis folder or a video")
+    return Session(clips=tuple(clips), label=label, date=min(dates) if dates else None)
+
+
+def compare_to_folder(
+    before_inputs: Sequence[str | os.PathLike[str]],
+    after_inputs: Sequence[str | os.PathLike[str]],
+    outdir: str | os.PathLike[str],
+    *,
+    height_cm: float | None = None,
+    rules_path: str | os.PathLike[str] | None = None,
+    html: bool = True,
+) -> tuple[Comparison, dict[str, Path]]:
+    """Run a whole comparison: load or analyse both sessions, compare, write json, csv and html."""
+    import datetime as dt
+
+    out = Path(outdir)
+    rules = load_change_rules(rules_path)
+    before = load_session_inputs(before_inputs, label="before", analysis_dir=out / "before", height_cm=height_cm)
+    after = load_session_inputs(after_inputs, label="after", analysis_dir=out / "after", height_cm=height_cm)
+    comparison = compare_sessions(before, after, rules)
+    findings = compare_findings(before, after, today=dt.date.today())
+    comparison = dataclasses.replace(comparison, extras={"findings": findings.to_dict()})
+    paths = write_comparison(comparison, out)
+    if html:
+        from gaitcheck.report.compare_html import render_comparison_html
+
+        paths["html"] = out / "comparison.html"
+        write_text_atomic(paths["html"], render_comparison_html(comparison, findings))
+    return comparison, paths
+
+
+def history_to_folder(
+    inputs: Sequence[str | os.PathLike[str]], outdir: str | os.PathLike[str], *, html: bool = True
+) -> tuple[pd.DataFrame, dict[str, Path]]:
+    """Tabulate three or more sessions of one runner in date order; write history.csv (+ html)."""
+    if len(inputs) < 3:
+        raise InputError(
+            f"history needs three or more sessions, got {len(inputs)}; for two use `gaitcheck compare BEFORE AFTER`"
+        )
+    sessions: list[tuple[Session, str]] = []
+    for raw in inputs:
+        path = Path(raw)
+        if not path.is_dir():
+            raise InputError(f"{path}: not a folder; give analysis folders written by `gaitcheck analyze -o FOLDER`")
+        folders = _analysis_folders(path)
+        if not folders:
+            raise InputError(
+                f"{path}: holds no summary.json; give an analysis folder (`gaitcheck analyze CLIP -o FOLDER`)"
+            )
+        clips = tuple(load_clip_analysis(folder) for folder in folders)
+        date, source = session_date(folders[0], clips[0].summary)
+        sessions.append((Session(clips=clips, label=path.name, date=date), source))
+    sessions.sort(key=lambda item: item[0].date or "")
+    ordered = [s for s, _ in sessions]
+    table = history_table(ordered)
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"csv": out / "history.csv"}
+    write_text_atomic(paths["csv"], table.to_csv(index=False, float_format="%.6g"))
+    if html:
+        from gaitcheck.report.compare_html import render_history_html
+
+        first_to_last = compare_sessions(ordered[0], ordered[-1])
+        described = [{"label": s.label, "date": s.date, "date_source": src} for s, src in sessions]
+        paths["html"] = out / "history.html"
+        write_text_atomic(paths["html"], render_history_html(table, described, first_to_last))
+    return table, paths
