@@ -300,6 +300,37 @@ def test_manifest_records_every_variant_and_the_offline_build() -> None:
     assert len(manifest["offline_build"]["full"]["sha256"]) == 64
 
 
+def test_cli_model_path_follows_the_environment(tmp_path: Path, isolated_cache: Path, monkeypatch) -> None:
+    from_env = _touch(tmp_path / "env.task")
+    monkeypatch.setenv(MODEL_ENV, str(from_env))
+    result = CliRunner().invoke(app, ["model", "path"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == str(from_env)
+
+
+def test_cli_from_wheel_refuses_other_variants(tmp_path: Path, isolated_cache: Path) -> None:
+    result = CliRunner().invoke(app, ["model", "ensure", "--variant", "lite", "--from-wheel", str(tmp_path / "x.whl")])
+    assert isinstance(result.exception, ModelError)
+    assert "builds only the full model" in str(result.exception)
+
+
+def test_from_wheel_rejects_a_file_that_is_not_the_wheel(tmp_path: Path, isolated_cache: Path) -> None:
+    not_a_wheel = _touch(tmp_path / "mediapipe-0.10.21-fake.whl", b"not a zip")
+    with pytest.raises(ModelError, match=r"is not a usable mediapipe==0\.10\.21 wheel"):
+        ensure_model(wheel_path=not_a_wheel)
+    assert not (isolated_cache / "models" / "pose_landmarker_full.task").exists()
+
+
+def test_wheel_with_altered_weights_is_rejected(tmp_path: Path, isolated_cache: Path) -> None:
+    sources = load_manifest()["offline_build"]["full"]["sources"]
+    wheel = tmp_path / "mediapipe-0.10.21-altered.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for source in sources.values():
+            archive.writestr(source["wheel_member"], b"altered weights")
+    with pytest.raises(ModelError, match=r"use an unmodified mediapipe==0\.10\.21 wheel"):
+        ensure_model(wheel_path=wheel)
+
+
 def test_cli_model_info_json(tmp_path: Path, isolated_cache: Path) -> None:
     path = _touch(tmp_path / "some.task", b"abc")
     result = CliRunner().invoke(app, ["model", "info", "--json", "--model", str(path)])

@@ -698,7 +698,7 @@ def _find_or_download_wheel() -> Path:
     """The cached mediapipe 0.10.21 wheel, fetched with pip into the cache when missing."""
     manifest = load_manifest()
     cached = sorted(wheel_cache_dir().glob(manifest["offline_build"]["full"]["wheel_glob"]))
-    if cached:
+    if cached and zipfile.is_zipfile(cached[-1]):
         return cached[-1]
     with tempfile.TemporaryDirectory(prefix="gaitcheck-wheel-") as tmp_dir:
         downloaded = download_wheel(tmp_dir, manifest)
