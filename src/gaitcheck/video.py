@@ -42,10 +42,16 @@ from gaitcheck.fileio import sha256_file
 DECODE_THREAD_TYPE = "AUTO"
 
 _CONVERT_HINT = "convert it with e.g. `ffmpeg -i INPUT -c:v libx264 -pix_fmt yuv420p OUTPUT.mp4`"
-_RECOPY_HINT = "copy or export the clip again from the phone/camera and make sure the transfer completed"
+_RECOPY_HINT = "Copy the clip again from the phone or camera and check that the transfer completed"
 # Frame intervals may wobble by one tick of the time base (rounding) or 2% before the clip
 # counts as variable-frame-rate.
 _VFR_RELATIVE_TOLERANCE = 0.02
+# The declared average frame rate is kept when it is this close (relative) to the measured one.
+_FPS_AGREEMENT = 0.01
+# A clip whose frames end this many frame intervals before its declared duration is truncated.
+_TRUNCATION_GAP_FRAMES = 2.0
+# First bytes of an MP4/MOV (ISO base media) file: the size of the first box, then its type.
+_ISO_MEDIA_BOXES = frozenset({b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot"})
 # How far back (in frames) to retry a seek when the keyframe found lies after the target.
 _SEEK_RETRY_FRAMES = (16, 64, 256)
 
@@ -81,7 +87,8 @@ class VideoInfo:
         ``rotate`` tag.
     mirrored : the display matrix also mirrors the image left-right (applied after the
         rotation).
-    fps : nominal frame rate (the stream's average rate, else derived from the timestamps).
+    fps : nominal frame rate: the mean rate of the timestamps, ``(n_frames - 1) / span``, or the
+        container's declared average rate when that agrees with it within 1%.
     n_frames : exact number of frames, counted from the demuxed packets.
     duration_s : time spanned by the frames, first frame start to last frame end.
     is_variable_frame_rate : frame intervals differ by more than timestamp rounding.
@@ -157,12 +164,6 @@ def probe_video(path: str | Path) -> VideoInfo:
     with _open(path) as container:
         stream = _video_stream(container, path)
         timing = _read_timing(container, stream, path)
-        declared_frames = int(stream.frames or 0)
-        if declared_frames > timing.pts.size:
-            raise VideoError(
-                f"{path} is truncated: its header lists {declared_frames} video frames but only "
-                f"{timing.pts.size} are in the file. {_RECOPY_HINT}."
-            )
         container.seek(0)
         first = _first_decoded_frame(container, stream, path)
         rotation_ccw_deg, mirrored = _display_transform(first, path)
@@ -182,7 +183,7 @@ def probe_video(path: str | Path) -> VideoInfo:
         height=int(height),
         rotation_deg=(-rotation_ccw_deg) % 360,
         mirrored=mirrored,
-        fps=_nominal_fps(timing, average_rate, guessed_rate),
+        fps=_nominal_fps(timing, average_rate, guessed_rate, path),
         n_frames=int(timing.pts.size),
         duration_s=_duration_s(timing),
         is_variable_frame_rate=_is_variable_frame_rate(timing.pts),
@@ -238,22 +239,28 @@ def iter_frames(path: str | Path, *, start: int = 0, stop: int | None = None) ->
         rotation_ccw_deg: int | None = None
         mirrored = False
         next_index = start
-        for frame in _decode_from(container, stream, timing, start, path):
-            index = _frame_index(frame, timing, path)
-            if index < next_index:
-                continue
-            if index > next_index:
-                raise VideoError(
-                    f"{path}: frame {next_index} could not be decoded (the decoder skipped to frame {index}); "
-                    f"the file is damaged. {_RECOPY_HINT}, or {_CONVERT_HINT}."
-                )
-            if rotation_ccw_deg is None:
-                rotation_ccw_deg, mirrored = _display_transform(frame, path)
-            rgb = upright(frame.to_ndarray(format="rgb24"), rotation_ccw_deg, mirrored)
-            yield VideoFrame(index=index, time_s=float(times_s[index]), rgb=rgb)
-            next_index += 1
-            if next_index >= stop:
-                return
+        try:
+            for frame in _decode_from(container, stream, timing, start, path):
+                index = _frame_index(frame, timing, path)
+                if index < next_index:
+                    continue
+                if index > next_index:
+                    raise VideoError(
+                        f"{path}: frame {next_index} could not be decoded (the decoder skipped to frame {index}); "
+                        f"the file is damaged. {_RECOPY_HINT}, or {_CONVERT_HINT}."
+                    )
+                if rotation_ccw_deg is None:
+                    rotation_ccw_deg, mirrored = _display_transform(frame, path)
+                rgb = upright(frame.to_ndarray(format="rgb24"), rotation_ccw_deg, mirrored)
+                yield VideoFrame(index=index, time_s=float(times_s[index]), rgb=rgb)
+                next_index += 1
+                if next_index >= stop:
+                    return
+        except av.error.FFmpegError as exc:
+            raise VideoError(
+                f"{path}: decoding failed at frame {next_index} of {n_frames} ({exc.strerror}); the file is "
+                f"damaged. {_RECOPY_HINT}, or {_CONVERT_HINT}."
+            ) from exc
     raise VideoError(
         f"{path}: decoding stopped after frame {next_index - 1} but the file lists {n_frames} frames; "
         f"the clip is truncated or damaged. {_RECOPY_HINT}, or {_CONVERT_HINT}."
@@ -295,10 +302,29 @@ def _open(path: Path) -> av.container.InputContainer:
     try:
         return av.open(str(path), mode="r")
     except av.error.FFmpegError as exc:
+        kind = _known_container_kind(path)
+        if kind is None:
+            raise VideoError(
+                f"{path} is not a video file FFmpeg can read ({exc.strerror}). Pass a video clip "
+                f"(mp4, mov, m4v, avi, mkv, webm), or {_CONVERT_HINT}."
+            ) from exc
         raise VideoError(
-            f"{path} cannot be read as a video ({exc.strerror}): it is not a video file, or the copy is "
-            f"incomplete (an MP4/MOV cut short loses its index). {_RECOPY_HINT}, or {_CONVERT_HINT}."
+            f"{path} starts like an {kind} file but cannot be opened ({exc.strerror}); the file is most likely "
+            f"cut short (an unfinished recording or an interrupted copy). {_RECOPY_HINT}."
         ) from exc
+
+
+def _known_container_kind(path: Path) -> str | None:
+    """Container family recognised from the file's first bytes, or None."""
+    with open(path, "rb") as handle:
+        head = handle.read(12)
+    if head[4:8] in _ISO_MEDIA_BOXES:
+        return "MP4/MOV"
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return "AVI"
+    if head[:4] == b"\x1a\x45\xdf\xa3":
+        return "MKV/WebM"
+    return None
 
 
 def _video_stream(container: av.container.InputContainer, path: Path) -> Any:
@@ -312,7 +338,7 @@ def _video_stream(container: av.container.InputContainer, path: Path) -> Any:
 
 
 def _read_timing(container: av.container.InputContainer, stream: Any, path: Path) -> _Timing:
-    """Demux the video stream's packets (no decoding) and collect their pts."""
+    """Demux the video stream's packets (no decoding), collect their pts, check none are missing."""
     pts_list: list[int] = []
     durations: list[int] = []
     try:
@@ -325,9 +351,17 @@ def _read_timing(container: av.container.InputContainer, stream: Any, path: Path
         raise VideoError(f"{path}: reading the video packets failed ({exc.strerror}). {_RECOPY_HINT}.") from exc
     if stream.time_base is None:
         raise VideoError(f"{path}: the video stream has no time base; {_CONVERT_HINT}.")
-    if not pts_list:
+    declared_frames = int(stream.frames or 0)
+    if declared_frames > len(pts_list):
         raise VideoError(
-            f"{path} has a video stream ({stream.codec_context.name}) but no frames in it. "
+            f"{path} is truncated: its header lists {declared_frames} video frames but only "
+            f"{len(pts_list)} are in the file. {_RECOPY_HINT}."
+        )
+    declared_s = _declared_duration_s(stream)
+    if not pts_list:
+        cut_short = f"its header says {declared_s:.2f} s: the file may be cut short" if declared_s else "it is empty"
+        raise VideoError(
+            f"{path} has a video stream ({stream.codec_context.name}) but no frames in it ({cut_short}). "
             f"{_RECOPY_HINT}, or record the clip again."
         )
     unsorted_pts = np.asarray(pts_list, dtype=np.int64)
@@ -337,7 +371,36 @@ def _read_timing(container: av.container.InputContainer, stream: Any, path: Path
             f"{path}: several video frames share one timestamp, so their order is unknown; {_CONVERT_HINT}."
         )
     last_duration = int(durations[int(np.argmax(unsorted_pts))])
-    return _Timing(pts=pts, time_base=Fraction(stream.time_base), last_duration=last_duration)
+    timing = _Timing(pts=pts, time_base=Fraction(stream.time_base), last_duration=last_duration)
+    if declared_s is not None:
+        found_s = _duration_s(timing)
+        allowed_gap_s = _TRUNCATION_GAP_FRAMES * _median_interval_s(timing)
+        if declared_s - found_s > allowed_gap_s:
+            raise VideoError(
+                f"{path} is truncated: its header says the video lasts {declared_s:.2f} s but the frames in "
+                f"the file cover only {found_s:.2f} s. {_RECOPY_HINT}."
+            )
+    return timing
+
+
+def _declared_duration_s(stream: Any) -> float | None:
+    """Video duration the container's header declares (MP4 track duration, Matroska DURATION tag)."""
+    if stream.duration:
+        return float(stream.duration * stream.time_base)
+    tag = stream.metadata.get("DURATION") or ""
+    parts = tag.split(":")
+    if len(parts) != 3:
+        return None
+    try:
+        hours, minutes, seconds = int(parts[0]), int(parts[1]), float(parts[2])
+    except ValueError:
+        return None
+    return 3600.0 * hours + 60.0 * minutes + seconds
+
+
+def _median_interval_s(timing: _Timing) -> float:
+    intervals = np.diff(timing.pts)
+    return float(np.median(intervals) * timing.time_base) if intervals.size else 0.0
 
 
 def _first_decoded_frame(container: av.container.InputContainer, stream: Any, path: Path) -> Any:
@@ -361,7 +424,7 @@ def _decode_from(
     for seek_back in seek_backs:
         target = max(0, start - seek_back)
         container.seek(int(timing.pts[target]), stream=stream, backward=True, any_frame=False)
-        frames = _decode(container, stream, path)
+        frames = _decode(container, stream)
         first = next(frames, None)
         if first is None:
             break
@@ -370,16 +433,11 @@ def _decode_from(
             yield from frames
             return
     container.seek(0)
-    yield from _decode(container, stream, path)
+    yield from _decode(container, stream)
 
 
-def _decode(container: av.container.InputContainer, stream: Any, path: Path) -> Iterator[Any]:
-    try:
-        yield from container.decode(stream)
-    except av.error.FFmpegError as exc:
-        raise VideoError(
-            f"{path}: decoding failed ({exc.strerror}); the file is damaged. {_RECOPY_HINT}, or {_CONVERT_HINT}."
-        ) from exc
+def _decode(container: av.container.InputContainer, stream: Any) -> Iterator[Any]:
+    yield from container.decode(stream)
 
 
 def _frame_index(frame: Any, timing: _Timing, path: Path) -> int:
@@ -412,7 +470,7 @@ def _display_transform(frame: Any, path: Path) -> tuple[int, bool]:
     if abs(rotation_ccw - 90.0 * quarter_turns) > 1.0:
         raise VideoError(
             f"{path} asks to be displayed rotated by {rotation_ccw:.1f} degrees; only multiples of 90 are "
-            f"supported. Re-encode it upright: {_CONVERT_HINT}."
+            f"supported; {_CONVERT_HINT} (FFmpeg writes the frames upright)."
         )
     return int(90 * (quarter_turns % 4)), bool(mirrored)
 
@@ -424,15 +482,25 @@ def _container_name(format_name: str, path: Path) -> str:
     return suffix if suffix in aliases else aliases[0]
 
 
-def _nominal_fps(timing: _Timing, average_rate: Fraction | None, guessed_rate: Fraction | None) -> float:
-    if average_rate is not None and average_rate > 0:
-        return float(average_rate)
+def _nominal_fps(timing: _Timing, average_rate: Fraction | None, guessed_rate: Fraction | None, path: Path) -> float:
+    """Mean frame rate of the timestamps; the declared average rate when it agrees within 1%.
+
+    The declared rate keeps exact values such as 30 or 30000/1001 that millisecond time bases
+    round away; it is ignored when it contradicts the timestamps (variable-frame-rate clips
+    in Matroska declare the encoder's nominal rate).
+    """
+    declared = float(average_rate) if average_rate is not None and average_rate > 0 else None
     if timing.pts.size > 1:
         span_s = float((timing.pts[-1] - timing.pts[0]) * timing.time_base)
-        return (timing.pts.size - 1) / span_s
+        measured = (timing.pts.size - 1) / span_s
+        if declared is not None and abs(declared - measured) <= _FPS_AGREEMENT * measured:
+            return declared
+        return measured
+    if declared is not None:
+        return declared
     if guessed_rate is not None and guessed_rate > 0:
         return float(guessed_rate)
-    raise VideoError("the clip holds one frame and declares no frame rate; record a longer clip.")
+    raise VideoError(f"{path} holds one frame and declares no frame rate; record a longer clip.")
 
 
 def _duration_s(timing: _Timing) -> float:
