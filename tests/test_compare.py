@@ -373,3 +373,217 @@ def test_history_table_orders_sessions() -> None:
     assert overall.session.tolist() == ["s0", "s1", "s2"]
     assert np.diff(overall["mean"].to_numpy()) == pytest.approx([-3.0, -3.0], abs=0.8)
     assert (overall.ci95_low < overall["mean"]).all() and (overall["mean"] < overall.ci95_high).all()
+
+
+# ---------------------------------------------------------------------------- acceptance on gaitsynth truth
+#
+# The same runner rendered (truth only, no video) with every appearance, camera and gait parameter
+# fixed: the parameters are resolved once from seed 11, then only the seed changes, which redraws
+# nothing but the per-step variability (step times, contact times, landing, drop, valgus, ...).
+# The truth replays run through pipeline.analyze_track (view given, events detected).
+
+SYNTH_BASE = {
+    "seed": 11,
+    "view": "rear",
+    "fps": 60.0,
+    "duration_s": 7.0,
+    "pelvic_drop_deg": 12.0,
+    "valgus_deg": 4.0,
+    "camera_roll_deg": 0.0,
+    "camera_yaw_deg": 0.0,
+    "trunk_roll_coupling": 0.3,
+}
+
+
+@pytest.fixture(scope="session")
+def synth_session() -> Any:
+    """Build (and cache) analysed sessions of the fixed runner: ``synth_session(seed, **changes)``."""
+    import importlib.util
+
+    tool = GAITSYNTH_DIR / "gaitsynth.py"
+    if not tool.is_file():
+        pytest.skip(f"gaitsynth not found at {tool} (CI provides ../shared beside the checkout)")
+    spec = importlib.util.spec_from_file_location("gaitsynth_for_tests", tool)
+    assert spec is not None and spec.loader is not None
+    gaitsynth = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gaitsynth)
+
+    from dataclasses import replace
+
+    from gaitcheck.pipeline import analyze_track
+    from gaitcheck.pose.replay import track_from_truth
+
+    resolved = gaitsynth.resolve_params(gaitsynth.params_from_dict(SYNTH_BASE))
+    cache: dict[tuple[Any, ...], Session] = {}
+
+    def build(seed: int, **changes: Any) -> Session:
+        key = (seed, *sorted(changes.items()))
+        if key not in cache:
+            params = replace(resolved, seed=seed, **changes)
+            name = f"seed{seed}_" + "_".join(f"{k}{v}" for k, v in sorted(changes.items()))
+            analysis = analyze_track(
+                track_from_truth(params_truth := gaitsynth.Clip(params).truth(name)), view=params.view
+            )
+            assert params_truth["params"]["seed"] == seed
+            cache[key] = Session.of(analysis.strides, analysis.summary, label=name)
+        return cache[key]
+
+    return build
+
+
+@pytest.mark.slow
+def test_acceptance_pelvic_drop_12_to_5_is_improved(synth_session: Any) -> None:
+    before = synth_session(11)
+    after = synth_session(12, pelvic_drop_l_deg=5.0, pelvic_drop_r_deg=5.0)
+    comparison = compare_sessions(before, after)
+    for side in ("left", "right", "overall"):
+        assert comparison.change("pelvic_drop_deg", side).verdict == "improved"
+    # Hip adduction is the thigh against the pelvis line, so it falls with the pelvic drop by
+    # construction: a real, coupled improvement, not a false alarm.
+    coupled = {"pelvic_drop_deg", "hip_adduction_deg"}
+    assert {r.verdict for r in comparison.changes if r.metric == "hip_adduction_deg"} <= {"improved", "no real change"}
+    rest = [r for r in comparison.changes if r.metric not in coupled]
+    assert rest
+    assert {r.verdict for r in rest} == {"no real change"}, [
+        (r.metric, r.side, r.verdict, r.difference) for r in rest if r.verdict != "no real change"
+    ]
+
+
+@pytest.mark.slow
+def test_acceptance_same_parameters_other_seed_is_no_real_change(synth_session: Any) -> None:
+    comparison = compare_sessions(synth_session(11), synth_session(13))
+    assert comparison.changes
+    assert {r.verdict for r in comparison.changes} == {"no real change"}, [
+        (r.metric, r.side, r.verdict, r.difference) for r in comparison.changes if r.verdict != "no real change"
+    ]
+
+
+@pytest.mark.slow
+def test_acceptance_rear_against_side_refuses_per_metric(synth_session: Any, tmp_path: Path) -> None:
+    before, after = synth_session(11), synth_session(12, view="side_left")
+    comparison = compare_sessions(before, after)
+    drop = comparison.change("pelvic_drop_deg")
+    assert drop.verdict == "not compared"
+    assert drop.reason is not None and "rear or front view" in drop.reason and "side_left" in drop.reason
+    heel = comparison.change("heel_ahead_pct_leg")
+    assert heel.verdict == "not compared" and heel.reason is not None and "side view" in heel.reason
+    cadence = comparison.change("cadence_spm")
+    assert cadence.verdict == "no real change"
+    assert any("rear view before and a side_left view after" in w for w in cadence.warnings)
+    # the written report validates and renders
+    jsonschema = pytest.importorskip("jsonschema")
+    paths = write_comparison(comparison, tmp_path)
+    jsonschema.validate(json.loads(paths["json"].read_text(encoding="utf-8")), comparison_schema())
+
+
+# ---------------------------------------------------------------------------- command line and HTML
+
+
+@pytest.mark.slow
+def test_compare_and_history_commands(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from gaitcheck.cli import app
+
+    for name, seed, drop in (("visit1", 1, 12.0), ("visit2", 2, 8.0), ("visit3", 3, 5.0)):
+        write_analysis_folder(tmp_path / name, synthetic_clip(seed, {**FRONTAL_MEANS, "pelvic_drop_deg": drop}))
+    write_analysis_folder(tmp_path / "visit3_side", synthetic_clip(4, SAGITTAL_MEANS, view="side_left"))
+    runner = CliRunner()
+    arguments = ["compare", str(tmp_path / "visit1"), str(tmp_path / "visit3"), "-o", str(tmp_path / "cmp")]
+    result = runner.invoke(app, [*arguments, "--after-also", str(tmp_path / "visit3_side")])
+    assert result.exit_code == 0, result.output
+    assert "improved: Pelvic drop (overall) -7" in result.output
+    document = json.loads((tmp_path / "cmp" / "comparison.json").read_text(encoding="utf-8"))
+    assert [c["view"] for c in document["after"]["clips"]] == ["rear", "side_left"]
+    assert "findings" in document
+    html = (tmp_path / "cmp" / "comparison.html").read_text(encoding="utf-8")
+    assert "Headline changes" in html and "<svg" in html
+
+    result = runner.invoke(
+        app, ["history", *(str(tmp_path / f"visit{i}") for i in (3, 1, 2)), "-o", str(tmp_path / "h")]
+    )
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(tmp_path / "h" / "history.csv")
+    assert set(table.session) == {"visit1", "visit2", "visit3"}
+    assert "First to last session" in (tmp_path / "h" / "history.html").read_text(encoding="utf-8")
+
+    result = runner.invoke(
+        app, ["history", str(tmp_path / "visit1"), str(tmp_path / "visit2"), "-o", str(tmp_path / "x")]
+    )
+    assert result.exit_code != 0
+    assert isinstance(result.exception, InputError) and "three or more" in str(result.exception)
+
+
+def test_comparison_html_is_well_formed() -> None:
+    from html.parser import HTMLParser
+
+    from gaitcheck.report.compare_html import render_comparison_html
+
+    comparison = compare_sessions(
+        session(synthetic_clip(1, FRONTAL_MEANS)),
+        session(synthetic_clip(2, SAGITTAL_MEANS, view="side_right")),
+    )
+    page = render_comparison_html(comparison)
+
+    class Checker(HTMLParser):
+        """Tracks open elements; void elements (meta, br, ...) close themselves."""
+
+        void = frozenset({"meta", "br", "img", "hr", "input", "link"})
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.stack: list[str] = []
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if tag not in self.void:
+                self.stack.append(tag)
+
+        def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            pass
+
+        def handle_endtag(self, tag: str) -> None:
+            assert self.stack and self.stack[-1] == tag, f"</{tag}> closes <{self.stack[-1] if self.stack else None}>"
+            self.stack.pop()
+
+    checker = Checker()
+    checker.feed(page)
+    assert checker.stack == []
+    assert "<script" not in page  # self-contained and static
+    assert "measured from a side view" in page or "is measured from a rear or front view" in page
+
+
+@pytest.mark.slow
+def test_comparison_report_opens_in_headless_chromium(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    browser = next(
+        (shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome") if shutil.which(name)), None
+    )
+    if browser is None:
+        pytest.skip("no Chromium on this machine")
+    from gaitcheck.report.compare_html import render_comparison_html
+
+    comparison = compare_sessions(
+        session(synthetic_clip(1, FRONTAL_MEANS)), session(synthetic_clip(2, {**FRONTAL_MEANS, "pelvic_drop_deg": 5.0}))
+    )
+    page = tmp_path / "comparison.html"
+    page.write_text(render_comparison_html(comparison), encoding="utf-8")
+    result = subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--enable-logging=stderr",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Headline changes" in result.stdout and "Pelvic drop (overall)" in result.stdout
+    assert "Uncaught" not in result.stderr and "CONSOLE" not in result.stderr
