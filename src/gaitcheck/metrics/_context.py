@@ -42,8 +42,11 @@ _TIME_TOLERANCE_S = 1e-6
 class HasView(Protocol):
     """The part of a clip classification the metrics use."""
 
-    view: str
-    oblique: bool
+    @property
+    def view(self) -> str: ...
+
+    @property
+    def oblique(self) -> bool: ...
 
 
 def forward_sign_of_view(view: str) -> float:
@@ -144,6 +147,7 @@ class StrideContext:
     track: PoseTrack
     stances: pd.DataFrame
     is_left: np.ndarray
+    complete: np.ndarray
     ic_time_s: FloatArray
     to_time_s: FloatArray
     first_frame: IntArray
@@ -240,6 +244,9 @@ def build_context(
         track=track,
         stances=ordered,
         is_left=is_left,
+        complete=(
+            ordered["complete"].astype(bool).to_numpy() if "complete" in ordered else np.ones(len(ordered), dtype=bool)
+        ),
         ic_time_s=ic_time_s,
         to_time_s=to_time_s,
         first_frame=first_frame,

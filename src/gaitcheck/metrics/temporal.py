@@ -21,7 +21,8 @@ def timing(ctx: StrideContext) -> MetricColumns:
 
     A step needs the previous stance on the other side, a stride the one before that on the
     same side; otherwise (a contact was missed) the value is NaN. Flight time is the gap from
-    the previous foot's toe-off to this IC, 0 when the feet overlap (walking).
+    the previous foot's toe-off to this IC, 0 when the feet overlap (walking). Contact time
+    and duty factor need a complete stance (its toe-off inside the clip).
     """
     is_left = ctx.is_left
     n = len(is_left)
@@ -32,7 +33,7 @@ def timing(ctx: StrideContext) -> MetricColumns:
     previous_ic = np.append(np.nan, ctx.ic_time_s[:-1])
     previous_to = np.append(np.nan, ctx.to_time_s[:-1])
     same_side_ic = np.append([np.nan, np.nan], ctx.ic_time_s[:-2])[:n]
-    contact_time_s = ctx.to_time_s - ctx.ic_time_s
+    contact_time_s = np.where(ctx.complete, ctx.to_time_s - ctx.ic_time_s, np.nan)
     step_time_s = np.where(previous_is_other, ctx.ic_time_s - previous_ic, np.nan)
     stride_time_s = np.where(stride_ok, ctx.ic_time_s - same_side_ic, np.nan)
     flight_time_s = np.where(previous_is_other, np.maximum(ctx.ic_time_s - previous_to, 0.0), np.nan)

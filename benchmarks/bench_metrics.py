@@ -1,0 +1,97 @@
+"""Time the analysis stages on one hour of 60 fps landmarks (216,000 frames).
+
+The track is the truth replay of ``sample_videos/demo_side.truth.json`` (or ``--truth``)
+tiled end to end with continuous time; its true stances are tiled with it. Prints the time
+of metrics + summary on the true stances, and of the whole analysis (classification,
+cleaning, event detection, metrics, summary) through ``pipeline.analyze_track``.
+
+Run: ``python benchmarks/bench_metrics.py`` (target: whole analysis under 1 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+
+from gaitcheck.metrics import compute_strides
+from gaitcheck.pipeline import analyze_track, stances_from_truth
+from gaitcheck.pose.replay import read_truth, track_from_truth
+from gaitcheck.summary import summarize
+from gaitcheck.track import PoseTrack
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def tile_track(track: PoseTrack, stances: pd.DataFrame, n_frames: int) -> tuple[PoseTrack, pd.DataFrame]:
+    """Repeat a track (and its stances) end to end until it has ``n_frames`` frames."""
+    repeats = -(-n_frames // track.n_frames)
+    period_s = track.n_frames / track.fps
+    index = np.tile(np.arange(track.n_frames), repeats)[:n_frames]
+    copy = np.repeat(np.arange(repeats), track.n_frames)[:n_frames]
+    tiled = track.replace(
+        time_s=np.arange(n_frames) / track.fps,
+        image_xyz=track.image_xyz[index],
+        visibility=track.visibility[index],
+        presence=track.presence[index],
+        world_xyz=track.world_xyz[index],
+        pose_found=track.pose_found[index],
+    )
+    inside = stances[stances["complete"].astype(bool)]
+    shifts = np.arange(int(copy[-1]) + 1)
+    tiled_stances = pd.concat(
+        [
+            inside.assign(
+                ic_frame=inside["ic_frame"] + k * track.n_frames,
+                to_frame=inside["to_frame"] + k * track.n_frames,
+                ic_time_s=inside["ic_time_s"] + k * period_s,
+                to_time_s=inside["to_time_s"] + k * period_s,
+            )
+            for k in shifts
+        ],
+        ignore_index=True,
+    )
+    return tiled, tiled_stances[tiled_stances["to_frame"] < n_frames].reset_index(drop=True)
+
+
+def best_of(repeats: int, run: object) -> float:
+    """Shortest wall time of ``repeats`` calls of ``run()``."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()  # type: ignore[operator]
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--truth", type=Path, default=REPO / "sample_videos" / "demo_side.truth.json")
+    parser.add_argument("--frames", type=int, default=216_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    truth = read_truth(args.truth)
+    track, stances = tile_track(track_from_truth(truth), stances_from_truth(truth), args.frames)
+    view = truth["params"]["view"]
+    classification = SimpleNamespace(view=view, oblique=False)
+    hours = track.n_frames / track.fps / 3600.0
+    print(f"track: {track.n_frames} frames at {track.fps:g} fps ({hours:.2f} h), {len(stances)} stances, view {view}")
+
+    def metrics_and_summary() -> None:
+        strides = compute_strides(track, stances, classification)
+        summarize(strides, classification, fps=track.fps)
+
+    print(f"metrics + summary (true stances):     {best_of(args.repeats, metrics_and_summary):.3f} s")
+
+    def whole_analysis() -> None:
+        analyze_track(track, view=view, setting="treadmill", activity="running")
+
+    print(f"classify + clean + events + metrics + summary: {best_of(args.repeats, whole_analysis):.3f} s")
+
+
+if __name__ == "__main__":
+    main()

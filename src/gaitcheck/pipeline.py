@@ -1,0 +1,264 @@
+"""The one place where the stages are wired: track -> classification -> cleaned track ->
+stances -> per-stance metrics -> summary, plus reading sources and writing the outputs.
+
+:func:`analyze_track` is pure (no I/O); :func:`analyze_source` reads a video, a saved track
+(``.parquet``) or a gaitsynth truth file (``.truth.json``, replayed as exact landmarks);
+:func:`write_outputs` writes ``strides.csv`` and ``summary.json`` atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+from gaitcheck import skeleton
+from gaitcheck.errors import AnalysisError, InputError
+from gaitcheck.fileio import write_text_atomic
+from gaitcheck.track import PoseTrack
+
+#: Fewest complete stances (both events inside the clip) an analysis accepts: two strides.
+MIN_COMPLETE_STANCES: Final[int] = 4
+TRACK_SUFFIXES: Final[tuple[str, ...]] = (".parquet",)
+TRUTH_SUFFIX: Final[str] = ".truth.json"
+STRIDES_FILE: Final[str] = "strides.csv"
+SUMMARY_FILE: Final[str] = "summary.json"
+STANCE_COLUMNS: Final[tuple[str, ...]] = (
+    "side",
+    "ic_frame",
+    "to_frame",
+    "ic_time_s",
+    "to_time_s",
+    "contact_time_s",
+    "complete",
+)
+
+
+@dataclass(frozen=True, eq=False)
+class Analysis:
+    """Everything one analysis produced.
+
+    Attributes
+    ----------
+    source : where the track came from (file path or track meta), for messages and reports.
+    classification : the clip classification (view, oblique, setting, activity, overrides).
+    cleaning_report : what cleaning changed.
+    track : the cleaned pose track the metrics were measured on.
+    stances : one row per foot contact (``events.detect_stances`` columns).
+    strides : one row per stance with every metric (:func:`gaitcheck.metrics.compute_strides`).
+    summary : the JSON-able per-side summary (:func:`gaitcheck.summary.summarize`).
+    """
+
+    source: str
+    classification: Any
+    cleaning_report: Any
+    track: PoseTrack
+    stances: pd.DataFrame
+    strides: pd.DataFrame
+    summary: dict[str, Any]
+
+
+def stances_from_truth(truth: dict[str, Any]) -> pd.DataFrame:
+    """The true stances of a gaitsynth truth dict in the ``events.detect_stances`` layout."""
+    table = pd.DataFrame(truth["stances"])
+    if table.empty:
+        return pd.DataFrame(columns=list(STANCE_COLUMNS))
+    table = table.rename(columns={"complete_in_clip": "complete"})
+    return table[list(STANCE_COLUMNS)].reset_index(drop=True)
+
+
+def _check_legs_visible(track: PoseTrack, source: str) -> None:
+    legs = track.image_xyz[:, [skeleton.index(name) for name in skeleton.LEG_LANDMARKS], :2]
+    if track.n_frames == 0 or not np.isfinite(legs).all(axis=(1, 2)).any():
+        raise AnalysisError(
+            f"{source}: no frame shows both legs (hips, knees, ankles, feet); film the whole body "
+            "from hips to feet, with the runner in view the whole time"
+        )
+
+
+def _check_activity(classification: Any, source: str) -> None:
+    overridden = set(getattr(classification, "overridden", ()) or ())
+    if getattr(classification, "activity", "running") == "walking" and "activity" not in overridden:
+        raise AnalysisError(
+            f"{source}: this clip looks like walking, and gaitcheck's measures and advice are for running. "
+            "Film a running clip; if it is running, pass --activity running; to analyse it as walking "
+            "anyway, pass --activity walking"
+        )
+
+
+def _check_stances(stances: pd.DataFrame, source: str) -> None:
+    complete = int(stances["complete"].astype(bool).sum()) if len(stances) else 0
+    if complete == 0:
+        raise AnalysisError(
+            f"{source}: no complete foot contact found (the runner may be standing still or the feet are "
+            "hidden); film at least 10 s of steady running with both feet in view"
+        )
+    if complete < MIN_COMPLETE_STANCES:
+        raise AnalysisError(
+            f"{source}: only {complete} complete foot contact(s) found; at least {MIN_COMPLETE_STANCES} "
+            "(two strides) are needed, 14 or more for reliable averages; film a longer clip"
+        )
+
+
+def analyze_track(
+    track: PoseTrack,
+    *,
+    view: str | None = None,
+    setting: str | None = None,
+    activity: str | None = None,
+    height_cm: float | None = None,
+    stances: pd.DataFrame | None = None,
+    pelvis_obliquity_deg: np.ndarray | None = None,
+    source: str | None = None,
+) -> Analysis:
+    """Run every analysis stage on a pose track.
+
+    Parameters
+    ----------
+    track : raw pose track (from extraction, a saved file or truth replay).
+    view, setting, activity : user overrides of the automatic clip classification.
+    height_cm : runner's body height, for centimetre values.
+    stances : known stances (e.g. from a truth file) to use instead of event detection;
+        they must index the same frames as ``track``.
+    pelvis_obliquity_deg : per-frame in-image pelvic obliquity replacing the hip landmarks.
+    source : name of the input for messages (default: the track's ``meta["source"]``).
+
+    Raises
+    ------
+    AnalysisError : no legs visible, walking clip (unless ``activity="walking"``), or fewer
+        than two strides.
+    """
+    from gaitcheck.classify import classify_clip
+    from gaitcheck.clean import clean_track
+    from gaitcheck.metrics import compute_strides
+    from gaitcheck.summary import summarize
+
+    source = source or str(track.meta.get("source", "track"))
+    _check_legs_visible(track, source)
+    classification = classify_clip(track, view=view, setting=setting, activity=activity)
+    _check_activity(classification, source)
+    cleaned, cleaning_report = clean_track(track, classification)
+    if stances is None:
+        from gaitcheck.events import detect_stances
+
+        stances = detect_stances(cleaned, classification)
+    _check_stances(stances, source)
+    strides = compute_strides(
+        cleaned, stances, classification, height_cm=height_cm, pelvis_obliquity_deg=pelvis_obliquity_deg
+    )
+    summary = summarize(
+        strides,
+        classification,
+        cleaning_report=cleaning_report,
+        fps=track.fps,
+        clip_start_s=float(track.time_s[0]),
+        clip_end_s=float(track.time_s[-1]),
+        backend=track.meta.get("backend"),
+    )
+    summary["clip"]["source"] = source
+    summary["clip"]["n_frames"] = track.n_frames
+    summary["clip"]["duration_s"] = track.duration_s
+    summary["clip"]["height_cm"] = height_cm
+    return Analysis(source, classification, cleaning_report, cleaned, stances, strides, summary)
+
+
+def load_source_track(path: str | os.PathLike[str], *, progress: bool = False, workers: int | None = None) -> PoseTrack:
+    """A pose track from a video (extracted with the pose model), a saved track or a truth file."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file; give a video, a saved track (.parquet) or a .truth.json")
+    if path.name.endswith(TRUTH_SUFFIX):
+        from gaitcheck.pose.replay import track_from_truth
+
+        return track_from_truth(path)
+    if path.suffix.lower() in TRACK_SUFFIXES:
+        return PoseTrack.load(path)
+    from gaitcheck import extract
+
+    options: dict[str, Any] = {"progress": progress}
+    if workers is not None:
+        options["workers"] = workers
+    track: PoseTrack = extract.extract_track(path, **options)
+    return track
+
+
+def analyze_source(
+    path: str | os.PathLike[str],
+    *,
+    view: str | None = None,
+    setting: str | None = None,
+    activity: str | None = None,
+    height_cm: float | None = None,
+    progress: bool = False,
+    workers: int | None = None,
+) -> Analysis:
+    """Analyse a video, a saved track (``.parquet``) or a gaitsynth ``.truth.json``."""
+    track = load_source_track(path, progress=progress, workers=workers)
+    return analyze_track(track, view=view, setting=setting, activity=activity, height_cm=height_cm, source=str(path))
+
+
+def _jsonable(value: Any) -> Any:
+    """Replace non-finite floats by None and numpy scalars by Python ones, recursively."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+def summary_json(summary: dict[str, Any]) -> str:
+    """The summary as strict JSON text (no NaN)."""
+    return json.dumps(_jsonable(summary), indent=2, allow_nan=False) + "\n"
+
+
+def write_outputs(analysis: Analysis, outdir: str | os.PathLike[str], *, force: bool = False) -> dict[str, Path]:
+    """Write ``strides.csv`` and ``summary.json`` into ``outdir`` atomically.
+
+    Refuses (InputError) when ``outdir`` already holds files, unless ``force``. Returns the
+    written paths by kind (``"strides"``, ``"summary"``) so later writers can add to it.
+    """
+    outdir = Path(outdir)
+    if outdir.exists() and not outdir.is_dir():
+        raise InputError(f"{outdir}: exists and is not a folder; choose another -o OUTDIR")
+    if not force and outdir.is_dir() and any(outdir.iterdir()):
+        raise InputError(f"{outdir}: folder is not empty; choose another -o OUTDIR or pass --force to overwrite")
+    outdir.mkdir(parents=True, exist_ok=True)
+    paths = {"strides": outdir / STRIDES_FILE, "summary": outdir / SUMMARY_FILE}
+    write_text_atomic(paths["strides"], analysis.strides.to_csv(index=False, float_format="%.6g"))
+    write_text_atomic(paths["summary"], summary_json(analysis.summary))
+    return paths
+
+
+def summary_row(analysis: Analysis) -> dict[str, Any]:
+    """One flat row per clip for batch tables: clip facts and the mean of every metric."""
+    summary = analysis.summary
+    classification = summary.get("classification", {})
+    row: dict[str, Any] = {
+        "n_frames": analysis.track.n_frames,
+        "fps": analysis.track.fps,
+        "view": classification.get("view"),
+        "oblique": classification.get("oblique"),
+        "setting": classification.get("setting"),
+        "activity": classification.get("activity"),
+        "n_stances": summary["clip"]["n_stances_used"],
+        "n_strides": summary["clip"]["n_stances_used"] // 2,
+        "cadence_spm": summary["clip"]["cadence_spm"],
+    }
+    for name, entry in summary["metrics"].items():
+        if name == "cadence_spm":
+            continue
+        row[name] = entry["overall"]["mean"]
+        row[f"{name}_left"] = entry["left"]["mean"]
+        row[f"{name}_right"] = entry["right"]["mean"]
+        row[f"{name}_quality"] = entry["quality"]["flag"]
+    flat: dict[str, Any] = _jsonable(row)
+    return flat
