@@ -106,12 +106,12 @@ def _source(track: PoseTrack) -> str:
 
 def _fill_nan(values: NDArray[np.floating[Any]]) -> FloatArray:
     """Linear interpolation over NaN samples (ends held); all-NaN stays NaN."""
-    values = np.asarray(values, dtype=np.float64)
-    finite = np.isfinite(values)
+    series: FloatArray = np.asarray(values, dtype=np.float64)
+    finite = np.isfinite(series)
     if finite.all() or not finite.any():
-        return values
-    frames = np.arange(values.size)
-    return np.interp(frames, frames[finite], values[finite])
+        return series
+    frames = np.arange(series.size)
+    return np.interp(frames, frames[finite], series[finite])
 
 
 def _candidate_intervals(lower_left: NDArray[np.bool_]) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.bool_]]:

@@ -1,0 +1,103 @@
+"""Gait events against gaitsynth truth (true landmarks replayed) and on bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gaitcheck.classify import ClipClassification
+from gaitcheck.errors import AnalysisError
+from gaitcheck.events import STANCE_COLUMNS, cadence_spm, detect_stances
+from gaitcheck.pose.replay import read_truth, track_from_truth
+from gaitcheck.skeleton import LEG_LANDMARKS, index
+from gaitcheck.track import PoseTrack
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SAMPLES = Path(__file__).resolve().parents[1] / "sample_videos"
+
+
+def _truth_files() -> list[Path]:
+    files = sorted(SAMPLES.glob("*.truth.json"))
+    if (SHARED / "synthetic").is_dir():
+        files += sorted((SHARED / "synthetic").glob("*.truth.json"))
+    return files
+
+
+def _classification(view: str) -> ClipClassification:
+    return ClipClassification(view=view, oblique=False, setting="treadmill", activity="running")
+
+
+@pytest.mark.parametrize("truth_path", _truth_files(), ids=lambda p: p.name.split(".")[0])
+def test_contacts_within_one_frame_of_truth(truth_path: Path) -> None:
+    """Every complete true stance inside the clip is found, IC within 1 frame of truth.
+
+    TO is checked for the stances whose TO the detector located (``complete``)."""
+    truth = read_truth(truth_path)
+    track = track_from_truth(truth)
+    stances = detect_stances(track, _classification(truth["params"]["view"]))
+    assert list(stances.columns) == list(STANCE_COLUMNS)
+    fps = track.fps
+    margin = 0.25 * fps  # events this close to the clip's ends cannot be windowed
+    for stance in truth["stances"]:
+        ic = stance["ic_time_s"] * fps
+        if not (margin < ic < track.n_frames - margin):
+            continue
+        mine = stances[stances["side"] == stance["side"]]
+        error_ic = np.min(np.abs(mine["ic_time_s"].to_numpy() * fps - ic))
+        assert error_ic <= 1.0, f"{stance['side']} IC at frame {ic:.1f} missed by {error_ic:.2f} frames"
+        to = stance["to_time_s"] * fps
+        located = mine[mine["complete"]]
+        errors_to = np.abs(located["to_time_s"].to_numpy() * fps - to)
+        if errors_to.size and errors_to.min() < 5:
+            assert errors_to.min() <= 1.0
+
+
+@pytest.mark.parametrize("truth_path", _truth_files(), ids=lambda p: p.name.split(".")[0])
+def test_sides_alternate_and_cadence_matches(truth_path: Path) -> None:
+    truth = read_truth(truth_path)
+    track = track_from_truth(truth)
+    stances = detect_stances(track, _classification(truth["params"]["view"]))
+    sides = stances["side"].to_numpy()
+    assert (sides[1:] != sides[:-1]).all()
+    assert cadence_spm(stances) == pytest.approx(truth["summary"]["cadence_spm"], abs=2.0)
+
+
+def _demo_track() -> PoseTrack:
+    return track_from_truth(SAMPLES / "demo_side.truth.json")
+
+
+def test_standing_still_raises() -> None:
+    track = _demo_track()
+    frozen = track.replace(
+        image_xyz=np.repeat(track.image_xyz[:1], track.n_frames, axis=0),
+        world_xyz=np.repeat(track.world_xyz[:1], track.n_frames, axis=0),
+    )
+    with pytest.raises(AnalysisError, match="no running or walking strides"):
+        detect_stances(frozen, _classification("side_right"))
+
+
+def test_too_short_raises() -> None:
+    short = _demo_track().select_frames(slice(0, 40))
+    with pytest.raises(AnalysisError, match=r"foot contacts found|no running or walking"):
+        detect_stances(short, _classification("side_right"))
+
+
+def test_legs_never_visible_raises() -> None:
+    track = _demo_track()
+    image = np.array(track.image_xyz)
+    for name in LEG_LANDMARKS:
+        image[:, index(name), :] = np.nan
+    with pytest.raises(AnalysisError, match="hip, knee and ankle"):
+        detect_stances(track.replace(image_xyz=image), _classification("side_right"))
+
+
+def test_feet_moving_together_raises() -> None:
+    """Both feet copy the left foot (a two-footed hop): no alternating steps."""
+    track = _demo_track()
+    image = np.array(track.image_xyz)
+    for part in ("knee", "ankle", "heel", "foot_index"):
+        image[:, index(f"right_{part}")] = image[:, index(f"left_{part}")]
+    with pytest.raises(AnalysisError, match="no running or walking strides"):
+        detect_stances(track.replace(image_xyz=image), _classification("side_right"))
