@@ -62,7 +62,7 @@ def batch(
         f"tables in {tables.outdir}"
     )
     for row in failed.itertuples():
-        typer.echo(f"  failed: {row.path}: {row.error}", err=True)
+        typer.echo(f"  failed: {row.error}", err=True)
 
 
 # --- model: find, provision and describe the pose model --------------------------------
@@ -161,6 +161,28 @@ def history(
 
     table, paths = history_to_folder(sessions, outdir, html=html)
     typer.echo(f"{table['session'].nunique()} sessions; written: {', '.join(str(p) for p in paths.values())}")
+
+
+# --- analyze: one clip to strides.csv and summary.json ----------------------------------
+@app.command()
+def analyze(
+    source: str = typer.Argument(..., help="A video, a saved track (.parquet) or a gaitsynth .truth.json."),
+    outdir: str = typer.Option(..., "-o", "--outdir", help="Folder for strides.csv and summary.json."),
+    view: str | None = typer.Option(None, help="Camera view: rear, front, side_left or side_right (default: detect)."),
+    setting: str | None = typer.Option(None, help="treadmill or overground (default: detect)."),
+    activity: str | None = typer.Option(None, help="running or walking (default: detect; walking is refused)."),
+    height_cm: float | None = typer.Option(None, help="Runner height in cm, for values in centimetres."),
+    force: bool = typer.Option(False, "--force", help="Overwrite files in a non-empty OUTDIR."),
+) -> None:
+    """Analyse one clip: per-stride metrics and the per-side summary."""
+    from rich.console import Console
+
+    from gaitcheck import pipeline
+
+    analysis = pipeline.analyze_source(source, view=view, setting=setting, activity=activity, height_cm=height_cm)
+    paths = pipeline.write_outputs(analysis, outdir, force=force)
+    Console().print(pipeline.summary_table(analysis.summary))
+    typer.echo(f"written: {', '.join(str(path) for path in paths.values())}")
 
 
 def main() -> None:

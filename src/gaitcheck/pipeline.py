@@ -262,3 +262,41 @@ def summary_row(analysis: Analysis) -> dict[str, Any]:
         row[f"{name}_quality"] = entry["quality"]["flag"]
     flat: dict[str, Any] = _jsonable(row)
     return flat
+
+
+def _cell(stats: dict[str, Any] | None, digits: int) -> str:
+    if not stats or stats.get("mean") is None:
+        return "-"
+    text = f"{stats['mean']:.{digits}f}"
+    if stats.get("sd") is not None:
+        text += f" ± {stats['sd']:.{digits}f}"
+    return f"{text} (n={stats['n']})"
+
+
+def summary_table_rows(summary: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    """(metric, left, right, overall, quality) text rows of a summary, mean ± SD (n)."""
+    rows = []
+    for name, entry in summary["metrics"].items():
+        digits = 3 if name.endswith("_s") else 1
+        quality = entry["quality"]["flag"]
+        if name == "cadence_spm" and entry.get("clip_value") is not None:
+            overall = f"{entry['clip_value']:.1f} (clip)"
+        else:
+            overall = _cell(entry["overall"], digits)
+        rows.append((name, _cell(entry["left"], digits), _cell(entry["right"], digits), overall, quality))
+    return rows
+
+
+def summary_table(summary: dict[str, Any]) -> Any:
+    """A rich Table of the per-side summary, for the terminal."""
+    from rich.table import Table
+
+    classification = summary.get("classification", {})
+    title = ", ".join(str(classification.get(key)) for key in ("view", "setting", "activity") if key in classification)
+    table = Table(title=f"gaitcheck summary ({title})" if title else "gaitcheck summary")
+    for column in ("metric", "left", "right", "overall", "quality"):
+        table.add_column(column, justify="left" if column in ("metric", "quality") else "right")
+    colours = {"ok": "green", "limited": "yellow", "unreliable": "red"}
+    for name, left, right, overall, quality in summary_table_rows(summary):
+        table.add_row(name, left, right, overall, f"[{colours.get(quality, 'white')}]{quality}[/]")
+    return table
