@@ -268,22 +268,29 @@ def _cell(stats: dict[str, Any] | None, digits: int) -> str:
     if not stats or stats.get("mean") is None:
         return "-"
     text = f"{stats['mean']:.{digits}f}"
-    if stats.get("sd") is not None:
-        text += f" ± {stats['sd']:.{digits}f}"
-    return f"{text} (n={stats['n']})"
+    return text if stats.get("sd") is None else f"{text} ± {stats['sd']:.{digits}f}"
 
 
-def summary_table_rows(summary: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
-    """(metric, left, right, overall, quality) text rows of a summary, mean ± SD (n)."""
+def summary_table_rows(summary: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
+    """(metric, left, right, overall, n left/right, quality) text rows of a summary (mean ± SD)."""
     rows = []
     for name, entry in summary["metrics"].items():
         digits = 3 if name.endswith("_s") else 1
-        quality = entry["quality"]["flag"]
         if name == "cadence_spm" and entry.get("clip_value") is not None:
             overall = f"{entry['clip_value']:.1f} (clip)"
         else:
             overall = _cell(entry["overall"], digits)
-        rows.append((name, _cell(entry["left"], digits), _cell(entry["right"], digits), overall, quality))
+        counts = f"{entry['left']['n']}/{entry['right']['n']}"
+        rows.append(
+            (
+                name,
+                _cell(entry["left"], digits),
+                _cell(entry["right"], digits),
+                overall,
+                counts,
+                entry["quality"]["flag"],
+            )
+        )
     return rows
 
 
@@ -294,9 +301,11 @@ def summary_table(summary: dict[str, Any]) -> Any:
     classification = summary.get("classification", {})
     title = ", ".join(str(classification.get(key)) for key in ("view", "setting", "activity") if key in classification)
     table = Table(title=f"gaitcheck summary ({title})" if title else "gaitcheck summary")
-    for column in ("metric", "left", "right", "overall", "quality"):
-        table.add_column(column, justify="left" if column in ("metric", "quality") else "right")
+    table.add_column("metric", no_wrap=True)
+    for column in ("left", "right", "overall", "n L/R"):
+        table.add_column(column, justify="right")
+    table.add_column("quality")
     colours = {"ok": "green", "limited": "yellow", "unreliable": "red"}
-    for name, left, right, overall, quality in summary_table_rows(summary):
-        table.add_row(name, left, right, overall, f"[{colours.get(quality, 'white')}]{quality}[/]")
+    for *cells, quality in summary_table_rows(summary):
+        table.add_row(*cells, f"[{colours.get(quality, 'white')}]{quality}[/]")
     return table
