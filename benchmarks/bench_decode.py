@@ -1,7 +1,9 @@
-"""Decode speed of gaitcheck.video.iter_frames under FFmpeg's threading modes.
+"""Decode speed and memory of gaitcheck.video.iter_frames under FFmpeg's threading modes.
 
-Prints frames per second (decode + RGB conversion + rotation) for each thread type on one
-clip, plus the demux-only cost of probe_video. Default clip: ../shared/data/videos/sports2d_demo.mp4.
+Prints frames per second of a full ``iter_frames`` pass (decode + RGB conversion + rotation)
+for each decoder thread type, best of ``--repeats`` interleaved passes, then the resident
+memory after the first frames and at the end of a pass (it must not grow with the clip),
+and the cost of ``probe_video``. Default clip: ../shared/data/videos/sports2d_demo.mp4.
 
     nice -n 10 python benchmarks/bench_decode.py [CLIP] [--repeats N]
 """
@@ -15,33 +17,59 @@ from pathlib import Path
 from gaitcheck import video
 
 DEFAULT_CLIP = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos" / "sports2d_demo.mp4"
+THREAD_TYPES = ("NONE", "SLICE", "FRAME", "AUTO")
 
 
-def decode_fps(clip: Path, thread_type: str) -> tuple[float, int]:
+def decode_fps(clip: Path, thread_type: str) -> float:
     """Frames per second of a full iter_frames pass with the given FFmpeg thread type."""
     video.DECODE_THREAD_TYPE = thread_type
     started = time.perf_counter()
     n_frames = sum(1 for _ in video.iter_frames(clip))
-    return n_frames / (time.perf_counter() - started), n_frames
+    return n_frames / (time.perf_counter() - started)
+
+
+def resident_mib() -> float:
+    """Current resident set size of this process (Linux /proc)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("VmRSS not found in /proc/self/status")
+
+
+def resident_growth_mib(clip: Path, warmup_frames: int = 10) -> tuple[float, float]:
+    """Resident memory after ``warmup_frames`` frames and after the last frame of one pass."""
+    after_warmup = at_end = 0.0
+    for frame in video.iter_frames(clip):
+        if frame.index == warmup_frames:
+            after_warmup = resident_mib()
+        at_end = resident_mib()
+    return after_warmup, at_end
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("clip", nargs="?", type=Path, default=DEFAULT_CLIP)
-    parser.add_argument("--repeats", type=int, default=2, help="passes per setting; the best is reported")
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved passes per setting; best is reported")
     args = parser.parse_args()
 
     started = time.perf_counter()
     info = video.probe_video(args.clip)
     probe_ms = 1000 * (time.perf_counter() - started)
-    print(f"{args.clip.name}: {info.codec} {info.width}x{info.height}, {info.n_frames} frames, probe {probe_ms:.0f} ms")
+    print(f"{args.clip.name}: {info.codec} {info.width}x{info.height}, {info.n_frames} frames")
+    print(f"  probe_video: {probe_ms:.0f} ms")
     default = video.DECODE_THREAD_TYPE
+    best = dict.fromkeys(THREAD_TYPES, 0.0)
     try:
-        for thread_type in ("NONE", "SLICE", "FRAME", "AUTO"):
-            runs = [decode_fps(args.clip, thread_type)[0] for _ in range(args.repeats)]
-            print(f"  thread_type={thread_type:<5}  {max(runs):6.1f} frames/s")
+        for _ in range(args.repeats):
+            for thread_type in THREAD_TYPES:
+                best[thread_type] = max(best[thread_type], decode_fps(args.clip, thread_type))
     finally:
         video.DECODE_THREAD_TYPE = default
+    for thread_type in THREAD_TYPES:
+        marker = "  (default)" if thread_type == default else ""
+        print(f"  thread_type={thread_type:<5} {best[thread_type]:6.1f} frames/s{marker}")
+    after_warmup, at_end = resident_growth_mib(args.clip)
+    print(f"  resident memory: {after_warmup:.0f} MiB after 10 frames, {at_end:.0f} MiB after the last frame")
 
 
 if __name__ == "__main__":

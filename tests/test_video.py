@@ -312,6 +312,25 @@ def test_audio_only_file(tmp_path: Path, name: str, codec: str) -> None:
         probe_video(clip)
 
 
+def test_audio_with_cover_picture_is_not_a_video(tmp_path: Path) -> None:
+    require_encoder("mjpeg")
+    clip = tmp_path / "song.mp4"
+    with av.open(str(clip), "w") as container:
+        audio: Any = container.add_stream("aac", rate=16000)
+        audio.layout = "mono"
+        cover: Any = container.add_stream("mjpeg", rate=1)
+        cover.width, cover.height, cover.pix_fmt = 64, 64, "yuvj420p"
+        cover.disposition = av.stream.Disposition.attached_pic
+        container.mux(cover.encode(av.VideoFrame.from_ndarray(np.zeros((64, 64, 3), np.uint8), format="rgb24")))
+        container.mux(cover.encode(None))
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+        frame.sample_rate, frame.pts = 16000, 0
+        container.mux(audio.encode(frame))
+        container.mux(audio.encode(None))
+    with pytest.raises(VideoError, match=r"song\.mp4 has no video stream \(it holds audio \(aac\), cover picture"):
+        probe_video(clip)
+
+
 def test_video_stream_without_frames(tmp_path: Path) -> None:
     clip = tmp_path / "no_frames.mkv"
     require_encoder("aac")

@@ -33,6 +33,7 @@ import av
 import av.error
 import numpy as np
 from av.sidedata.sidedata import Type as SideDataType
+from av.stream import Disposition
 from numpy.typing import NDArray
 
 from gaitcheck.errors import InputError, VideoError
@@ -164,7 +165,6 @@ def probe_video(path: str | Path) -> VideoInfo:
     with _open(path) as container:
         stream = _video_stream(container, path)
         timing = _read_timing(container, stream, path)
-        container.seek(0)
         first = _first_decoded_frame(container, stream, path)
         rotation_ccw_deg, mirrored = _display_transform(first, path)
         stored_width, stored_height = first.width, first.height
@@ -328,13 +328,21 @@ def _known_container_kind(path: Path) -> str | None:
 
 
 def _video_stream(container: av.container.InputContainer, path: Path) -> Any:
-    if not container.streams.video:
-        found = ", ".join(f"{s.type} ({s.codec_context.name})" for s in container.streams) or "nothing"
+    """The first video stream that is a moving picture (not an attached cover image)."""
+    videos = [s for s in container.streams.video if not s.disposition & Disposition.attached_pic]
+    if not videos:
+        found = ", ".join(_describe_stream(s) for s in container.streams) or "nothing"
         raise VideoError(f"{path} has no video stream (it holds {found}); pass a video clip instead.")
-    stream = container.streams.video[0]
+    stream = videos[0]
     if stream.codec_context is None:
-        raise VideoError(f"{path}: no decoder for its video codec in this FFmpeg build; {_CONVERT_HINT}.")
+        raise VideoError(f"{path}: this FFmpeg build has no decoder for its video codec; {_CONVERT_HINT}.")
     return stream
+
+
+def _describe_stream(stream: Any) -> str:
+    codec = stream.codec_context.name if stream.codec_context is not None else "unknown codec"
+    kind = "cover picture" if stream.disposition & Disposition.attached_pic else stream.type
+    return f"{kind} ({codec})"
 
 
 def _read_timing(container: av.container.InputContainer, stream: Any, path: Path) -> _Timing:
@@ -405,6 +413,7 @@ def _median_interval_s(timing: _Timing) -> float:
 
 def _first_decoded_frame(container: av.container.InputContainer, stream: Any, path: Path) -> Any:
     try:
+        container.seek(0)
         for frame in container.decode(stream):
             return frame
     except av.error.FFmpegError as exc:
