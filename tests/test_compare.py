@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -315,6 +316,9 @@ def test_shipped_rules_cover_every_metric_and_cite_sources() -> None:
     for rule in rules.metrics.values():
         assert rule.direction_source
         assert (rule.sdd is None) == (rule.sdd_source is None)
+        assert (rule.floor is None) == (rule.floor_source is None)
+        if rule.name.endswith("_deg"):  # every 2D angle has a published or a stated convention floor
+            assert rule.sdd is not None or rule.floor is not None, rule.name
     assert rules.metrics["pelvic_drop_deg"].sdd == pytest.approx(2.8)
     assert rules.metrics["foot_inclination_ic_deg"].sdd == pytest.approx(2.3)
 
@@ -406,6 +410,7 @@ def synth_session() -> Any:
     spec = importlib.util.spec_from_file_location("gaitsynth_for_tests", tool)
     assert spec is not None and spec.loader is not None
     gaitsynth = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = gaitsynth  # its dataclasses look their module up while being built
     spec.loader.exec_module(gaitsynth)
 
     from dataclasses import replace

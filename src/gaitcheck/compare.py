@@ -17,7 +17,8 @@ How a change is judged (the numbers live in ``gaitcheck/rules/change.toml``):
   sessions out of two.
 * A change is *real* only when it is significant after that adjustment AND at least the
   smallest real difference (SRD): the largest of a published between-day smallest
-  detectable difference of the same 2D measure (where one exists), the stride-sampling SRD
+  detectable difference of the same 2D measure (where one exists), a stated gaitcheck
+  convention for 2D angles without one (``floor`` in the rules), the stride-sampling SRD
   ``1.96 * sqrt(SE_before**2 + SE_after**2)`` and, for timing metrics, one frame interval of
   the slower clip. The stride-sampling SRD only covers scatter between strides inside each
   clip, not day-to-day error; rows that rely on it say so (``srd_basis``).
@@ -91,6 +92,8 @@ class MetricRule:
     max_better_change_pct: float | None = None
     sdd: float | None = None
     sdd_source: str | None = None
+    floor: float | None = None
+    floor_source: str | None = None
     speed_sensitive: bool = False
     frame_rate_sensitive: bool = False
     oblique_sensitive: bool = False
@@ -143,6 +146,8 @@ def _parse_metric_rule(name: str, table: Mapping[str, Any], origin: str) -> Metr
         "max_better_change_pct",
         "sdd",
         "sdd_source",
+        "floor",
+        "floor_source",
         "speed_sensitive",
         "frame_rate_sensitive",
         "oblique_sensitive",
@@ -164,6 +169,11 @@ def _parse_metric_rule(name: str, table: Mapping[str, Any], origin: str) -> Metr
     sdd = table.get("sdd")
     if sdd is not None and (not isinstance(sdd, int | float) or sdd <= 0 or not table.get("sdd_source")):
         raise InputError(f"{origin}: [metric.{name}] sdd must be a positive number with an sdd_source, got {sdd!r}")
+    floor = table.get("floor")
+    if floor is not None and (not isinstance(floor, int | float) or floor <= 0 or not table.get("floor_source")):
+        raise InputError(
+            f"{origin}: [metric.{name}] floor must be a positive number with a floor_source, got {floor!r}"
+        )
     return MetricRule(
         name=name,
         label=str(table.get("label", name)),
@@ -173,6 +183,8 @@ def _parse_metric_rule(name: str, table: Mapping[str, Any], origin: str) -> Metr
         max_better_change_pct=table.get("max_better_change_pct"),
         sdd=None if sdd is None else float(sdd),
         sdd_source=table.get("sdd_source"),
+        floor=None if floor is None else float(floor),
+        floor_source=table.get("floor_source"),
         speed_sensitive=bool(table.get("speed_sensitive", False)),
         frame_rate_sensitive=bool(table.get("frame_rate_sensitive", False)),
         oblique_sensitive=bool(table.get("oblique_sensitive", False)),
@@ -958,6 +970,8 @@ def _judge(rows: Sequence[_Row], rules: ChangeRules) -> tuple[MetricChange, ...]
         ]
         if row.rule.sdd is not None:
             candidates.append((row.rule.sdd, "published", row.rule.sdd_source or ""))
+        if row.rule.floor is not None:
+            candidates.append((row.rule.floor, "convention", row.rule.floor_source or ""))
         if row.frame_floor is not None:
             candidates.append((row.frame_floor, "frame interval", "one frame interval of the slower clip"))
         srd, srd_basis, srd_source = max(candidates, key=lambda c: c[0])
