@@ -16,7 +16,7 @@ The detector works in two passes, both vectorised over frames and stances:
    ========  ==========================================  ===============================
    view      initial contact                             toe-off
    ========  ==========================================  ===============================
-   side      heel lowest relative to the pelvis (+4 ms)  toe lowest along the ground (-3 ms)
+   side      heel lowest relative to the pelvis (+6 ms)  toe lowest along the ground (-3 ms)
    rear      toe highest relative to the ankle (+13 ms)  toe lowest in the image (-25 ms)
    front     toe highest relative to the ankle (+13 ms)  hip-ankle distance decelerates
                                                          most (-23 ms)
@@ -58,6 +58,10 @@ STANCE_COLUMNS: tuple[str, ...] = (
 
 #: Fewest stances (steps) a clip must contain to be analysed: two strides.
 MIN_STANCES = 4
+#: Cutoff (Hz) of the low-pass applied to the foot-height difference that sets the phases.
+PHASE_CUTOFF_HZ = 4.0
+#: Shortest candidate stance phase (s); shorter sign flips are jitter.
+MIN_PHASE_S = 0.08
 #: A swing foot must rise at least this far (fraction of leg length) above the stance foot.
 MIN_FOOT_EXCURSION_LEG = 0.05
 
@@ -72,7 +76,7 @@ class _EventRule:
 
 
 # Search windows are relative to the coarse interval boundary (start for IC, end for TO).
-_IC_RULE = _EventRule(search_before_s=0.12, search_after_s=0.22, lag_s=0.004)
+_IC_RULE = _EventRule(search_before_s=0.12, search_after_s=0.22, lag_s=0.006)
 _IC_RULE_FRONTAL = _EventRule(search_before_s=0.12, search_after_s=0.22, lag_s=0.013)
 _TO_RULE_SIDE = _EventRule(search_before_s=0.20, search_after_s=0.10, lag_s=-0.003)
 _TO_RULE_REAR = _EventRule(search_before_s=0.20, search_after_s=0.10, lag_s=-0.025)
@@ -112,6 +116,22 @@ def _fill_nan(values: NDArray[np.floating[Any]]) -> FloatArray:
         return series
     frames = np.arange(series.size)
     return np.interp(frames, frames[finite], series[finite])
+
+
+def _smooth_phase_signal(lowness: FloatArray, fps: float) -> FloatArray:
+    """Zero-lag low-pass of the left-minus-right foot height at :data:`PHASE_CUTOFF_HZ`.
+
+    The signal oscillates once per stride (below 2 Hz even when sprinting); the filter
+    removes landmark jitter that would otherwise flip its sign between steps.
+    """
+    from scipy.signal import butter, filtfilt
+
+    cutoff = min(PHASE_CUTOFF_HZ, 0.4 * fps / 2.0)
+    b, a = butter(2, cutoff / (fps / 2.0))
+    if lowness.size <= 3 * max(len(a), len(b)):
+        return lowness
+    smooth: FloatArray = filtfilt(b, a, lowness)
+    return smooth
 
 
 def _candidate_intervals(lower_left: NDArray[np.bool_]) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.bool_]]:
@@ -235,9 +255,12 @@ def detect_stances(track: PoseTrack, classification: ClipClassification) -> pd.D
             + f"the feet barely move relative to each other (swing height {excursion:.0%} of leg length); "
             "no running or walking strides found: film at least four steps of steady running"
         )
-    starts, ends, is_left = _candidate_intervals(lowness > 0)
+    smooth = _smooth_phase_signal(lowness, fps)
+    starts, ends, is_left = _candidate_intervals(smooth > 0)
     # a candidate stance must be a real step: the other foot rises clearly at some point in it
-    real = np.maximum.reduceat(np.abs(lowness), starts) >= 0.25 * MIN_FOOT_EXCURSION_LEG
+    real = (np.maximum.reduceat(np.abs(smooth), starts) >= 0.25 * MIN_FOOT_EXCURSION_LEG) & (
+        ends - starts >= MIN_PHASE_S * fps
+    )
     starts, ends, is_left = _merge_spurious(starts, ends, is_left, real)
 
     signals = _event_signals(track, view)
@@ -311,7 +334,7 @@ def _ground_slope(track: PoseTrack, ic_frames: FloatArray, is_left: NDArray[np.b
     On a treadmill the planted heel moves with the belt, along the ground line, whose
     slope is the camera roll; overground the heel stands still and the slope is 0.
     """
-    steps = np.arange(1, 4)
+    steps = np.arange(round(0.03 * track.fps), max(round(0.08 * track.fps), round(0.03 * track.fps) + 1))
     frames = np.round(ic_frames).astype(np.intp)[:, None] + steps[None, :]
     inside = (frames + 1 < track.n_frames).all(axis=1)
     du_total, dv_total = 0.0, 0.0
@@ -325,7 +348,7 @@ def _ground_slope(track: PoseTrack, ic_frames: FloatArray, is_left: NDArray[np.b
         sign = np.sign(step[:, 0])
         du_total += float(np.sum(step[:, 0] * sign))
         dv_total += float(np.sum(step[:, 1] * sign))
-    if du_total <= 0.5 * ic_frames.size:
+    if du_total <= 0.5 * ic_frames.size * steps.size:
         return 0.0
     return dv_total / du_total
 
