@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 
 from gaitcheck.errors import InputError, VideoError
 from gaitcheck.fileio import sha256_file
-from gaitcheck.video import VideoFrame, frame_times_s, iter_frames, probe_video, upright
+from gaitcheck.video import VideoFrame, frame_times_s, iter_frames, iter_frames_at, probe_video, upright
 
 WIDTH, HEIGHT = 96, 64
 MARKER_ROWS, MARKER_COLS = 16, 24  # red block in the stored frame's top-left corner
@@ -180,15 +180,37 @@ def test_any_start_matches_a_sequential_decode(
     assert same_frames(halves, full)
 
 
+@pytest.mark.parametrize(("suffix", "encoder", "codec_options"), SEEK_CLIPS[:2])
+def test_sparse_samples_match_a_sequential_decode(
+    tmp_path: Path, suffix: str, encoder: str, codec_options: dict[str, str]
+) -> None:
+    n_frames = 40
+    clip = write_clip(tmp_path / f"gop.{suffix}", encoder, n_frames, codec_options=codec_options)
+    full = decode_all(clip)
+    rng = np.random.default_rng(7)
+    samples = [[0], [n_frames - 1], [3, 4, 5], [39, 2, 2, 20], list(range(0, n_frames, 6))]
+    samples += [rng.choice(n_frames, size=size, replace=False).tolist() for size in (2, 5, 9, 15)]
+    for indices in samples:
+        wanted = sorted(set(indices))
+        assert same_frames(list(iter_frames_at(clip, indices)), [full[i] for i in wanted]), indices
+    assert list(iter_frames_at(clip, [])) == []
+    with pytest.raises(ValueError, match=r"frame 40 requested but .*gop\.\w+ has 40 frames"):
+        list(iter_frames_at(clip, [1, 40]))
+    with pytest.raises(ValueError, match=">= 0"):
+        iter_frames_at(clip, [-1, 3])
+    with pytest.raises(TypeError, match="integers"):
+        iter_frames_at(clip, np.array([1.5]))
+
+
 def test_start_stop_bounds(tmp_path: Path) -> None:
     clip = write_clip(tmp_path / "clip.mp4", n_frames=10)
     assert [f.index for f in iter_frames(clip, start=8, stop=100)] == [8, 9]
     assert list(iter_frames(clip, start=10)) == []
     assert list(iter_frames(clip, start=4, stop=4)) == []
     with pytest.raises(ValueError, match="start"):
-        list(iter_frames(clip, start=-1))
+        iter_frames(clip, start=-1)
     with pytest.raises(ValueError, match="stop"):
-        list(iter_frames(clip, start=5, stop=2))
+        iter_frames(clip, start=5, stop=2)
 
 
 # --------------------------------------------------------------------------- variable frame rate

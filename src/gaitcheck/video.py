@@ -12,17 +12,20 @@ done by PyAV. Three things matter for gait analysis and are handled here, once:
 - **Frame indices.** Index ``i`` is the i-th frame in presentation order of a full decode.
   :func:`iter_frames` can start anywhere (seek to a keyframe, decode and drop) and still
   yields the same indices, times and pixels as a sequential decode, so a clip can be split
-  between processes.
+  between processes. :func:`iter_frames_at` decodes a sparse sample of frames, seeking
+  whenever a keyframe lies between two wanted frames.
 
-A clip whose header promises more frames than the file holds (an interrupted copy) is an
-error, not a silently short clip: :func:`probe_video` raises :class:`VideoError`, and so
-does :func:`iter_frames` if decoding stops before the last frame.
+A clip that holds less than its header promises (an interrupted copy: fewer frames than
+an MP4/AVI header lists, or frames ending more than two frame intervals before the
+duration an MP4/Matroska header declares) is an error, not a silently short clip: every
+entry point raises :class:`VideoError`. So does decoding when a frame fails, is skipped,
+or the decoder stops before the last frame.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cached_property
@@ -134,14 +137,24 @@ class VideoInfo:
 
 @dataclass(frozen=True)
 class _Timing:
-    """Presentation timestamps of a stream, in its time base, sorted."""
+    """Presentation timestamps of a stream's frames (its time base, sorted) and its keyframes."""
 
     pts: NDArray[np.int64]
     time_base: Fraction
     last_duration: int
+    keyframe_indices: NDArray[np.int64]
 
+    @property
+    def n_frames(self) -> int:
+        return int(self.pts.size)
+
+    @cached_property
     def times_s(self) -> NDArray[np.float64]:
         return ((self.pts - self.pts[0]) * float(self.time_base)).astype(np.float64)
+
+    def keyframe_at_or_before(self, index: int) -> int:
+        position = int(np.searchsorted(self.keyframe_indices, index, side="right")) - 1
+        return int(self.keyframe_indices[position]) if position >= 0 else 0
 
 
 # --------------------------------------------------------------------------- public API
@@ -158,8 +171,8 @@ def probe_video(path: str | Path) -> VideoInfo:
     InputError
         The path is missing or is a directory.
     VideoError
-        The file is empty, not a video, has no video stream, has no frames, or is
-        truncated (the header lists more frames than the file holds).
+        The file is empty, not a video, has no video stream, has no frames, is truncated
+        (see the module notes), or its first frame cannot be decoded.
     """
     path = _check_path(path)
     with _open(path) as container:
@@ -184,7 +197,7 @@ def probe_video(path: str | Path) -> VideoInfo:
         rotation_deg=(-rotation_ccw_deg) % 360,
         mirrored=mirrored,
         fps=_nominal_fps(timing, average_rate, guessed_rate, path),
-        n_frames=int(timing.pts.size),
+        n_frames=timing.n_frames,
         duration_s=_duration_s(timing),
         is_variable_frame_rate=_is_variable_frame_rate(timing.pts),
         size_bytes=path.stat().st_size,
@@ -201,7 +214,7 @@ def frame_times_s(path: str | Path) -> NDArray[np.float64]:
     with _open(path) as container:
         stream = _video_stream(container, path)
         timing = _read_timing(container, stream, path)
-    return timing.times_s()
+    return timing.times_s.copy()
 
 
 def iter_frames(path: str | Path, *, start: int = 0, stop: int | None = None) -> Iterator[VideoFrame]:
@@ -209,7 +222,8 @@ def iter_frames(path: str | Path, *, start: int = 0, stop: int | None = None) ->
 
     Seeks to the last keyframe at or before ``start`` and decodes forward, dropping frames
     before ``start``, so indices, times and pixels equal those of a full sequential decode.
-    Memory use does not grow with the clip length.
+    Memory use does not grow with the clip length. The arguments and the path are checked
+    when this is called; the file is opened on the first ``next()``.
 
     Parameters
     ----------
@@ -222,49 +236,34 @@ def iter_frames(path: str | Path, *, start: int = 0, stop: int | None = None) ->
     ValueError
         ``start`` is negative or ``stop < start``.
     InputError, VideoError
-        As :func:`probe_video`; also when decoding fails or ends before frame ``stop - 1``.
+        As :func:`probe_video`; also when a frame cannot be decoded or decoding ends early.
     """
     if start < 0 or (stop is not None and stop < start):
         raise ValueError(f"need 0 <= start <= stop, got start={start}, stop={stop}")
-    path = _check_path(path)
-    with _open(path) as container:
-        stream = _video_stream(container, path)
-        timing = _read_timing(container, stream, path)
-        n_frames = int(timing.pts.size)
-        stop = n_frames if stop is None else min(stop, n_frames)
-        if start >= stop:
-            return
-        times_s = timing.times_s()
-        stream.thread_type = DECODE_THREAD_TYPE
-        rotation_ccw_deg: int | None = None
-        mirrored = False
-        next_index = start
-        try:
-            for frame in _decode_from(container, stream, timing, start, path):
-                index = _frame_index(frame, timing, path)
-                if index < next_index:
-                    continue
-                if index > next_index:
-                    raise VideoError(
-                        f"{path}: frame {next_index} could not be decoded (the decoder skipped to frame {index}); "
-                        f"the file is damaged. {_RECOPY_HINT}, or {_CONVERT_HINT}."
-                    )
-                if rotation_ccw_deg is None:
-                    rotation_ccw_deg, mirrored = _display_transform(frame, path)
-                rgb = upright(frame.to_ndarray(format="rgb24"), rotation_ccw_deg, mirrored)
-                yield VideoFrame(index=index, time_s=float(times_s[index]), rgb=rgb)
-                next_index += 1
-                if next_index >= stop:
-                    return
-        except av.error.FFmpegError as exc:
-            raise VideoError(
-                f"{path}: decoding failed at frame {next_index} of {n_frames} ({exc.strerror}); the file is "
-                f"damaged. {_RECOPY_HINT}, or {_CONVERT_HINT}."
-            ) from exc
-    raise VideoError(
-        f"{path}: decoding stopped after frame {next_index - 1} but the file lists {n_frames} frames; "
-        f"the clip is truncated or damaged. {_RECOPY_HINT}, or {_CONVERT_HINT}."
-    )
+    return _iter_range(_check_path(path), start, stop)
+
+
+def iter_frames_at(path: str | Path, indices: Sequence[int] | NDArray[np.integer[Any]]) -> Iterator[VideoFrame]:
+    """Decode only the frames at ``indices`` (sorted, duplicates dropped), upright, as RGB.
+
+    For sparse samples of a clip: between two wanted frames it seeks when a keyframe lies
+    between them and decodes forward otherwise. Frames equal those of :func:`iter_frames`.
+
+    Raises
+    ------
+    TypeError
+        ``indices`` are not integers.
+    ValueError
+        An index is negative or not below the clip's frame count (checked on first ``next()``).
+    InputError, VideoError
+        As :func:`iter_frames`.
+    """
+    wanted = np.unique(np.asarray(indices))
+    if wanted.size and not np.issubdtype(wanted.dtype, np.integer):
+        raise TypeError(f"frame indices must be integers, got dtype {wanted.dtype}")
+    if wanted.size and wanted[0] < 0:
+        raise ValueError(f"frame indices must be >= 0, got {int(wanted[0])}")
+    return _iter_selected(_check_path(path), wanted.astype(np.int64))
 
 
 def upright(stored_rgb: NDArray[np.uint8], rotation_ccw_deg: int, mirrored: bool = False) -> NDArray[np.uint8]:
@@ -349,12 +348,14 @@ def _read_timing(container: av.container.InputContainer, stream: Any, path: Path
     """Demux the video stream's packets (no decoding), collect their pts, check none are missing."""
     pts_list: list[int] = []
     durations: list[int] = []
+    keyframe_flags: list[bool] = []
     try:
         for packet in container.demux(stream):
             if packet.pts is None or packet.size == 0 or packet.is_discard:
                 continue
             pts_list.append(packet.pts)
             durations.append(packet.duration or 0)
+            keyframe_flags.append(packet.is_keyframe)
     except av.error.FFmpegError as exc:
         raise VideoError(f"{path}: reading the video packets failed ({exc.strerror}). {_RECOPY_HINT}.") from exc
     if stream.time_base is None:
@@ -379,7 +380,13 @@ def _read_timing(container: av.container.InputContainer, stream: Any, path: Path
             f"{path}: several video frames share one timestamp, so their order is unknown; {_CONVERT_HINT}."
         )
     last_duration = int(durations[int(np.argmax(unsorted_pts))])
-    timing = _Timing(pts=pts, time_base=Fraction(stream.time_base), last_duration=last_duration)
+    keyframe_indices = np.searchsorted(pts, unsorted_pts[np.asarray(keyframe_flags, dtype=bool)])
+    timing = _Timing(
+        pts=pts,
+        time_base=Fraction(stream.time_base),
+        last_duration=last_duration,
+        keyframe_indices=np.sort(keyframe_indices).astype(np.int64),
+    )
     if declared_s is not None:
         found_s = _duration_s(timing)
         allowed_gap_s = _TRUNCATION_GAP_FRAMES * _median_interval_s(timing)
@@ -419,6 +426,81 @@ def _first_decoded_frame(container: av.container.InputContainer, stream: Any, pa
     except av.error.FFmpegError as exc:
         raise VideoError(f"{path}: the first video frame cannot be decoded ({exc.strerror}); {_CONVERT_HINT}.") from exc
     raise VideoError(f"{path}: the video stream decodes to no frames. {_RECOPY_HINT}, or {_CONVERT_HINT}.")
+
+
+def _iter_range(path: Path, start: int, stop: int | None) -> Iterator[VideoFrame]:
+    with _open(path) as container:
+        stream = _video_stream(container, path)
+        timing = _read_timing(container, stream, path)
+        stop = timing.n_frames if stop is None else min(stop, timing.n_frames)
+        if start >= stop:
+            return
+        stream.thread_type = DECODE_THREAD_TYPE
+        orientation: tuple[int, bool] | None = None
+        for index, frame in _contiguous_frames(container, stream, timing, start, path):
+            orientation = orientation or _display_transform(frame, path)
+            yield _video_frame(frame, index, timing, orientation)
+            if index + 1 >= stop:
+                return
+
+
+def _iter_selected(path: Path, wanted: NDArray[np.int64]) -> Iterator[VideoFrame]:
+    with _open(path) as container:
+        stream = _video_stream(container, path)
+        timing = _read_timing(container, stream, path)
+        if wanted.size and wanted[-1] >= timing.n_frames:
+            raise ValueError(f"frame {int(wanted[-1])} requested but {path} has {timing.n_frames} frames")
+        stream.thread_type = DECODE_THREAD_TYPE
+        orientation: tuple[int, bool] | None = None
+        run: Iterator[tuple[int, Any]] | None = None
+        next_index = 0
+        for target in wanted.tolist():
+            if run is None or target < next_index or timing.keyframe_at_or_before(target) > next_index:
+                run = _contiguous_frames(container, stream, timing, target, path)
+            for index, frame in run:
+                next_index = index + 1
+                if index == target:
+                    orientation = orientation or _display_transform(frame, path)
+                    yield _video_frame(frame, index, timing, orientation)
+                    break
+
+
+def _video_frame(frame: Any, index: int, timing: _Timing, orientation: tuple[int, bool]) -> VideoFrame:
+    rotation_ccw_deg, mirrored = orientation
+    rgb = upright(frame.to_ndarray(format="rgb24"), rotation_ccw_deg, mirrored)
+    return VideoFrame(index=index, time_s=float(timing.times_s[index]), rgb=rgb)
+
+
+def _contiguous_frames(
+    container: av.container.InputContainer, stream: Any, timing: _Timing, start: int, path: Path
+) -> Iterator[tuple[int, Any]]:
+    """``(index, decoded frame)`` for every frame from ``start`` to the end of the clip, in order.
+
+    Raises :class:`VideoError` when the decoder fails, skips a frame or stops early.
+    """
+    expected = start
+    try:
+        for frame in _decode_from(container, stream, timing, start, path):
+            index = _frame_index(frame, timing, path)
+            if index < expected:
+                continue
+            if index > expected:
+                raise VideoError(
+                    f"{path}: frame {expected} could not be decoded (the decoder skipped to frame {index}); "
+                    f"the file is damaged. {_RECOPY_HINT}, or {_CONVERT_HINT}."
+                )
+            yield index, frame
+            expected += 1
+    except av.error.FFmpegError as exc:
+        raise VideoError(
+            f"{path}: decoding failed at frame {expected} of {timing.n_frames} ({exc.strerror}); the file is "
+            f"damaged. {_RECOPY_HINT}, or {_CONVERT_HINT}."
+        ) from exc
+    if expected < timing.n_frames:
+        raise VideoError(
+            f"{path}: decoding stopped after frame {expected - 1} but the file lists {timing.n_frames} frames; "
+            f"the clip is truncated or damaged. {_RECOPY_HINT}, or {_CONVERT_HINT}."
+        )
 
 
 def _decode_from(
