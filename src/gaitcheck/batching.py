@@ -160,9 +160,15 @@ def make_jobs(
         options = _options_from(metadata, defaults or {})
         error = None
         if not path.exists():
-            digest, error = hashlib.sha256(str(path).encode()).hexdigest(), f"{path}: file not found"
+            digest, error = (
+                hashlib.sha256(str(path).encode()).hexdigest(),
+                f"{path}: file not found; check the path (a manifest's relative paths start at its folder)",
+            )
         elif path.is_dir():
-            digest, error = hashlib.sha256(str(path).encode()).hexdigest(), f"{path}: is a folder, not a clip"
+            digest, error = (
+                hashlib.sha256(str(path).encode()).hexdigest(),
+                f"{path}: is a folder, not a clip; list it as an input of its own to analyse the clips inside",
+            )
         else:
             digest = sha256_file(path)
         settings = {"options": options, "model": model_sha256, "version": __version__, "content": digest}
@@ -206,7 +212,7 @@ def run_job(job: ClipJob, clips_dir: Path, processor: Processor = analyse_clip) 
     except GaitcheckError as exc:
         status, error = "failed", str(exc)
     except Exception as exc:  # an unexpected bug must not stop the other clips
-        status, error = "failed", f"internal error: {type(exc).__name__}: {exc}"
+        status, error = "failed", f"{job.path}: internal error {type(exc).__name__}: {exc} (see traceback.txt)"
         details = traceback.format_exc()
     if status == "failed":  # keep no partial outputs of a failed clip, only the reason
         shutil.rmtree(work)
@@ -369,7 +375,14 @@ def write_tables(results: Sequence[ClipResult], outdir: Path) -> BatchTables:
         with atomic_path(outdir / f"{name}.csv") as tmp:
             table.to_csv(tmp, index=False)
     write_text_atomic(outdir / "overview.html", render_overview(clips, strides))
-    return BatchTables(clips=clips, strides=strides, outdir=outdir)
+    import pandas as pd
+
+    # hand back exactly what a reader of the files gets (Parquet settles mixed-type columns)
+    return BatchTables(
+        clips=pd.read_parquet(outdir / "clips.parquet"),
+        strides=pd.read_parquet(outdir / "strides.parquet"),
+        outdir=outdir,
+    )
 
 
 def render_overview(clips: Any, strides: Any) -> str:
