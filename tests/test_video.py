@@ -106,24 +106,32 @@ def bottom_grey(frame: VideoFrame) -> float:
 
 # --------------------------------------------------------------------------- containers and codecs
 
+QUIET_X265 = {"x265-params": "log-level=error"}
 CONTAINERS = [
-    ("mp4", "libx264", "mp4", "h264", 1e-9),
-    ("mp4", "mpeg4", "mp4", "mpeg4", 1e-9),
-    ("mov", "libx264", "mov", "h264", 1e-9),
-    ("m4v", "libx264", "mov", "h264", 1e-9),
-    ("mkv", "libx264", "matroska", "h264", 5e-4),  # Matroska stores milliseconds
-    ("avi", "mpeg4", "avi", "mpeg4", 1e-9),
-    ("webm", "libvpx", "webm", "vp8", 5e-4),
-    ("webm", "libvpx-vp9", "webm", "vp9", 5e-4),
+    ("mp4", "libx264", "mp4", "h264", 1e-9, {}),
+    ("mp4", "mpeg4", "mp4", "mpeg4", 1e-9, {}),
+    ("mov", "libx264", "mov", "h264", 1e-9, {}),
+    ("mov", "libx265", "mov", "hevc", 1e-9, QUIET_X265),  # what iPhones record
+    ("m4v", "libx264", "mov", "h264", 1e-9, {}),
+    ("mkv", "libx264", "matroska", "h264", 5e-4, {}),  # Matroska stores milliseconds
+    ("avi", "mpeg4", "avi", "mpeg4", 1e-9, {}),
+    ("webm", "libvpx", "webm", "vp8", 5e-4, {}),
+    ("webm", "libvpx-vp9", "webm", "vp9", 5e-4, {}),
 ]
 
 
-@pytest.mark.parametrize(("suffix", "encoder", "container", "codec", "time_tolerance_s"), CONTAINERS)
+@pytest.mark.parametrize(("suffix", "encoder", "container", "codec", "time_tolerance_s", "codec_options"), CONTAINERS)
 def test_probe_and_decode_every_container(
-    tmp_path: Path, suffix: str, encoder: str, container: str, codec: str, time_tolerance_s: float
+    tmp_path: Path,
+    suffix: str,
+    encoder: str,
+    container: str,
+    codec: str,
+    time_tolerance_s: float,
+    codec_options: dict[str, str],
 ) -> None:
     n_frames = 24
-    clip = write_clip(tmp_path / f"clip.{suffix}", encoder, n_frames)
+    clip = write_clip(tmp_path / f"clip.{suffix}", encoder, n_frames, codec_options=codec_options)
     info = probe_video(clip)
     assert (info.container, info.codec) == (container, codec)
     assert (info.width, info.height, info.rotation_deg, info.mirrored) == (WIDTH, HEIGHT, 0, False)
@@ -243,6 +251,19 @@ def test_variable_frame_rate_times_are_exact(
     assert [round(bottom_grey(f)) for f in frames] == pytest.approx([grey_level(i) for i in range(n_frames)], abs=4)
     tail = decode_all(clip, start=7, stop=10)
     assert [f.time_s for f in tail] == [f.time_s for f in frames[7:10]]
+
+
+def test_a_dropped_frame_makes_the_clip_variable_frame_rate(tmp_path: Path) -> None:
+    time_base = Fraction(1, 600)
+    intervals = np.full(20, 20, dtype=np.int64)  # 30 fps ...
+    intervals[11] = 40  # ... with one frame missing, as phones do under load
+    pts_ticks = np.concatenate([[0], np.cumsum(intervals)])
+    clip = write_clip(tmp_path / "drop.mp4", n_frames=21, pts_ticks=pts_ticks, time_base=time_base)
+    info = probe_video(clip)
+    assert info.is_variable_frame_rate
+    assert info.fps == pytest.approx(20 / (pts_ticks[-1] / 600), rel=0.01)
+    np.testing.assert_allclose(frame_times_s(clip), pts_ticks / 600, rtol=0, atol=1e-12)
+    assert [f.time_s for f in iter_frames(clip, start=11, stop=13)] == pytest.approx([220 / 600, 260 / 600], abs=1e-12)
 
 
 # --------------------------------------------------------------------------- rotation
