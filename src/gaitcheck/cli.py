@@ -167,22 +167,112 @@ def history(
 @app.command()
 def analyze(
     source: str = typer.Argument(..., help="A video, a saved track (.parquet) or a gaitsynth .truth.json."),
-    outdir: str = typer.Option(..., "-o", "--outdir", help="Folder for strides.csv and summary.json."),
+    second_source: str | None = typer.Argument(
+        None, help="Optional second clip of the same run (e.g. side view after a rear view); merged into one report."
+    ),
+    outdir: str = typer.Option(..., "-o", "--outdir", help="Folder for the report, strides.csv and summary.json."),
     view: str | None = typer.Option(None, help="Camera view: rear, front, side_left or side_right (default: detect)."),
     setting: str | None = typer.Option(None, help="treadmill or overground (default: detect)."),
     activity: str | None = typer.Option(None, help="running or walking (default: detect; walking is refused)."),
     height_cm: float | None = typer.Option(None, help="Runner height in cm, for values in centimetres."),
     force: bool = typer.Option(False, "--force", help="Overwrite files in a non-empty OUTDIR."),
+    report: bool = typer.Option(True, "--report/--no-report", help="Write report.html and report.json."),
+    rules: str | None = typer.Option(None, "--rules", help="TOML file of finding thresholds merged over the defaults."),
+    name: str | None = typer.Option(None, "--name", help="Runner's name, shown in the report."),
+    notes: str | None = typer.Option(None, "--notes", help="Free-text notes shown in the report."),
 ) -> None:
-    """Analyse one clip: per-stride metrics and the per-side summary."""
+    """Analyse one clip (or a rear and a side clip of one run): metrics, summary, findings, plan and report."""
     from rich.console import Console
 
     from gaitcheck import pipeline
+    from gaitcheck.report.run import analyze_session
 
-    analysis = pipeline.analyze_source(source, view=view, setting=setting, activity=activity, height_cm=height_cm)
-    paths = pipeline.write_outputs(analysis, outdir, force=force)
-    Console().print(pipeline.summary_table(analysis.summary))
+    sources = [source] if second_source is None else [source, second_source]
+    analyses, paths = analyze_session(
+        sources, outdir, view=view, setting=setting, activity=activity, height_cm=height_cm,
+        rules_path=rules, runner_name=name, notes=notes, force=force, report=report,
+    )  # fmt: skip
+    for analysis in analyses:
+        Console().print(pipeline.summary_table(analysis.summary))
     typer.echo(f"written: {', '.join(str(path) for path in paths.values())}")
+
+
+@app.command()
+def demo(
+    outdir: str = typer.Option("gaitcheck-demo", "-o", "--outdir", help="Folder for the demo report."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an earlier demo report in OUTDIR."),
+    from_truth: bool = typer.Option(
+        False, "--from-truth", help="Replay the clips' exact landmarks (truth files) instead of running the pose model."
+    ),
+) -> None:
+    """Analyse the bundled rear and side sample clips of one runner and write their report."""
+    from gaitcheck.report.run import analyze_session, demo_clips
+
+    rear, side = demo_clips()
+    sources = [clip.with_name(clip.stem + ".truth.json") if from_truth else clip for clip in (rear, side)]
+    _, paths = analyze_session(sources, outdir, force=force, runner_name="Demo runner (rendered)")
+    typer.echo(f"Demo report: {paths['html'].resolve()}")
+    typer.echo(f"Open it in a browser, e.g. file://{paths['html'].resolve()}")
+
+
+# --- extract / info: pose track of one clip, and what is in a clip -----------------------
+_PERSON_HELP = "Who to follow: a number from `gaitcheck info`, left, right or largest (default: the main subject)."
+
+
+@app.command()
+def extract(
+    video: str = typer.Argument(..., help="The video clip."),
+    output: str | None = typer.Option(None, "-o", "--output", help="Track file (default: <video stem>.track.parquet)."),
+    model: str | None = typer.Option(None, "--model", help="Pose model .task file (default: the provisioned one)."),
+    person: str | None = typer.Option(None, "--person", help=_PERSON_HELP),
+    cache: bool = typer.Option(True, "--cache/--no-cache", help="Reuse and store tracks in the cache."),
+    workers: int | None = typer.Option(None, "--workers", min=1, help="Worker processes (default: 2, 1 if short)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing output file."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+) -> None:
+    """Run the pose model over a clip and save the landmarks of one person as a Parquet track."""
+    from pathlib import Path
+
+    from gaitcheck.errors import InputError
+    from gaitcheck.extract import extract_track
+
+    target = Path(output) if output else Path.cwd() / f"{Path(video).stem}.track.parquet"
+    if target.exists() and not force:
+        raise InputError(f"{target} already exists; pass --force to overwrite it or choose another -o path")
+    track = extract_track(video, model=model, person=person, workers=workers, use_cache=cache, progress=progress)
+    track.save(target)
+    cached = " (from the cache)" if track.meta.get("cache_hit") else ""
+    typer.echo(
+        f"{target}: {track.n_frames} frames, {track.width}x{track.height}, {track.fps:g} fps, "
+        f"pose found in {track.detection_rate():.1%} of frames{cached}"
+    )
+
+
+@app.command()
+def info(
+    video: str = typer.Argument(..., help="The video clip."),
+    model: str | None = typer.Option(None, "--model", help="Pose model .task file (default: the provisioned one)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
+) -> None:
+    """Describe a clip: size, frame rate, duration, rotation, pose detection rate and the people in view."""
+    import json
+
+    from gaitcheck.extract import survey_people
+
+    facts = survey_people(video, model=model).as_dict()
+    if as_json:
+        typer.echo(json.dumps(facts, indent=2))
+        return
+    typer.echo(
+        f"{facts['path']}: {facts['width']}x{facts['height']} as displayed (rotation {facts['rotation_deg']} deg), "
+        f"{facts['fps']:.3g} fps, {facts['frames']} frames, {facts['duration_s']:.2f} s, {facts['codec']}"
+    )
+    typer.echo(f"pose found in {facts['pose_detection_rate']:.0%} of {facts['frames_scanned']} sampled frames")
+    for p in facts["people"]:
+        typer.echo(
+            f"  person {p['person']}: seen in {p['seen_fraction']:.0%} of samples, about {p['height_px']:.0f} px tall, "
+            f"at {p['centre_x_fraction']:.0%} of the width, frames {p['first_frame']}-{p['last_frame']}"
+        )
 
 
 def main() -> None:

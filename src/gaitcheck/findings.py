@@ -21,6 +21,7 @@ Uncertainty and quality are part of the verdict:
 from __future__ import annotations
 
 import math
+import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -245,7 +246,7 @@ def default_rules_data() -> dict[str, Any]:
     return tomllib.loads(text)
 
 
-def load_rules(override_path: str | Path | None = None) -> RuleSet:
+def load_rules(override_path: str | os.PathLike[str] | None = None) -> RuleSet:
     """The default rules, with the fields of a user TOML file merged over them.
 
     The override file uses the layout of the defaults; a table may hold only the fields it
