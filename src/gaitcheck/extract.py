@@ -1,0 +1,630 @@
+"""Video -> pose track: choose the person, run MediaPipe on both cores, cache the result.
+
+:func:`extract_track` is the one call the rest of gaitcheck needs. It
+
+1. returns the cached track when the same video was extracted before with the same model,
+   settings and gaitcheck version (:func:`cache_key`);
+2. looks at a few frames to see who is in view (:func:`survey_people`). One large person
+   in every sampled frame: the landmarker sees whole frames. Otherwise the chosen person is
+   followed through a square crop and poses off their path are dropped
+   (:mod:`gaitcheck.people`);
+3. splits the clip into contiguous frame ranges, one per worker process, each with its
+   own landmarker. A range after the first starts ``warmup_s`` early so MediaPipe's
+   tracking and smoothing settle; those warm-up frames are discarded, which makes the
+   joined track continuous at the joins (``tests/test_extract.py`` checks this against a
+   single-process run);
+4. stores the track in the cache (Parquet, atomic) with its provenance in ``track.meta``.
+
+Workers are spawned processes (``concurrent.futures`` with the ``spawn`` context); one
+decode + inference process keeps about 1.2 cores busy, so two workers use a 2-core machine.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import hashlib
+import json
+import multiprocessing
+import os
+import queue
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from gaitcheck import __version__, people, skeleton
+from gaitcheck.errors import AnalysisError
+from gaitcheck.pose.mediapipe_backend import BACKEND_NAME, FrameLandmarks, LandmarkerSettings, PeopleDetector
+from gaitcheck.track import PoseTrack
+
+if TYPE_CHECKING:
+    from gaitcheck.video import VideoFrame, VideoInfo
+
+CACHE_SUBDIR = "tracks"
+#: Clips shorter than this run in one process: spawning workers would cost more than it saves.
+MIN_PARALLEL_DURATION_S = 3.0
+
+#: Frames searched for people during extraction: this many per second of video, within
+#: [MIN_SCAN_FRAMES, ExtractionSettings.people_scan_frames].
+SCAN_FRAMES_PER_S = 3.0
+MIN_SCAN_FRAMES = 8
+
+ProgressCallback = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class ExtractionSettings:
+    """Everything besides the video and the model that changes an extracted track.
+
+    Attributes
+    ----------
+    landmarker : MediaPipe confidences.
+    person : who to follow (``None`` = the most likely subject; see :func:`people.choose_person`).
+    people_scan_frames : at most this many evenly spaced frames are searched for people
+        (:data:`SCAN_FRAMES_PER_S` per second of video, at least :data:`MIN_SCAN_FRAMES`).
+    warmup_s : frames processed and discarded before each later worker's range.
+    """
+
+    landmarker: LandmarkerSettings = field(default_factory=LandmarkerSettings)
+    person: str | None = None
+    people_scan_frames: int = 24
+    warmup_s: float = 1.5
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class PeopleSurvey:
+    """Who is in a clip, from a scan of sampled frames.
+
+    Attributes
+    ----------
+    info : container facts of the video.
+    sampled_frames : indices of the frames looked at.
+    frames_with_pose : how many of them held at least one pose.
+    people : ranked tracks (person 1 = the most likely subject).
+    """
+
+    info: VideoInfo
+    sampled_frames: NDArray[np.int64]
+    frames_with_pose: int
+    people: list[people.PersonTrack]
+
+    @property
+    def pose_detection_rate(self) -> float:
+        """Fraction of the sampled frames holding at least one pose."""
+        return self.frames_with_pose / max(int(self.sampled_frames.size), 1)
+
+    @property
+    def sample_step_frames(self) -> float:
+        """Mean distance between sampled frames."""
+        if self.sampled_frames.size < 2:
+            return float(self.info.n_frames)
+        return float(np.mean(np.diff(self.sampled_frames)))
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-able summary for ``gaitcheck info --json``."""
+        return {
+            **self.info.as_dict(),
+            "pose_detection_rate": round(self.pose_detection_rate, 4),
+            "frames_scanned": int(self.sampled_frames.size),
+            "people": [p.summary(int(self.sampled_frames.size), self.info.width) for p in self.people],
+        }
+
+
+# --------------------------------------------------------------------------- cache
+
+
+def cache_dir() -> Path:
+    """Where extracted tracks are cached: ``<gaitcheck cache root>/tracks``.
+
+    The root is ``$GAITCHECK_CACHE_DIR`` or the per-user cache directory, shared with the
+    model files (:func:`gaitcheck.pose.model.cache_root`).
+    """
+    from gaitcheck.pose.model import cache_root
+
+    return cache_root() / CACHE_SUBDIR
+
+
+def cache_key(video_sha256: str, model_sha256: str, settings: ExtractionSettings) -> str:
+    """Hex sha256 naming a cached track: video bytes, model bytes, settings and version."""
+    recipe = {
+        "video_sha256": video_sha256,
+        "model_sha256": model_sha256,
+        "settings": settings.as_dict(),
+        "gaitcheck_version": __version__,
+        "backend": BACKEND_NAME,
+    }
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()
+
+
+def _load_cached(path: Path) -> PoseTrack | None:
+    from gaitcheck.errors import TrackError
+
+    if not path.is_file():
+        return None
+    try:
+        return PoseTrack.load(path)
+    except TrackError:
+        path.unlink(missing_ok=True)  # a damaged cache entry is rebuilt
+        return None
+
+
+# --------------------------------------------------------------------------- frame ranges
+
+
+def split_frame_ranges(n_frames: int, n_workers: int, warmup_frames: int) -> list[tuple[int, int, int]]:
+    """Split a clip into contiguous ranges ``(warmup_start, start, stop)``, one per worker.
+
+    Every range after the first is preceded by ``warmup_frames`` frames that its worker
+    processes and discards. Ranges are sized so each worker handles about the same number
+    of frames, warm-up included.
+
+    >>> split_frame_ranges(100, 2, 10)
+    [(0, 0, 55), (45, 55, 100)]
+    >>> split_frame_ranges(100, 1, 10)
+    [(0, 0, 100)]
+    """
+    n_workers = max(1, min(n_workers, n_frames))
+    per_worker = (n_frames + (n_workers - 1) * warmup_frames) / n_workers
+    own_frames = per_worker - warmup_frames  # frames kept by each worker after the first
+    ranges = []
+    start = 0
+    for w in range(n_workers):
+        if w == n_workers - 1:
+            stop = n_frames
+        elif own_frames >= 1:
+            stop = round(per_worker + w * own_frames)
+        else:  # warm-up longer than a share: equal ranges, warm-up limited by the clip start
+            stop = round((w + 1) * n_frames / n_workers)
+        warmup_start = max(0, start - (warmup_frames if w else 0))
+        ranges.append((warmup_start, start, stop))
+        start = stop
+    return ranges
+
+
+# --------------------------------------------------------------------------- scanning
+
+
+def sample_frame_indices(n_frames: int, n_samples: int) -> NDArray[np.int64]:
+    """``n_samples`` evenly spaced frame indices covering the clip (fewer for short clips).
+
+    >>> sample_frame_indices(100, 5).tolist()
+    [0, 25, 50, 74, 99]
+    """
+    return np.unique(np.round(np.linspace(0, n_frames - 1, max(1, min(n_samples, n_frames)))).astype(np.int64))
+
+
+def people_in_frame(
+    detector: PeopleDetector, rgb: NDArray[np.uint8], frame_index: int, *, always_tiles: bool
+) -> people.PeopleInFrame:
+    """Everyone the detector finds in one frame.
+
+    The whole frame is searched first; its tiles (:func:`people.scan_tiles`) are searched
+    too when ``always_tiles`` is set or the whole frame did not show exactly one person.
+    """
+    height, width = rgb.shape[:2]
+    regions = [(0, 0, width, height)]
+    xy, _ = detector.detect(rgb)
+    found = [xy]
+    tiles = people.scan_tiles(width, height)
+    searched_tiles = bool(tiles.shape[0]) and (always_tiles or xy.shape[0] != 1)
+    if searched_tiles:
+        for x0, y0, side in tiles.tolist():
+            found.append(detector.detect(rgb[y0 : y0 + side, x0 : x0 + side])[0])
+            regions.append((x0, y0, side, side))
+    boxes_list, hips_list = [], []
+    for xy_region, (x0, y0, w, h) in zip(found, regions, strict=True):
+        boxes, hips = people.poses_in_pixels(xy_region, (float(x0), float(y0)), (float(w), float(h)))
+        boxes_list.append(boxes)
+        hips_list.append(hips)
+    boxes_all, hips_all = np.concatenate(boxes_list), np.concatenate(hips_list)
+    keep = people.merge_duplicates(boxes_all, hips_all, (width, height))
+    return people.PeopleInFrame(int(frame_index), boxes_all[keep], hips_all[keep], searched_tiles)
+
+
+def survey_people(
+    video: str | os.PathLike[str],
+    *,
+    model: str | os.PathLike[str] | None = None,
+    n_samples: int = 24,
+    settings: LandmarkerSettings | None = None,
+) -> PeopleSurvey:
+    """List the people in a clip and how often a pose is found (for ``gaitcheck info``).
+
+    Looks at ``n_samples`` evenly spaced frames, whole and tile by tile, with several poses
+    allowed per image.
+
+    Parameters
+    ----------
+    video : the clip.
+    model : pose model file; default: :func:`gaitcheck.pose.model.resolve_model`.
+    n_samples : frames to look at.
+    settings : landmarker confidences.
+
+    Returns
+    -------
+    PeopleSurvey
+    """
+    from gaitcheck.pose.model import resolve_model
+    from gaitcheck.video import iter_frames, probe_video
+
+    video = Path(video)
+    info = probe_video(video)
+    model_path = resolve_model(model)
+    indices = sample_frame_indices(info.n_frames, n_samples)
+    wanted = set(indices.tolist())
+    samples = []
+    with PeopleDetector(model_path, settings=settings or LandmarkerSettings()) as detector:
+        for frame in iter_frames(video, start=int(indices[0]), stop=int(indices[-1]) + 1):
+            if frame.index in wanted:
+                samples.append(people_in_frame(detector, frame.rgb, frame.index, always_tiles=True))
+    ranked = people.rank_people(people.link_people(samples), len(samples))
+    return PeopleSurvey(
+        info=info,
+        sampled_frames=indices,
+        frames_with_pose=sum(1 for s in samples if s.n_people),
+        people=ranked,
+    )
+
+
+# --------------------------------------------------------------------------- workers
+
+_worker_progress: Any = None
+
+
+def _init_worker(progress_queue: Any) -> None:
+    global _worker_progress
+    _worker_progress = progress_queue
+
+
+def _report_to_queue(n_done: int) -> None:
+    if _worker_progress is not None:
+        _worker_progress.put(n_done)
+
+
+@dataclass(frozen=True)
+class _RangeJob:
+    """One worker's share: frames ``start .. stop - 1``, preceded by warm-up from ``warmup_start``.
+
+    ``scan_frames`` are also searched for people; with ``stop_when_crowded`` the landmarker
+    stops (frames are still scanned) once a scanned frame does not show exactly one person,
+    because the whole-frame landmarks will not be used then.
+    """
+
+    video: Path
+    model: Path
+    settings: LandmarkerSettings
+    warmup_start: int
+    start: int
+    stop: int
+    width: int
+    height: int
+    crop_boxes: NDArray[np.int64] | None = None
+    scan_frames: tuple[int, ...] = ()
+    stop_when_crowded: bool = False
+
+
+def _run_range(
+    job: _RangeJob, on_frames_done: ProgressCallback | None
+) -> tuple[FrameLandmarks, list[people.PeopleInFrame]]:
+    """Landmarks of the job's frames (warm-up dropped) and the people seen in its scan frames."""
+    from gaitcheck.pose.mediapipe_backend import landmarks_for_frames
+    from gaitcheck.video import iter_frames
+
+    scan_frames = set(job.scan_frames)
+    seen: list[people.PeopleInFrame] = []
+    with contextlib.ExitStack() as stack:
+        detector = stack.enter_context(PeopleDetector(job.model, settings=job.settings)) if scan_frames else None
+
+        def frames() -> Iterator[VideoFrame]:
+            for frame in iter_frames(job.video, start=job.warmup_start, stop=job.stop):
+                if detector is not None and frame.index in scan_frames:
+                    seen.append(people_in_frame(detector, frame.rgb, frame.index, always_tiles=False))
+                yield frame
+
+        def crowded() -> bool:
+            return job.stop_when_crowded and any(s.n_people != 1 or s.searched_tiles for s in seen)
+
+        result = landmarks_for_frames(
+            frames(),
+            job.stop - job.warmup_start,
+            job.model,
+            width=job.width,
+            height=job.height,
+            settings=job.settings,
+            crop_boxes=job.crop_boxes,
+            first_index=job.warmup_start,
+            on_frames_done=on_frames_done,
+            stop_inference=crowded,
+        )
+    return result.select(result.frame_index >= job.start), seen
+
+
+def _run_range_in_worker(job: _RangeJob) -> tuple[FrameLandmarks, list[people.PeopleInFrame]]:
+    return _run_range(job, _report_to_queue)
+
+
+def _run_jobs(
+    jobs: Sequence[_RangeJob], on_frames_done: ProgressCallback
+) -> tuple[FrameLandmarks, list[people.PeopleInFrame]]:
+    """Run the ranges (in worker processes when there are several) and join them in order."""
+    if len(jobs) == 1:
+        landmarks, seen = _run_range(jobs[0], on_frames_done)
+        return landmarks, seen
+    context = multiprocessing.get_context("spawn")
+    progress_queue = context.Queue()
+    with concurrent.futures.ProcessPoolExecutor(
+        max_workers=len(jobs), mp_context=context, initializer=_init_worker, initargs=(progress_queue,)
+    ) as pool:
+        futures = [pool.submit(_run_range_in_worker, job) for job in jobs]
+        pending = set(futures)
+        while pending:
+            _, pending = concurrent.futures.wait(pending, timeout=0.2)
+            _drain(progress_queue, on_frames_done)
+        parts = [f.result() for f in futures]
+    _drain(progress_queue, on_frames_done)
+    progress_queue.close()
+    progress_queue.join_thread()
+    return FrameLandmarks.concatenate([p[0] for p in parts]), [s for p in parts for s in p[1]]
+
+
+def _drain(progress_queue: Any, on_frames_done: ProgressCallback) -> None:
+    while True:
+        try:
+            on_frames_done(progress_queue.get_nowait())
+        except queue.Empty:
+            return
+
+
+# --------------------------------------------------------------------------- main entry
+
+
+def default_workers(duration_s: float) -> int:
+    """Worker processes for a clip: one for short clips, else up to two (the CPU count)."""
+    if duration_s < MIN_PARALLEL_DURATION_S:
+        return 1
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def _timed(timings: dict[str, float], name: str, function: Callable[..., Any], *args: Any) -> Any:
+    """Call ``function(*args)`` and record its wall time under ``name``."""
+    started = time.perf_counter()
+    result = function(*args)
+    timings[name] = time.perf_counter() - started
+    return result
+
+
+def _no_person_error(video: Path, n_frames: int) -> AnalysisError:
+    return AnalysisError(
+        f"{video}: no person found in {n_frames} sampled frames. Film the runner with the whole body in view "
+        "(head to feet, in good light), or check that this is the right clip"
+    )
+
+
+def _hip_centre_px(landmarks: FrameLandmarks, width: int, height: int) -> NDArray[np.float64]:
+    xy = landmarks.image_xyz[..., :2] * np.array([width, height], dtype=np.float64)
+    return 0.5 * (xy[:, skeleton.index("left_hip")] + xy[:, skeleton.index("right_hip")])
+
+
+def _drop_frames(landmarks: FrameLandmarks, keep: NDArray[np.bool_]) -> FrameLandmarks:
+    """The same frames, with the pose removed wherever ``keep`` is false."""
+    drop = ~keep
+    image_xyz = landmarks.image_xyz.copy()
+    world_xyz = landmarks.world_xyz.copy()
+    visibility = landmarks.visibility.copy()
+    presence = landmarks.presence.copy()
+    image_xyz[drop] = np.nan
+    world_xyz[drop] = np.nan
+    visibility[drop] = 0.0
+    presence[drop] = 0.0
+    return FrameLandmarks(
+        frame_index=landmarks.frame_index,
+        time_s=landmarks.time_s,
+        image_xyz=image_xyz,
+        visibility=visibility,
+        presence=presence,
+        world_xyz=world_xyz,
+        pose_found=landmarks.pose_found & keep,
+    )
+
+
+def extract_track(
+    video: str | os.PathLike[str],
+    *,
+    model: str | os.PathLike[str] | None = None,
+    person: str | int | None = None,
+    workers: int | None = None,
+    use_cache: bool = True,
+    progress: bool | ProgressCallback = True,
+    settings: ExtractionSettings | None = None,
+) -> PoseTrack:
+    """Extract the pose track of one person from a video (cached).
+
+    Parameters
+    ----------
+    video : the clip.
+    model : pose model file; default: :func:`gaitcheck.pose.model.resolve_model`.
+    person : who to follow when several people are in view: ``None`` (the largest, most
+        persistent person), a number from ``gaitcheck info``, ``"left"``, ``"right"`` or
+        ``"largest"``.
+    workers : processes to use; default :func:`default_workers` (2 on a 2-core machine, 1
+        for clips under 3 s).
+    use_cache : return a cached track when there is one, and cache the new one.
+    progress : ``True`` shows a progress bar on the terminal, ``False`` nothing; a callable
+        is called with the number of frames finished since its last call.
+    settings : landmarker confidences and scan sizes; ``person`` overrides ``settings.person``.
+
+    Returns
+    -------
+    PoseTrack
+        One row per video frame, times from the container; ``meta`` records the video path
+        and sha256, model sha256, settings, gaitcheck version, backend, subject choice and
+        timings.
+
+    Raises
+    ------
+    InputError, VideoError
+        The video cannot be read.
+    ModelError
+        No usable pose model.
+    AnalysisError
+        Nobody was found in the clip.
+    """
+    from gaitcheck.fileio import sha256_file
+    from gaitcheck.pose.model import resolve_model
+    from gaitcheck.video import frame_times_s, probe_video
+
+    started = time.perf_counter()
+    video = Path(video)
+    settings = settings or ExtractionSettings()
+    if person is not None:
+        settings = ExtractionSettings(**{**settings.__dict__, "person": str(person).strip().lower()})
+    info = probe_video(video)
+    model_path = resolve_model(model)
+    video_sha256 = info.sha256
+    model_sha256 = sha256_file(model_path)
+    cache_path = cache_dir() / f"{cache_key(video_sha256, model_sha256, settings)}.parquet"
+    if use_cache:
+        cached = _load_cached(cache_path)
+        if cached is not None:
+            return cached.with_meta(source=str(video), cache_hit=True)
+
+    size = (info.width, info.height)
+    n_workers = max(1, workers if workers is not None else default_workers(info.duration_s))
+    ranges = split_frame_ranges(info.n_frames, n_workers, round(settings.warmup_s * info.fps))
+    n_scan = int(np.clip(round(SCAN_FRAMES_PER_S * info.duration_s), MIN_SCAN_FRAMES, settings.people_scan_frames))
+    scan_frames = sample_frame_indices(info.n_frames, n_scan).tolist()
+    whole_frame_jobs = [
+        _RangeJob(
+            video, model_path, settings.landmarker, w0, s0, s1, *size,
+            scan_frames=tuple(i for i in scan_frames if s0 <= i < s1), stop_when_crowded=True,
+        )
+        for w0, s0, s1 in ranges
+    ]  # fmt: skip
+    total_work = info.n_frames + sum(s0 - w0 for w0, s0, _ in ranges)
+    timings: dict[str, float] = {}
+    with _ProgressReporter(progress, total_work, video) as report:
+        landmarks, seen = _timed(timings, "whole_frame_pass", _run_jobs, whole_frame_jobs, report)
+    seen.sort(key=lambda sample: sample.frame_index)
+    single_person = all(s.n_people == 1 and not s.searched_tiles for s in seen)
+    subject: people.PersonTrack | None = None
+    crop: NDArray[np.int64] | None = None
+    if not (single_person and settings.person is None):
+        ranked = people.rank_people(people.link_people(seen), len(seen))
+        if not ranked:
+            raise _no_person_error(video, len(seen))
+        subject = people.choose_person(ranked, settings.person, str(video))
+        all_frames = np.arange(info.n_frames, dtype=np.int64)
+        if people.crop_side_px(subject, size) < min(size):
+            sample_step = float(np.mean(np.diff(scan_frames))) if len(scan_frames) > 1 else float(info.n_frames)
+            crop = people.crop_boxes(subject, all_frames, size, sample_step)
+        if crop is not None or not single_person:  # the whole-frame pass stopped early, or a crop helps
+            jobs = [
+                _RangeJob(
+                    video, model_path, settings.landmarker, w0, s0, s1, *size,
+                    crop_boxes=None if crop is None else crop[w0:s1],
+                )
+                for w0, s0, s1 in ranges
+            ]  # fmt: skip
+            with _ProgressReporter(progress, total_work, video) as report:
+                landmarks, _ = _timed(timings, "subject_pass", _run_jobs, jobs, report)
+        on_path = people.on_subject_path(subject, all_frames, _hip_centre_px(landmarks, *size))
+        landmarks = _drop_frames(landmarks, on_path)
+    if not landmarks.pose_found.any():
+        raise _no_person_error(video, info.n_frames)
+
+    times = frame_times_s(video)
+    track = PoseTrack(
+        time_s=times,
+        image_xyz=landmarks.image_xyz,
+        visibility=landmarks.visibility,
+        presence=landmarks.presence,
+        world_xyz=landmarks.world_xyz,
+        pose_found=landmarks.pose_found,
+        width=info.width,
+        height=info.height,
+        fps=info.fps,
+        meta={
+            "source": str(video),
+            "video_sha256": video_sha256,
+            "model": str(model_path),
+            "model_sha256": model_sha256,
+            "settings": settings.as_dict(),
+            "gaitcheck_version": __version__,
+            "backend": BACKEND_NAME,
+            "rotation_deg": info.rotation_deg,
+            "subject": _subject_meta(subject, crop, len(seen), info.width),
+            "workers": len(ranges),
+            "timings_s": {
+                **{name: round(seconds, 3) for name, seconds in timings.items()},
+                "total": round(time.perf_counter() - started, 3),
+            },
+            "cache_hit": False,
+        },
+    )
+    if use_cache:
+        track.save(cache_path)
+    return track
+
+
+def _subject_meta(
+    subject: people.PersonTrack | None, crop: NDArray[np.int64] | None, n_samples: int, width: int
+) -> dict[str, Any]:
+    if subject is None:
+        return {"mode": "whole frame", "person": 1, "single_person": True}
+    return {
+        "mode": "crop" if crop is not None else "whole frame, off-path poses dropped",
+        "person": subject.person_id,
+        "single_person": False,
+        "person_summary": subject.summary(n_samples, width),
+        "crop_side_px": int(crop[:, 2].max()) if crop is not None else None,
+    }
+
+
+class _ProgressReporter:
+    """Context manager giving a frames-done callback: a rich progress bar, a user callback or nothing."""
+
+    def __init__(self, progress: bool | ProgressCallback, total_frames: int, video: Path) -> None:
+        self._progress = progress
+        self._total = total_frames
+        self._video = video
+        self._bar: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> ProgressCallback:
+        if callable(self._progress):
+            return self._progress
+        if not self._progress:
+            return lambda n: None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self._bar = Progress(
+            TextColumn("[bold]pose[/] {task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeRemainingColumn(),
+            transient=True,
+        )
+        self._bar.start()
+        self._task = self._bar.add_task(self._video.name, total=self._total, rate="")
+        started = time.perf_counter()
+
+        def advance(n_done: int) -> None:
+            self._bar.advance(self._task, n_done)
+            done = self._bar.tasks[0].completed
+            elapsed = time.perf_counter() - started
+            self._bar.update(self._task, rate=f"{done / elapsed:5.1f} frames/s" if elapsed > 0 else "")
+
+        return advance
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
