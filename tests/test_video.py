@@ -53,6 +53,7 @@ def write_clip(
     time_base: Fraction | None = None,
     rotation_ccw_deg: int | None = None,
     hflip: bool = False,
+    pixel_aspect_ratio: Fraction | None = None,
     codec_options: dict[str, str] | None = None,
     container_options: dict[str, str] | None = None,
 ) -> Path:
@@ -66,6 +67,8 @@ def write_clip(
             stream.codec_context.time_base = time_base
         if rotation_ccw_deg is not None:
             stream.set_display_rotation(rotation_ccw_deg, hflip=hflip)
+        if pixel_aspect_ratio is not None:
+            stream.codec_context.sample_aspect_ratio = pixel_aspect_ratio
         for index in range(n_frames):
             frame = av.VideoFrame.from_ndarray(pattern_frame(index), format="rgb24")
             if pts_ticks is not None:
@@ -312,6 +315,35 @@ def test_rotation_metadata_gives_upright_frames(
         expected = expected[:, ::-1] if hflip else expected
         np.testing.assert_array_equal(shown.rgb, expected)
     assert same_frames(decode_all(rotated, start=2), frames[2:])
+
+
+@pytest.mark.parametrize(
+    ("rotation_ccw_deg", "expected_size", "expected_box", "grey_region"),
+    [
+        # 96 stored columns of 4:3 pixels -> 128 square ones; grey bottom half stays at the bottom
+        (None, (128, 64), (0, MARKER_ROWS, 0, 32), np.s_[HEIGHT // 2 + 4 :, :]),
+        # resampled, then turned clockwise: the grey bottom half ends up on the left
+        (-90, (64, 128), (0, 32, 64 - MARKER_ROWS, 64), np.s_[:, : HEIGHT // 2 - 4]),
+    ],
+)
+def test_non_square_pixels_are_resampled(
+    tmp_path: Path,
+    rotation_ccw_deg: int | None,
+    expected_size: tuple[int, int],
+    expected_box: tuple[int, int, int, int],
+    grey_region: tuple[slice, slice],
+) -> None:
+    clip = write_clip(
+        tmp_path / "sar.mp4", n_frames=3, rotation_ccw_deg=rotation_ccw_deg, pixel_aspect_ratio=Fraction(4, 3)
+    )
+    info = probe_video(clip)
+    assert info.pixel_aspect_ratio == pytest.approx(4 / 3)
+    assert (info.width, info.height) == expected_size
+    frames = decode_all(clip)
+    assert frames[0].rgb.shape == (expected_size[1], expected_size[0], 3)
+    top, bottom, left, right = marker_box(frames[0].rgb)
+    assert (top, bottom, left, right) == pytest.approx(expected_box, abs=1)  # bilinear edge
+    assert float(frames[2].rgb[grey_region].mean()) == pytest.approx(grey_level(2), abs=4)
 
 
 def test_upright_turns_counter_clockwise_and_mirrors() -> None:

@@ -5,7 +5,8 @@ done by PyAV. Three things matter for gait analysis and are handled here, once:
 
 - **Orientation.** Phones store portrait clips as landscape pixels plus a display matrix.
   :func:`iter_frames` applies it, so frames come out the way a player shows them, and
-  :class:`VideoInfo` reports the displayed width and height.
+  :class:`VideoInfo` reports the displayed width and height. Non-square pixels (old
+  camcorder formats) are resampled to square ones, so image angles are true.
 - **Timing.** Phone clips are often variable-frame-rate. Every frame carries its exact
   presentation time (``pts * time_base``, relative to the first frame), taken from the
   container rather than from ``index / fps``.
@@ -68,7 +69,7 @@ class VideoFrame:
     ----------
     index : position of the frame in presentation order of the whole clip (0-based).
     time_s : presentation time in seconds, relative to the clip's first frame.
-    rgb : (H, W, 3) uint8, C-contiguous, in displayed orientation.
+    rgb : (H, W, 3) uint8, C-contiguous, as displayed: upright, square pixels.
     """
 
     index: int
@@ -91,6 +92,8 @@ class VideoInfo:
         ``rotate`` tag.
     mirrored : the display matrix also mirrors the image left-right (applied after the
         rotation).
+    pixel_aspect_ratio : width/height of one stored pixel (1 for phones). Frames are
+        resampled to square pixels, so ``width`` already includes it.
     fps : nominal frame rate: the mean rate of the timestamps, ``(n_frames - 1) / span``, or the
         container's declared average rate when that agrees with it within 1%.
     n_frames : exact number of frames, counted from the demuxed packets.
@@ -106,6 +109,7 @@ class VideoInfo:
     height: int
     rotation_deg: int
     mirrored: bool
+    pixel_aspect_ratio: float
     fps: float
     n_frames: int
     duration_s: float
@@ -130,6 +134,7 @@ class VideoInfo:
             "duration_s": self.duration_s,
             "rotation_deg": self.rotation_deg,
             "mirrored": self.mirrored,
+            "pixel_aspect_ratio": self.pixel_aspect_ratio,
             "variable_frame_rate": self.is_variable_frame_rate,
             "size_bytes": self.size_bytes,
         }
@@ -157,6 +162,32 @@ class _Timing:
         return int(self.keyframe_indices[position]) if position >= 0 else 0
 
 
+@dataclass(frozen=True)
+class _Display:
+    """How stored frames become displayed ones: resample to square pixels, rotate, mirror."""
+
+    stored_width: int
+    stored_height: int
+    square_width: int  # stored width after correcting a non-square pixel aspect ratio
+    pixel_aspect_ratio: Fraction
+    rotation_ccw_deg: int
+    mirrored: bool
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """Displayed (width, height)."""
+        if self.rotation_ccw_deg % 180:
+            return self.stored_height, self.square_width
+        return self.square_width, self.stored_height
+
+    def rgb(self, frame: Any) -> NDArray[np.uint8]:
+        if self.square_width != frame.width:
+            stored = frame.to_ndarray(format="rgb24", width=self.square_width, height=frame.height)
+        else:
+            stored = frame.to_ndarray(format="rgb24")
+        return upright(stored, self.rotation_ccw_deg, self.mirrored)
+
+
 # --------------------------------------------------------------------------- public API
 
 
@@ -179,23 +210,22 @@ def probe_video(path: str | Path) -> VideoInfo:
         stream = _video_stream(container, path)
         timing = _read_timing(container, stream, path)
         first = _first_decoded_frame(container, stream, path)
-        rotation_ccw_deg, mirrored = _display_transform(first, path)
-        stored_width, stored_height = first.width, first.height
+        display = _display_of(first, stream, path)
         codec = stream.codec_context.name
         container_name = _container_name(container.format.name, path)
         average_rate = stream.average_rate
         guessed_rate = stream.guessed_rate
 
-    swap_axes = rotation_ccw_deg % 180 != 0
-    width, height = (stored_height, stored_width) if swap_axes else (stored_width, stored_height)
+    width, height = display.size
     return VideoInfo(
         path=path,
         container=container_name,
         codec=codec,
         width=int(width),
         height=int(height),
-        rotation_deg=(-rotation_ccw_deg) % 360,
-        mirrored=mirrored,
+        rotation_deg=(-display.rotation_ccw_deg) % 360,
+        mirrored=display.mirrored,
+        pixel_aspect_ratio=float(display.pixel_aspect_ratio),
         fps=_nominal_fps(timing, average_rate, guessed_rate, path),
         n_frames=timing.n_frames,
         duration_s=_duration_s(timing),
@@ -436,10 +466,10 @@ def _iter_range(path: Path, start: int, stop: int | None) -> Iterator[VideoFrame
         if start >= stop:
             return
         stream.thread_type = DECODE_THREAD_TYPE
-        orientation: tuple[int, bool] | None = None
+        display: _Display | None = None
         for index, frame in _contiguous_frames(container, stream, timing, start, path):
-            orientation = orientation or _display_transform(frame, path)
-            yield _video_frame(frame, index, timing, orientation)
+            display = display or _display_of(frame, stream, path)
+            yield _video_frame(frame, index, timing, display)
             if index + 1 >= stop:
                 return
 
@@ -451,7 +481,7 @@ def _iter_selected(path: Path, wanted: NDArray[np.int64]) -> Iterator[VideoFrame
         if wanted.size and wanted[-1] >= timing.n_frames:
             raise ValueError(f"frame {int(wanted[-1])} requested but {path} has {timing.n_frames} frames")
         stream.thread_type = DECODE_THREAD_TYPE
-        orientation: tuple[int, bool] | None = None
+        display: _Display | None = None
         run: Iterator[tuple[int, Any]] | None = None
         next_index = 0
         for target in wanted.tolist():
@@ -460,15 +490,28 @@ def _iter_selected(path: Path, wanted: NDArray[np.int64]) -> Iterator[VideoFrame
             for index, frame in run:
                 next_index = index + 1
                 if index == target:
-                    orientation = orientation or _display_transform(frame, path)
-                    yield _video_frame(frame, index, timing, orientation)
+                    display = display or _display_of(frame, stream, path)
+                    yield _video_frame(frame, index, timing, display)
                     break
 
 
-def _video_frame(frame: Any, index: int, timing: _Timing, orientation: tuple[int, bool]) -> VideoFrame:
-    rotation_ccw_deg, mirrored = orientation
-    rgb = upright(frame.to_ndarray(format="rgb24"), rotation_ccw_deg, mirrored)
-    return VideoFrame(index=index, time_s=float(timing.times_s[index]), rgb=rgb)
+def _video_frame(frame: Any, index: int, timing: _Timing, display: _Display) -> VideoFrame:
+    return VideoFrame(index=index, time_s=float(timing.times_s[index]), rgb=display.rgb(frame))
+
+
+def _display_of(frame: Any, stream: Any, path: Path) -> _Display:
+    """Display geometry from a decoded frame's display matrix and the stream's pixel aspect ratio."""
+    rotation_ccw_deg, mirrored = _display_transform(frame, path)
+    sample_aspect = stream.sample_aspect_ratio
+    pixel_aspect_ratio = Fraction(sample_aspect) if sample_aspect is not None and sample_aspect > 0 else Fraction(1)
+    return _Display(
+        stored_width=int(frame.width),
+        stored_height=int(frame.height),
+        square_width=max(1, round(frame.width * pixel_aspect_ratio)),
+        pixel_aspect_ratio=pixel_aspect_ratio,
+        rotation_ccw_deg=rotation_ccw_deg,
+        mirrored=mirrored,
+    )
 
 
 def _contiguous_frames(
