@@ -64,6 +64,7 @@ PHASE_CUTOFF_HZ = 4.0
 MIN_PHASE_S = 0.08
 #: A swing foot must rise at least this far (fraction of leg length) above the stance foot.
 MIN_FOOT_EXCURSION_LEG = 0.05
+EDGE_PEAKS_COUNT = True
 
 
 @dataclass(frozen=True)
@@ -75,12 +76,23 @@ class _EventRule:
     lag_s: float
 
 
-# Search windows are relative to the coarse interval boundary (start for IC, end for TO).
-_IC_RULE = _EventRule(search_before_s=0.12, search_after_s=0.22, lag_s=0.006)
-_IC_RULE_FRONTAL = _EventRule(search_before_s=0.12, search_after_s=0.22, lag_s=0.013)
-_TO_RULE_SIDE = _EventRule(search_before_s=0.20, search_after_s=0.10, lag_s=-0.003)
-_TO_RULE_REAR = _EventRule(search_before_s=0.20, search_after_s=0.10, lag_s=-0.025)
-_TO_RULE_FRONT = _EventRule(search_before_s=0.05, search_after_s=0.12, lag_s=-0.023)
+# Search windows are relative to the coarse interval boundary (start for IC, end for TO);
+# they cover where the events fell relative to the boundaries on the renders (true and
+# MediaPipe landmarks) with a margin. Keys: "side", "rear", "front".
+_RULES: dict[str, tuple[_EventRule, _EventRule]] = {
+    "side": (
+        _EventRule(search_before_s=0.04, search_after_s=0.22, lag_s=0.010),
+        _EventRule(search_before_s=0.12, search_after_s=0.10, lag_s=-0.010),
+    ),
+    "rear": (
+        _EventRule(search_before_s=0.10, search_after_s=0.16, lag_s=0.013),
+        _EventRule(search_before_s=0.16, search_after_s=0.06, lag_s=-0.025),
+    ),
+    "front": (
+        _EventRule(search_before_s=0.02, search_after_s=0.22, lag_s=0.013),
+        _EventRule(search_before_s=0.05, search_after_s=0.14, lag_s=-0.023),
+    ),
+}
 
 
 def leg_length_px(track: PoseTrack) -> float:
@@ -170,30 +182,25 @@ def _window_extremum(
     with np.errstate(invalid="ignore", divide="ignore"):
         shift = np.where(curvature < 0, 0.5 * (left - right) / curvature, 0.0)
     shift = np.where(np.isfinite(shift), np.clip(shift, -0.5, 0.5), 0.0)
-    observed = inside & ~on_edge & np.isfinite(mid)
+    observed = inside & np.isfinite(mid) & (~on_edge | EDGE_PEAKS_COUNT)
     return peak + shift, observed
 
 
 def _event_signals(track: PoseTrack, view: str) -> dict[str, tuple[FloatArray, FloatArray]]:
     """Per side: the signal whose maximum marks IC and the one whose maximum marks TO."""
-    pelvis_v = _fill_nan(0.5 * (track.point_px("left_hip")[:, 1] + track.point_px("right_hip")[:, 1]))
     signals = {}
     for side in ("left", "right"):
-        heel_v = _fill_nan(track.point_px(f"{side}_heel")[:, 1])
         toe_v = _fill_nan(track.point_px(f"{side}_foot_index")[:, 1])
         ankle = track.point_px(f"{side}_ankle")
         ankle_v = _fill_nan(ankle[:, 1])
+        hip_ankle = _fill_nan(np.linalg.norm(track.point_px(f"{side}_hip") - ankle, axis=1))
+        ic_signal = ankle_v - toe_v  # toe highest relative to the ankle: peak dorsiflexion
         if view.startswith("side"):
-            ic_signal = heel_v - pelvis_v
-            to_signal = toe_v
+            to_signal = hip_ankle  # leg most extended
+        elif view == "front":
+            to_signal = -np.gradient(np.gradient(hip_ankle))  # leg extension decelerates most
         else:
-            ic_signal = ankle_v - toe_v
-            if view == "front":
-                hip = track.point_px(f"{side}_hip")
-                hip_ankle = _fill_nan(np.linalg.norm(hip - ankle, axis=1))
-                to_signal = -np.gradient(np.gradient(hip_ankle))
-            else:
-                to_signal = toe_v
+            to_signal = toe_v  # toe lowest in the image
         signals[side] = (ic_signal, to_signal)
     return signals
 
@@ -221,8 +228,9 @@ def detect_stances(track: PoseTrack, classification: ClipClassification) -> pd.D
     pandas.DataFrame
         One row per contact, sorted by ``ic_time_s``, columns :data:`STANCE_COLUMNS`.
         Every row has an observed IC (contacts that began before the clip are left out).
-        Sides alternate strictly, except where a contact could not be located near the
-        clip's start. ``complete`` is False when the TO falls outside the clip (or too close
+        Sides alternate strictly: labels that break the alternation (a left/right swap the
+        cleaning missed) are corrected, and their number is in
+        ``table.attrs["sides_relabelled"]``. ``complete`` is False when the TO falls outside the clip (or too close
         to its end to be located); ``to_frame``/``to_time_s`` are then the clip's last frame
         and ``contact_time_s`` is NaN. Times follow the convention in the module docstring.
 
@@ -265,7 +273,7 @@ def detect_stances(track: PoseTrack, classification: ClipClassification) -> pd.D
 
     signals = _event_signals(track, view)
     frontal = not view.startswith("side")
-    ic_rule = _IC_RULE_FRONTAL if frontal else _IC_RULE
+    ic_rule, to_rule = _RULES["side" if not frontal else view]
     ic_frames = np.full(starts.size, np.nan)
     ic_seen = np.zeros(starts.size, dtype=bool)
     for side, left_flag in (("left", True), ("right", False)):
@@ -277,18 +285,7 @@ def detect_stances(track: PoseTrack, classification: ClipClassification) -> pd.D
             round(ic_rule.search_after_s * fps),
         )
         ic_frames[mine], ic_seen[mine] = found + ic_rule.lag_s * fps, seen & (starts[mine] > 0)
-    if frontal:
-        to_rule = _TO_RULE_FRONT if view == "front" else _TO_RULE_REAR
-        to_signals = {side: signals[side][1] for side in ("left", "right")}
-    else:
-        to_rule = _TO_RULE_SIDE
-        slope = _ground_slope(track, ic_frames[ic_seen], is_left[ic_seen])
-        to_signals = {
-            side: _fill_nan(
-                track.point_px(f"{side}_foot_index")[:, 1] - slope * track.point_px(f"{side}_foot_index")[:, 0]
-            )
-            for side in ("left", "right")
-        }
+    to_signals = {side: signals[side][1] for side in ("left", "right")}
     to_frames = np.full(starts.size, np.nan)
     to_seen = np.zeros(starts.size, dtype=bool)
     for side, left_flag in (("left", True), ("right", False)):
@@ -320,6 +317,8 @@ def detect_stances(track: PoseTrack, classification: ClipClassification) -> pd.D
         columns=list(STANCE_COLUMNS),
     )
     table = table.sort_values("ic_time_s", kind="stable").reset_index(drop=True)
+    table["side"], relabelled = _alternate_sides(table["side"].to_numpy())
+    table.attrs["sides_relabelled"] = relabelled
     if len(table) < MIN_STANCES:
         raise AnalysisError(
             _source(track) + f"only {len(table)} foot contacts found, at least {MIN_STANCES} (two strides) are needed; "
@@ -351,6 +350,21 @@ def _ground_slope(track: PoseTrack, ic_frames: FloatArray, is_left: NDArray[np.b
     if du_total <= 0.5 * ic_frames.size * steps.size:
         return 0.0
     return dv_total / du_total
+
+
+def _alternate_sides(sides: NDArray[Any]) -> tuple[NDArray[Any], int]:
+    """Strictly alternating side labels, in the phase that agrees with most detected labels.
+
+    Feet alternate in running and walking, so a run of stances whose labels break the
+    alternation is a left/right landmark swap the cleaning did not catch; the contact
+    times are right, only the names are wrong. Returns the labels and how many changed.
+    """
+    starts_left = np.where(np.arange(sides.size) % 2 == 0, "left", "right")
+    starts_right = np.where(starts_left == "left", "right", "left")
+    agree_left = int(np.sum(starts_left == sides))
+    agree_right = int(np.sum(starts_right == sides))
+    best = starts_left if agree_left >= agree_right else starts_right
+    return best, int(sides.size - max(agree_left, agree_right))
 
 
 def _merge_spurious(
