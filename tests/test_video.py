@@ -256,6 +256,20 @@ def test_variable_frame_rate_times_are_exact(
     assert [f.time_s for f in tail] == [f.time_s for f in frames[7:10]]
 
 
+def test_frames_hidden_by_an_edit_list_are_not_counted(tmp_path: Path) -> None:
+    # Frames with negative times make the MP4 muxer write an edit list that hides them, as a
+    # phone's trim does: the file stores 12 frames, a player shows the last 9.
+    pts_ticks = np.arange(12, dtype=np.int64) - 3
+    clip = write_clip(tmp_path / "trimmed.mp4", n_frames=12, pts_ticks=pts_ticks, time_base=Fraction(1, 30))
+    info = probe_video(clip)
+    assert (info.n_frames, info.fps) == (9, 30.0)
+    assert info.duration_s == pytest.approx(9 / 30, abs=1e-9)
+    np.testing.assert_allclose(frame_times_s(clip), np.arange(9) / 30, rtol=0, atol=1e-12)
+    frames = decode_all(clip)
+    assert [round(bottom_grey(f)) for f in frames] == pytest.approx([grey_level(i) for i in range(3, 12)], abs=4)
+    assert same_frames(decode_all(clip, start=4, stop=7), frames[4:7])
+
+
 def test_a_dropped_frame_makes_the_clip_variable_frame_rate(tmp_path: Path) -> None:
     time_base = Fraction(1, 600)
     intervals = np.full(20, 20, dtype=np.int64)  # 30 fps ...

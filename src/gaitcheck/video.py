@@ -379,9 +379,13 @@ def _read_timing(container: av.container.InputContainer, stream: Any, path: Path
     pts_list: list[int] = []
     durations: list[int] = []
     keyframe_flags: list[bool] = []
+    n_samples = 0  # frames stored in the file, including those an edit list hides
     try:
         for packet in container.demux(stream):
-            if packet.pts is None or packet.size == 0 or packet.is_discard:
+            if packet.pts is None or packet.size == 0:
+                continue
+            n_samples += 1
+            if packet.is_discard:
                 continue
             pts_list.append(packet.pts)
             durations.append(packet.duration or 0)
@@ -391,10 +395,10 @@ def _read_timing(container: av.container.InputContainer, stream: Any, path: Path
     if stream.time_base is None:
         raise VideoError(f"{path}: the video stream has no time base; {_CONVERT_HINT}.")
     declared_frames = int(stream.frames or 0)
-    if declared_frames > len(pts_list):
+    if declared_frames > n_samples:
         raise VideoError(
             f"{path} is truncated: its header lists {declared_frames} video frames but only "
-            f"{len(pts_list)} are in the file. {_RECOPY_HINT}."
+            f"{n_samples} are in the file. {_RECOPY_HINT}."
         )
     declared_s = _declared_duration_s(stream)
     if not pts_list:
