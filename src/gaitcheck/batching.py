@@ -282,6 +282,18 @@ def _run_dask(jobs: Sequence[ClipJob], clips_dir: Path, scheduler: str, processo
             yield future.result()
 
 
+def _provision_model(entries: Sequence[tuple[Path, dict[str, Any]]]) -> str:
+    """Make sure the pose model is there once, before the workers start; return its sha256.
+
+    Only needed when some input is a video (saved tracks and truth files need no model).
+    """
+    if not any(path.suffix.lower() in VIDEO_SUFFIXES for path, _ in entries):
+        return ""
+    from gaitcheck.pose.model import ensure_model
+
+    return sha256_file(ensure_model(progress=False))
+
+
 def _default_workers() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
@@ -293,7 +305,7 @@ def run_batch(
     scheduler: str | None = None,
     workers: int | None = None,
     defaults: dict[str, Any] | None = None,
-    model_sha256: str = "",
+    model_sha256: str | None = None,
     processor: Processor = analyse_clip,
     on_result: Callable[[ClipResult, int, int], None] | None = None,
 ) -> BatchTables:
@@ -304,7 +316,11 @@ def run_batch(
     inputs : folders, glob patterns, clip files, or manifest CSVs (a ``path`` column plus
         metadata columns such as subject, session, condition, view, height).
     outdir : the batch folder: ``clips/<clip_id>/``, the tables and ``overview.html``.
-    scheduler : address of a Dask scheduler (``tcp://host:8786``); None runs locally.
+    scheduler : address of a Dask scheduler (``tcp://host:8786``); None runs locally. The
+        workers find the pose model themselves (``gaitcheck model ensure`` on each machine,
+        or ``GAITCHECK_MODEL``).
+    model_sha256 : the pose model's sha256 for the content keys (default: provision the model
+        and hash it when running locally).
     workers : local processes (default: one per core).
     on_result : called after each finished or skipped clip with (result, done, total).
     """
@@ -313,7 +329,10 @@ def run_batch(
     clips_dir.mkdir(parents=True, exist_ok=True)
     for stale in clips_dir.glob(f"{_TMP_MARK}*"):  # left by a run that was killed
         shutil.rmtree(stale, ignore_errors=True)
-    jobs = make_jobs(collect_inputs(inputs), defaults=defaults, model_sha256=model_sha256)
+    entries = collect_inputs(inputs)
+    if model_sha256 is None:
+        model_sha256 = _provision_model(entries) if scheduler is None else ""
+    jobs = make_jobs(entries, defaults=defaults, model_sha256=model_sha256)
     if not jobs:
         raise InputError(f"no clips found in {', '.join(map(str, inputs))}")
     results: dict[str, ClipResult] = {}
