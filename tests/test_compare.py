@@ -592,3 +592,21 @@ def test_comparison_report_opens_in_headless_chromium(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Headline changes" in result.stdout and "Pelvic drop (overall)" in result.stdout
     assert "Uncaught" not in result.stderr and "CONSOLE" not in result.stderr
+
+
+@pytest.mark.slow
+def test_clips_compared_with_themselves_show_paired_key_frames(sample_videos: Path, tmp_path: Path) -> None:
+    """The bundled rear demo (truth replay, its video beside it) against itself: nothing changes,
+    every p-value is 1, and the report shows the same frame of both sessions."""
+    from gaitcheck.compare import compare_to_folder
+
+    clip = sample_videos / "demo_rear.truth.json"
+    comparison, paths = compare_to_folder([clip], [clip], tmp_path)
+    compared = [r for r in comparison.changes if r.verdict != "not compared"]
+    assert compared and {r.verdict for r in compared} == {"no real change"}
+    assert {r.p_welch for r in compared} == {1.0}
+    assert (tmp_path / "before" / "demo_rear" / "summary.json").is_file()
+    html = paths["html"].read_text(encoding="utf-8")
+    assert "Key frames: the same moment" in html
+    before_png, after_png = html.split('src="data:image/png;base64,')[1:3]
+    assert before_png.split('"')[0] == after_png.split('"')[0]

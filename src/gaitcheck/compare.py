@@ -237,11 +237,17 @@ def load_change_rules(path: str | os.PathLike[str] | None = None) -> ChangeRules
 
 @dataclass(frozen=True)
 class ClipAnalysis:
-    """One analysed clip: its strides table and summary dict."""
+    """One analysed clip: its strides table and summary dict.
+
+    ``track`` (the cleaned :class:`gaitcheck.track.PoseTrack`) and ``video`` are known when the
+    clip was analysed in this run; the report then shows key frames side by side.
+    """
 
     strides: pd.DataFrame
     summary: Mapping[str, Any]
     label: str = ""
+    track: Any = None
+    video: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -1231,6 +1237,14 @@ def write_comparison(comparison: Comparison, out_dir: str | os.PathLike[str]) ->
     return {"json": json_path, "csv": csv_path}
 
 
+def _video_of(source: Path) -> Path | None:
+    """The video behind an analysed source: itself, or for a gaitsynth truth file the clip beside it."""
+    if source.name.endswith(".truth.json"):
+        beside = source.with_name(source.name.removesuffix(".truth.json") + ".mp4")
+        return beside if beside.is_file() else None
+    return None if source.suffix.lower() == ".parquet" else source
+
+
 def _analysis_folders(path: Path) -> list[Path]:
     """The analysis folders a path stands for: itself, or its sub-folders holding summary.json."""
     if (path / "summary.json").is_file():
@@ -1273,7 +1287,8 @@ def load_session_inputs(
             analysis = analyze_source(path, height_cm=height_cm)
             folder = Path(analysis_dir) / path.name.split(".")[0]
             write_outputs(analysis, folder, force=True)
-            clips.append(load_clip_analysis(folder))
+            loaded = load_clip_analysis(folder)
+            clips.append(dataclasses.replace(loaded, track=analysis.track, video=_video_of(path)))
             dates.append(datetime.fromtimestamp(path.stat().st_mtime, tz=UTC).isoformat(timespec="seconds"))
         else:
             raise InputError(f"{path}: no such file or folder; give an analysis folder or a video")
@@ -1301,10 +1316,11 @@ def compare_to_folder(
     comparison = dataclasses.replace(comparison, extras={"findings": findings.to_dict()})
     paths = write_comparison(comparison, out)
     if html:
-        from gaitcheck.report.compare_html import render_comparison_html
+        from gaitcheck.report.compare_html import read_paired_key_frames, render_comparison_html
 
+        key_frames = read_paired_key_frames(comparison, before, after)
         paths["html"] = out / "comparison.html"
-        write_text_atomic(paths["html"], render_comparison_html(comparison, findings))
+        write_text_atomic(paths["html"], render_comparison_html(comparison, findings, key_frames))
     return comparison, paths
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -19,7 +20,7 @@ import pandas as pd
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from gaitcheck.compare import Comparison, FindingsChange, MetricChange
+    from gaitcheck.compare import ClipAnalysis, Comparison, FindingsChange, MetricChange, Session
 
 BEFORE_COLOUR = "#8a8f98"
 AFTER_COLOUR = "#1f6fb2"
@@ -129,6 +130,138 @@ def history_figure(table: pd.DataFrame) -> Figure | None:
     return fig
 
 
+#: Metrics shown as key frames, the event their frame is taken at, and the drawing of the
+#: runner's report (:mod:`gaitcheck.report.keyframes`) that fits them.
+KEY_FRAME_EVENTS: dict[str, tuple[str, str]] = {
+    "pelvic_drop_deg": ("peak", "pelvic_drop"),
+    "knee_fppa_deg": ("peak", "knee_valgus"),
+    "hip_adduction_deg": ("peak", "knee_valgus"),
+    "heel_ahead_pct_leg": ("contact", "heel_contact"),
+    "shank_angle_ic_deg": ("contact", "heel_contact"),
+}
+MAX_KEY_FRAME_PAIRS = 3
+
+
+@dataclass(frozen=True)
+class PairedEvent:
+    """The same gait event of a typical stance in each session, for one metric and side."""
+
+    metric: str
+    side: str
+    event: str
+    drawing: str
+    before_stance: int
+    after_stance: int
+
+
+def _typical_stance(strides: pd.DataFrame, metric: str, side: str) -> int | None:
+    """Row index of the complete stance on ``side`` whose value is closest to that side's median."""
+    mask = (strides["side"] == side).to_numpy(dtype=bool)
+    if "complete" in strides:
+        mask = mask & strides["complete"].to_numpy(dtype=bool)
+    values = np.where(mask, strides[metric].to_numpy(dtype=np.float64), np.nan)
+    if not np.isfinite(values).any():
+        return None
+    return int(np.nanargmin(np.abs(values - np.nanmedian(values))))
+
+
+def select_paired_events(comparison: Comparison, before: Session, after: Session) -> list[PairedEvent]:
+    """Which stance of each session to show for the headline metrics (pure).
+
+    Metrics with a real change come first (largest effect first); when none changed, the first
+    compared key metrics are shown so the coach still sees both runs. The side is the one
+    with the larger change. Only clips analysed in this run (with track and video) qualify.
+    """
+    compared = [r for r in comparison.changes if r.metric in KEY_FRAME_EVENTS and r.verdict != "not compared"]
+    real = [r.metric for r in comparison.real_changes() if r.metric in KEY_FRAME_EVENTS]
+    ordered = list(dict.fromkeys(real + [r.metric for r in compared]))
+    events: list[PairedEvent] = []
+    for metric in ordered[:MAX_KEY_FRAME_PAIRS]:
+        sides = [r for r in compared if r.metric == metric and r.side in _SIDES and r.difference is not None]
+        if not sides:
+            continue
+        row = max(sides, key=lambda r: abs(r.difference or 0.0))
+        clip_b, clip_a = _clip(before, row.before_clip), _clip(after, row.after_clip)
+        if clip_b is None or clip_a is None:
+            continue
+        stance_b = _typical_stance(clip_b.strides, metric, row.side)
+        stance_a = _typical_stance(clip_a.strides, metric, row.side)
+        if stance_b is None or stance_a is None:
+            continue
+        event, drawing = KEY_FRAME_EVENTS[metric]
+        events.append(PairedEvent(metric, row.side, event, drawing, stance_b, stance_a))
+    return events
+
+
+def _clip(session: Session, label: str | None) -> ClipAnalysis | None:
+    clip = next((c for c in session.clips if c.label == label), None)
+    if clip is None or clip.track is None or clip.video is None:
+        return None
+    return clip
+
+
+def _event_frame(clip: ClipAnalysis, event: PairedEvent, stance: int) -> int:
+    """Frame of the event: the contact frame, or the frame of the peak signal inside the stance."""
+    from gaitcheck.report.signals import report_signals
+
+    row = clip.strides.iloc[stance]
+    first, last = int(row["ic_frame"]), min(int(row["to_frame"]), clip.track.n_frames - 1)
+    if event.event == "contact":
+        return first
+    view = str(clip.summary.get("classification", {}).get("view", ""))
+    leg_px = clip.summary.get("clip", {}).get("leg_length_px")
+    signal_name = "knee_fppa_deg" if event.drawing == "knee_valgus" else "pelvic_drop_deg"
+    signal = report_signals(clip.track, view, leg_px).get(signal_name, {}).get(event.side)
+    if signal is None or not np.isfinite(signal[first : last + 1]).any():
+        return (first + last) // 2
+    return first + int(np.nanargmax(signal[first : last + 1]))
+
+
+def read_paired_key_frames(comparison: Comparison, before: Session, after: Session) -> list[dict[str, Any]]:
+    """Key frames of both sessions at the same gait event, drawn like the runner's report.
+
+    Reads the frames from the videos (the only I/O here). Returns one entry per metric with
+    ``title``, ``caption`` and base64 PNGs ``before_png`` / ``after_png``; empty when the
+    sessions came from analysis folders (no video and track at hand).
+    """
+    import base64
+
+    from gaitcheck.report.keyframes import KeyFrameSpec, draw_key_frame, landmarks_at, png_bytes, read_frames
+
+    pairs: list[dict[str, Any]] = []
+    for event in select_paired_events(comparison, before, after):
+        row = comparison.change(event.metric, event.side)
+        pictures = []
+        for session, clip_label, stance in (
+            (before, row.before_clip, event.before_stance),
+            (after, row.after_clip, event.after_stance),
+        ):
+            clip = _clip(session, clip_label)
+            assert clip is not None and clip.video is not None
+            frame = _event_frame(clip, event, stance)
+            rgb = read_frames(clip.video, [frame]).get(frame)
+            if rgb is None:
+                break
+            value = float(clip.strides.iloc[stance][event.metric])
+            spec = KeyFrameSpec(
+                event.drawing, frame, float(clip.track.time_s[frame]), event.side, value, row.unit, "", ""
+            )
+            picture = draw_key_frame(rgb, landmarks_at(clip.track, frame), spec)
+            pictures.append(base64.b64encode(png_bytes(picture)).decode("ascii"))
+        if len(pictures) != 2:
+            continue
+        moment = "initial contact" if event.event == "contact" else "the peak within stance"
+        pairs.append(
+            {
+                "title": f"{row.label}, {event.side} stance: {row.verdict}",
+                "caption": f"A typical {event.side} stance of each session (closest to the median), at {moment}.",
+                "before_png": pictures[0],
+                "after_png": pictures[1],
+            }
+        )
+    return pairs
+
+
 def _number(value: float | None, digits: int = 2) -> str:
     if value is None or not math.isfinite(value):
         return "-"
@@ -193,8 +326,12 @@ def _environment() -> Any:
     )
 
 
-def render_comparison_html(comparison: Comparison, findings_change: FindingsChange | None = None) -> str:
-    """The comparison report as one self-contained HTML page."""
+def render_comparison_html(
+    comparison: Comparison,
+    findings_change: FindingsChange | None = None,
+    key_frames: Sequence[dict[str, Any]] = (),
+) -> str:
+    """The comparison report as one self-contained HTML page (key frames from :func:`read_paired_key_frames`)."""
     fig = comparison_figure(comparison)
     real = comparison.real_changes()
     template = _environment().get_template("compare.html.j2")
@@ -212,6 +349,7 @@ def render_comparison_html(comparison: Comparison, findings_change: FindingsChan
             counts=comparison.verdict_counts(),
             figure_svg=figure_svg(fig) if fig is not None else None,
             findings=findings_change.to_dict() if findings_change is not None else None,
+            key_frames=list(key_frames),
             colours=VERDICT_COLOURS,
             before_colour=BEFORE_COLOUR,
             after_colour=AFTER_COLOUR,
