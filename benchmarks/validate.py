@@ -3,7 +3,8 @@
 Cases, per rendered clip in ``../shared/data/synthetic`` and ``sample_videos`` (gaitsynth
 truth beside each clip):
 
-* TRUE landmarks (truth replay) with the TRUE events: the metric definitions alone;
+* TRUE landmarks (truth replay) with the TRUE events, not cleaned: the metric definitions alone;
+* the same after cleaning (the product low-pass filters every track);
 * TRUE landmarks with DETECTED events: metric definitions + event detection;
 * MediaPipe landmarks with TRUE events: the pose model's landmark error alone;
 * MediaPipe landmarks with DETECTED events: the product as a user runs it.
@@ -31,6 +32,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import platformdirs
 
 from gaitcheck.errors import GaitcheckError
 from gaitcheck.fileio import write_text_atomic
@@ -41,7 +43,9 @@ from gaitcheck.track import PoseTrack
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data"
 DEFAULT_OUT = REPO / "docs" / "validation.md"
+DEFAULT_CACHE = Path(platformdirs.user_cache_dir("gaitcheck")) / "validate-tracks"
 COMMAND = "nice -n 10 python benchmarks/validate.py"
+METRICS_ONLY = "true landmarks, true events, no cleaning (metric definitions alone)"
 #: Largest IC time difference for a detected stance to count as the same contact.
 MATCH_WINDOW_S = 0.15
 
@@ -145,9 +149,9 @@ def summarise_errors(pairs: pd.DataFrame) -> dict[str, dict[str, float]]:
 
 
 def evaluate_case(
-    clip: str, condition: str, track: PoseTrack, truth: dict[str, Any], *, true_events: bool
+    clip: str, condition: str, track: PoseTrack, truth: dict[str, Any], *, true_events: bool, clean: bool = True
 ) -> CaseResult:
-    """Analyse one track (with true or detected events) and compare with the truth."""
+    """Analyse one track (with true or detected events, cleaned or not) and compare with the truth."""
     view = truth["params"]["view"]
     setting = "treadmill" if truth["params"]["treadmill"] else "overground"
     try:
@@ -159,6 +163,7 @@ def evaluate_case(
             height_cm=100.0 * truth["params"]["body_height_m"],
             stances=stances_from_truth(truth) if true_events else None,
             source=clip,
+            clean=clean,
         )
     except GaitcheckError as exc:
         return CaseResult(clip, condition, view, track.fps, {}, {}, error=str(exc))
@@ -207,7 +212,7 @@ def mediapipe_track(video: Path, cache: Path) -> PoseTrack | None:
     if cached.is_file():
         return PoseTrack.load(cached)
     start = time.perf_counter()
-    track: PoseTrack = extract.extract_track(video)
+    track: PoseTrack = extract.extract_track(video, progress=False, workers=1)
     print(f"  extracted {video.name}: {track.n_frames} frames in {time.perf_counter() - start:.1f} s")
     cache.mkdir(parents=True, exist_ok=True)
     track.save(cached)
@@ -380,7 +385,7 @@ def acceptance_lines(results: list[CaseResult]) -> list[str]:
         return max(values) if values else (math.nan, "-")
 
     lines = []
-    for condition in sorted({case.condition for case in results}):
+    for condition in dict.fromkeys(case.condition for case in results):
         fppa, fppa_clip = worst(condition, "knee_fppa_deg")
         drop, drop_clip = worst(condition, "pelvic_drop_deg")
         heel, heel_clip = worst(condition, "heel_ahead_pct_leg")
@@ -471,7 +476,7 @@ def render(
 def main() -> None:
     parser = argparse.ArgumentParser(description="Validate gaitcheck metrics against truth; write docs/validation.md")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared data folder (../shared/data)")
-    parser.add_argument("--cache", type=Path, default=REPO / ".cache" / "validate", help="MediaPipe track cache")
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="MediaPipe track cache folder")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--no-mediapipe", action="store_true", help="truth replay only")
     args = parser.parse_args()
@@ -484,6 +489,7 @@ def main() -> None:
         print(name)
         truth = read_truth(truth_path)
         replay = track_from_truth(truth)
+        results.append(evaluate_case(name, METRICS_ONLY, replay, truth, true_events=True, clean=False))
         results.append(evaluate_case(name, "true landmarks, true events", replay, truth, true_events=True))
         if detect:
             results.append(evaluate_case(name, "true landmarks, detected events", replay, truth, true_events=False))
@@ -506,6 +512,7 @@ def main() -> None:
         c: i
         for i, c in enumerate(
             [
+                METRICS_ONLY,
                 "true landmarks, true events",
                 "true landmarks, detected events",
                 "MediaPipe landmarks, true events",

@@ -115,6 +115,7 @@ def analyze_track(
     stances: pd.DataFrame | None = None,
     pelvis_obliquity_deg: np.ndarray | None = None,
     source: str | None = None,
+    clean: bool = True,
 ) -> Analysis:
     """Run every analysis stage on a pose track.
 
@@ -127,6 +128,8 @@ def analyze_track(
         they must index the same frames as ``track``.
     pelvis_obliquity_deg : per-frame in-image pelvic obliquity replacing the hip landmarks.
     source : name of the input for messages (default: the track's ``meta["source"]``).
+    clean : False skips cleaning (validation of exact truth-replay landmarks); the cleaning
+        report is then None.
 
     Raises
     ------
@@ -142,7 +145,7 @@ def analyze_track(
     _check_legs_visible(track, source)
     classification = classify_clip(track, view=view, setting=setting, activity=activity)
     _check_activity(classification, source)
-    cleaned, cleaning_report = clean_track(track, classification)
+    cleaned, cleaning_report = clean_track(track, classification) if clean else (track, None)
     if stances is None:
         from gaitcheck.events import detect_stances
 
