@@ -270,6 +270,18 @@ def test_frames_hidden_by_an_edit_list_are_not_counted(tmp_path: Path) -> None:
     assert same_frames(decode_all(clip, start=4, stop=7), frames[4:7])
 
 
+@pytest.mark.parametrize(("suffix", "encoder"), [("mp4", "libx264"), ("mkv", "libx264"), ("webm", "libvpx-vp9")])
+def test_a_clip_starting_late_is_complete(tmp_path: Path, suffix: str, encoder: str) -> None:
+    # The first frame at 0.5 s (e.g. video starting after the audio): headers then state the
+    # track's end time, not its length; neither may be mistaken for missing frames.
+    pts_ticks = np.arange(12, dtype=np.int64) + 15
+    clip = write_clip(tmp_path / f"late.{suffix}", encoder, 12, pts_ticks=pts_ticks, time_base=Fraction(1, 30))
+    info = probe_video(clip)
+    assert info.n_frames == 12
+    assert info.duration_s == pytest.approx(12 / 30, abs=1e-3)
+    np.testing.assert_allclose(frame_times_s(clip), np.arange(12) / 30, rtol=0, atol=5e-4)
+
+
 def test_a_dropped_frame_makes_the_clip_variable_frame_rate(tmp_path: Path) -> None:
     time_base = Fraction(1, 600)
     intervals = np.full(20, 20, dtype=np.int64)  # 30 fps ...
@@ -461,7 +473,7 @@ def test_truncated_mp4_with_index_first(tmp_path: Path, read: Any) -> None:
 def test_truncated_matroska(tmp_path: Path, suffix: str, encoder: str) -> None:
     clip = write_clip(tmp_path / f"full.{suffix}", encoder, n_frames=60)
     cut = truncate(clip, tmp_path / f"cut.{suffix}", 0.8)
-    with pytest.raises(VideoError, match=r"is truncated: its header says the video lasts 2\.00 s"):
+    with pytest.raises(VideoError, match=r"is truncated: its header says the video ends at 2\.00 s"):
         probe_video(cut)
 
 

@@ -400,9 +400,13 @@ def _read_timing(container: av.container.InputContainer, stream: Any, path: Path
             f"{path} is truncated: its header lists {declared_frames} video frames but only "
             f"{n_samples} are in the file. {_RECOPY_HINT}."
         )
-    declared_s = _declared_duration_s(stream)
+    declared_end_s = _declared_end_s(stream)
     if not pts_list:
-        cut_short = f"its header says {declared_s:.2f} s: the file may be cut short" if declared_s else "it is empty"
+        cut_short = (
+            f"its header says it ends at {declared_end_s:.2f} s: the file may be cut short"
+            if declared_end_s
+            else "it is empty"
+        )
         raise VideoError(
             f"{path} has a video stream ({stream.codec_context.name}) but no frames in it ({cut_short}). "
             f"{_RECOPY_HINT}, or record the clip again."
@@ -421,21 +425,25 @@ def _read_timing(container: av.container.InputContainer, stream: Any, path: Path
         last_duration=last_duration,
         keyframe_indices=np.sort(keyframe_indices).astype(np.int64),
     )
-    if declared_s is not None:
-        found_s = _duration_s(timing)
+    if declared_end_s is not None:
+        found_end_s = float((int(timing.pts[-1]) + _last_frame_ticks(timing)) * timing.time_base)
         allowed_gap_s = _TRUNCATION_GAP_FRAMES * _median_interval_s(timing)
-        if declared_s - found_s > allowed_gap_s:
+        if declared_end_s - found_end_s > allowed_gap_s:
             raise VideoError(
-                f"{path} is truncated: its header says the video lasts {declared_s:.2f} s but the frames in "
-                f"the file cover only {found_s:.2f} s. {_RECOPY_HINT}."
+                f"{path} is truncated: its header says the video ends at {declared_end_s:.2f} s but the frames "
+                f"in the file end at {found_end_s:.2f} s. {_RECOPY_HINT}."
             )
     return timing
 
 
-def _declared_duration_s(stream: Any) -> float | None:
-    """Video duration the container's header declares (MP4 track duration, Matroska DURATION tag)."""
+def _declared_end_s(stream: Any) -> float | None:
+    """End time of the video on the stream's clock, as the header declares it.
+
+    MP4/MOV: track start plus track duration. Matroska/WebM: the track's DURATION tag, which
+    is its end time.
+    """
     if stream.duration:
-        return float(stream.duration * stream.time_base)
+        return float(((stream.start_time or 0) + stream.duration) * stream.time_base)
     tag = stream.metadata.get("DURATION") or ""
     parts = tag.split(":")
     if len(parts) != 3:
@@ -642,12 +650,16 @@ def _nominal_fps(timing: _Timing, average_rate: Fraction | None, guessed_rate: F
 
 
 def _duration_s(timing: _Timing) -> float:
-    """First frame's start to last frame's end; the last frame lasts its packet duration or the median interval."""
+    """First frame's start to last frame's end."""
+    return float((int(timing.pts[-1] - timing.pts[0]) + _last_frame_ticks(timing)) * timing.time_base)
+
+
+def _last_frame_ticks(timing: _Timing) -> int:
+    """How long the last frame lasts: its packet duration, else the median frame interval."""
+    if timing.last_duration > 0:
+        return timing.last_duration
     intervals = np.diff(timing.pts)
-    last_ticks = (
-        timing.last_duration if timing.last_duration > 0 else (int(np.median(intervals)) if intervals.size else 0)
-    )
-    return float((int(timing.pts[-1] - timing.pts[0]) + last_ticks) * timing.time_base)
+    return int(np.median(intervals)) if intervals.size else 0
 
 
 def _is_variable_frame_rate(pts: NDArray[np.int64]) -> bool:
