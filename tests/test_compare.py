@@ -610,3 +610,16 @@ def test_clips_compared_with_themselves_show_paired_key_frames(sample_videos: Pa
     assert "Key frames: the same moment" in html
     before_png, after_png = html.split('src="data:image/png;base64,')[1:3]
     assert before_png.split('"')[0] == after_png.split('"')[0]
+
+
+def test_history_sorts_sessions_by_recording_date(tmp_path: Path) -> None:
+    from gaitcheck.compare import history_to_folder
+
+    dates = {"march": "2026-03-02", "january": "2026-01-05", "february": "2026-02-01"}
+    for seed, (name, date) in enumerate(dates.items()):
+        clip = synthetic_clip(seed, FRONTAL_MEANS)
+        summary = {**clip.summary, "clip": {**clip.summary["clip"], "recorded_at": date}}
+        write_analysis_folder(tmp_path / name, ClipAnalysis(clip.strides, summary, name))
+    table, paths = history_to_folder([tmp_path / name for name in dates], tmp_path / "out", html=False)
+    assert table.drop_duplicates("order")["session"].tolist() == ["january", "february", "march"]
+    assert set(paths) == {"csv"}

@@ -1201,14 +1201,22 @@ def load_clip_analysis(folder: str | os.PathLike[str]) -> ClipAnalysis:
 
 
 def session_date(folder: str | os.PathLike[str], summary: Mapping[str, Any]) -> tuple[str, str]:
-    """Date of a session (ISO 8601) and where it came from: the summary's recording date when it
-    has one, else the modification time of the summary file."""
+    """Date of a session (ISO 8601) and where it came from.
+
+    In order: a recording date in the summary, the modification time of the analysed video
+    (``summary["clip"]["source"]``, when that file still exists), the modification time of
+    ``summary.json``.
+    """
     for keys in (("recorded_at",), ("clip", "recorded_at"), ("video", "recorded_at"), ("meta", "recorded_at")):
         value = _nested(summary, *keys)
         if isinstance(value, str) and value:
             return value, "recording date in summary.json"
+    source = _nested(summary, "clip", "source")
+    if isinstance(source, str) and source and Path(source).is_file():
+        stamp = Path(source).stat().st_mtime
+        return datetime.fromtimestamp(stamp, tz=UTC).isoformat(timespec="seconds"), "file time of the analysed clip"
     stamp = (Path(folder) / "summary.json").stat().st_mtime
-    return datetime.fromtimestamp(stamp, tz=UTC).isoformat(timespec="seconds"), "modification time of summary.json"
+    return datetime.fromtimestamp(stamp, tz=UTC).isoformat(timespec="seconds"), "file time of summary.json"
 
 
 def load_session(folders: Sequence[str | os.PathLike[str]], label: str | None = None) -> Session:
