@@ -5,7 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from gaitcheck.findings import evaluate
 from gaitcheck.plan import build_plan, load_catalogue
@@ -153,3 +156,29 @@ def test_overstride_clip_plan(truth_summary: Any) -> None:
 
 def test_clean_clip_plan_is_maintenance(truth_summary: Any) -> None:
     assert _truth_plan(truth_summary, "rear_drop00_valgus00").kind == "maintenance"
+
+
+# ------------------------------------------- acceptance on truth-replay analyses (real pipeline)
+
+
+@pytest.mark.parametrize(
+    ("clip", "kind", "must_focus", "must_not_focus"),
+    [
+        ("rear_drop12", "targeted", {"pelvic_drop"}, set()),
+        ("rear_valgus15", "targeted", {"knee_valgus"}, {"pelvic_drop"}),
+        ("side_land30_cad155", "targeted", {"overstride", "low_cadence"}, set()),
+        ("rear_drop00_valgus00", "maintenance", set(), set()),
+        ("side_land05_cad190", "maintenance", set(), set()),
+    ],
+)
+def test_plan_from_pipeline_on_truth_replay(
+    shared_data: Path, clip: str, kind: str, must_focus: set[str], must_not_focus: set[str]
+) -> None:
+    """Exact landmarks of each render through gaitcheck's own classification, cleaning, event
+    detection, metrics and summary, then findings and plan."""
+    from gaitcheck.pipeline import analyze_source
+
+    summary = analyze_source(shared_data / "synthetic" / f"{clip}.truth.json").summary
+    plan = build_plan(evaluate(summary), summary, today=TODAY)
+    assert plan.kind == kind
+    assert must_focus <= set(plan.focus) and not must_not_focus & set(plan.focus)
