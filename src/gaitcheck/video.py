@@ -17,9 +17,9 @@ done by PyAV. Three things matter for gait analysis and are handled here, once:
   whenever a keyframe lies between two wanted frames.
 
 A clip that holds less than its header promises (an interrupted copy: fewer frames than
-an MP4/AVI header lists, or frames ending more than two frame intervals before the
-duration an MP4/Matroska header declares) is an error, not a silently short clip: every
-entry point raises :class:`VideoError`. So does decoding when a frame fails, is skipped,
+an MP4/AVI header lists, or frames ending well before the end time an MP4/Matroska header
+declares) is an error, not a silently short clip: every entry point raises
+:class:`VideoError`. So does decoding when a frame fails, is skipped,
 or the decoder stops before the last frame.
 """
 
@@ -53,8 +53,10 @@ _RECOPY_HINT = "Copy the clip again from the phone or camera and check that the 
 _VFR_RELATIVE_TOLERANCE = 0.02
 # The declared average frame rate is kept when it is this close (relative) to the measured one.
 _FPS_AGREEMENT = 0.01
-# A clip whose frames end this many frame intervals before its declared duration is truncated.
+# A clip whose frames end more than this many frame intervals (and this many seconds) before
+# the end its header declares is truncated.
 _TRUNCATION_GAP_FRAMES = 2.0
+_TRUNCATION_GAP_MIN_S = 0.05
 # First bytes of an MP4/MOV (ISO base media) file: the size of the first box, then its type.
 _ISO_MEDIA_BOXES = frozenset({b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot"})
 # How far back (in frames) to retry a seek when the keyframe found lies after the target.
@@ -427,7 +429,7 @@ def _read_timing(container: av.container.InputContainer, stream: Any, path: Path
     )
     if declared_end_s is not None:
         found_end_s = float((int(timing.pts[-1]) + _last_frame_ticks(timing)) * timing.time_base)
-        allowed_gap_s = _TRUNCATION_GAP_FRAMES * _median_interval_s(timing)
+        allowed_gap_s = max(_TRUNCATION_GAP_FRAMES * _median_interval_s(timing), _TRUNCATION_GAP_MIN_S)
         if declared_end_s - found_end_s > allowed_gap_s:
             raise VideoError(
                 f"{path} is truncated: its header says the video ends at {declared_end_s:.2f} s but the frames "
