@@ -77,19 +77,22 @@ def test_outputs_written_atomically_and_not_overwritten(tmp_path: Path, rear_tra
 
 def test_cli_analyze_truth_file_and_saved_track(tmp_path: Path, sample_videos: Path, rear_track: PoseTrack) -> None:
     runner = CliRunner()
-    result = runner.invoke(app, ["analyze", str(sample_videos / "demo_rear.truth.json"), "-o", str(tmp_path / "a")])
+    result = runner.invoke(
+        app, ["analyze", str(sample_videos / "demo_rear.truth.json"), "-o", str(tmp_path / "a"), "--no-report"]
+    )
     assert result.exit_code == 0, result.output
     assert "pelvic_drop_deg" in result.output
     assert (tmp_path / "a" / SUMMARY_FILE).is_file() and (tmp_path / "a" / STRIDES_FILE).is_file()
     track_path = rear_track.save(tmp_path / "rear.parquet")
     result = runner.invoke(
-        app, ["analyze", str(track_path), "-o", str(tmp_path / "b"), "--view", "rear", "--height-cm", "174"]
+        app,
+        ["analyze", str(track_path), "-o", str(tmp_path / "b"), "--view", "rear", "--height-cm", "174", "--no-report"],
     )
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "b" / SUMMARY_FILE).read_text(encoding="utf-8"))
     assert summary["classification"]["overridden"] == ["view"]
     assert summary["clip"]["scale_source"] == "height_cm"
-    refused = runner.invoke(app, ["analyze", str(track_path), "-o", str(tmp_path / "b")])
+    refused = runner.invoke(app, ["analyze", str(track_path), "-o", str(tmp_path / "b"), "--no-report"])
     assert refused.exit_code != 0
 
 

@@ -223,17 +223,26 @@ def summary_json(summary: dict[str, Any]) -> str:
     return json.dumps(_jsonable(summary), indent=2, allow_nan=False) + "\n"
 
 
-def write_outputs(analysis: Analysis, outdir: str | os.PathLike[str], *, force: bool = False) -> dict[str, Path]:
-    """Write ``strides.csv`` and ``summary.json`` into ``outdir`` atomically.
+def check_outdir(outdir: str | os.PathLike[str], *, force: bool = False) -> Path:
+    """Refuse (InputError) an output folder that is a file, or holds files unless ``force``.
 
-    Refuses (InputError) when ``outdir`` already holds files, unless ``force``. Returns the
-    written paths by kind (``"strides"``, ``"summary"``) so later writers can add to it.
+    Call it before a long analysis so a bad ``-o`` fails at once.
     """
     outdir = Path(outdir)
     if outdir.exists() and not outdir.is_dir():
         raise InputError(f"{outdir}: exists and is not a folder; choose another -o OUTDIR")
     if not force and outdir.is_dir() and any(outdir.iterdir()):
         raise InputError(f"{outdir}: folder is not empty; choose another -o OUTDIR or pass --force to overwrite")
+    return outdir
+
+
+def write_outputs(analysis: Analysis, outdir: str | os.PathLike[str], *, force: bool = False) -> dict[str, Path]:
+    """Write ``strides.csv`` and ``summary.json`` into ``outdir`` atomically.
+
+    Refuses (InputError) when ``outdir`` already holds files, unless ``force``. Returns the
+    written paths by kind (``"strides"``, ``"summary"``) so later writers can add to it.
+    """
+    outdir = check_outdir(outdir, force=force)
     outdir.mkdir(parents=True, exist_ok=True)
     paths = {"strides": outdir / STRIDES_FILE, "summary": outdir / SUMMARY_FILE}
     write_text_atomic(paths["strides"], analysis.strides.to_csv(index=False, float_format="%.6g"))
