@@ -1,9 +1,11 @@
 """Decode speed and memory of gaitcheck.video.iter_frames under FFmpeg's threading modes.
 
-Prints frames per second of a full ``iter_frames`` pass (decode + RGB conversion + rotation)
-for each decoder thread type, best of ``--repeats`` interleaved passes, then the resident
-memory after the first frames and at the end of a pass (it must not grow with the clip),
-and the cost of ``probe_video``. Default clip: ../shared/data/videos/sports2d_demo.mp4.
+Prints, for each decoder thread type, the wall-clock frames per second of a full
+``iter_frames`` pass (decode + RGB conversion + rotation) and the CPU time per frame summed
+over all threads, best of ``--repeats`` interleaved passes; then the resident memory after
+the first frames and at the end of a pass (it must not grow with the clip), and the cost of
+``probe_video``. Wall-clock speed-ups from threading need idle cores: on a loaded machine
+compare the CPU times. Default clip: ../shared/data/videos/sports2d_demo.mp4.
 
     nice -n 10 python benchmarks/bench_decode.py [CLIP] [--repeats N]
 """
@@ -20,12 +22,13 @@ DEFAULT_CLIP = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos
 THREAD_TYPES = ("NONE", "SLICE", "FRAME", "AUTO")
 
 
-def decode_fps(clip: Path, thread_type: str) -> float:
-    """Frames per second of a full iter_frames pass with the given FFmpeg thread type."""
+def decode_speed(clip: Path, thread_type: str) -> tuple[float, float]:
+    """(wall-clock frames/s, CPU ms/frame) of a full iter_frames pass with the given thread type."""
     video.DECODE_THREAD_TYPE = thread_type
-    started = time.perf_counter()
+    wall_started, cpu_started = time.perf_counter(), time.process_time()
     n_frames = sum(1 for _ in video.iter_frames(clip))
-    return n_frames / (time.perf_counter() - started)
+    wall_s, cpu_s = time.perf_counter() - wall_started, time.process_time() - cpu_started
+    return n_frames / wall_s, 1000 * cpu_s / n_frames
 
 
 def resident_mib() -> float:
@@ -58,16 +61,22 @@ def main() -> None:
     print(f"{args.clip.name}: {info.codec} {info.width}x{info.height}, {info.n_frames} frames")
     print(f"  probe_video: {probe_ms:.0f} ms")
     default = video.DECODE_THREAD_TYPE
-    best = dict.fromkeys(THREAD_TYPES, 0.0)
+    best_fps = dict.fromkeys(THREAD_TYPES, 0.0)
+    best_cpu_ms = dict.fromkeys(THREAD_TYPES, float("inf"))
     try:
         for _ in range(args.repeats):
             for thread_type in THREAD_TYPES:
-                best[thread_type] = max(best[thread_type], decode_fps(args.clip, thread_type))
+                fps, cpu_ms = decode_speed(args.clip, thread_type)
+                best_fps[thread_type] = max(best_fps[thread_type], fps)
+                best_cpu_ms[thread_type] = min(best_cpu_ms[thread_type], cpu_ms)
     finally:
         video.DECODE_THREAD_TYPE = default
     for thread_type in THREAD_TYPES:
         marker = "  (default)" if thread_type == default else ""
-        print(f"  thread_type={thread_type:<5} {best[thread_type]:6.1f} frames/s{marker}")
+        print(
+            f"  thread_type={thread_type:<5} {best_fps[thread_type]:6.1f} frames/s wall, "
+            f"{best_cpu_ms[thread_type]:5.1f} ms CPU/frame{marker}"
+        )
     after_warmup, at_end = resident_growth_mib(args.clip)
     print(f"  resident memory: {after_warmup:.0f} MiB after 10 frames, {at_end:.0f} MiB after the last frame")
 
