@@ -623,3 +623,37 @@ def test_history_sorts_sessions_by_recording_date(tmp_path: Path) -> None:
     table, paths = history_to_folder([tmp_path / name for name in dates], tmp_path / "out", html=False)
     assert table.drop_duplicates("order")["session"].tolist() == ["january", "february", "march"]
     assert set(paths) == {"csv"}
+
+
+def test_two_clip_analysis_folder_is_split_into_its_clips(tmp_path: Path) -> None:
+    """A session folder of `gaitcheck analyze REAR SIDE` (``clip`` column, ``classification.clips``)
+    is read back as two clips, so each metric is paired with the clip of its view."""
+    rear, side = synthetic_clip(1, FRONTAL_MEANS), synthetic_clip(2, SAGITTAL_MEANS, view="side_right")
+    strides = pd.concat(
+        [rear.strides.assign(clip="rear.mp4"), side.strides.assign(clip="side.mp4")], ignore_index=True, sort=False
+    )
+    summary = {
+        "classification": {
+            "view": "rear+side_right",
+            "views": ["rear", "side_right"],
+            "clips": [rear.summary["classification"], side.summary["classification"]],
+        },
+        "clip": {"clips": [{"fps": 60.0}, {"fps": 120.0}]},
+        "session": {"clips": ["rear.mp4", "side.mp4"], "views": ["rear", "side_right"]},
+        "metrics": {},
+    }
+    folder = write_analysis_folder(tmp_path / "visit", ClipAnalysis(strides, summary))
+    before = load_session([folder])
+    assert [(c.label, clip_view(c)) for c in before.clips] == [
+        ("visit:rear.mp4", "rear"),
+        ("visit:side.mp4", "side_right"),
+    ]
+    assert len(before.clips[1].strides) == len(side.strides)
+    comparison = compare_sessions(before, session(synthetic_clip(3, FRONTAL_MEANS)))
+    assert comparison.change("pelvic_drop_deg").verdict == "no real change"
+    assert comparison.change("heel_ahead_pct_leg").verdict == "not compared"
+    assert [c.fps for c in comparison.before_clips] == [60.0, 120.0]
+
+
+def clip_view(clip: ClipAnalysis) -> str:
+    return str(clip.summary["classification"]["view"])

@@ -1173,8 +1173,13 @@ def history_table(sessions: Sequence[Session], metrics: Sequence[str] | None = N
 # ---------------------------------------------------------------------------- files (edges)
 
 
-def load_clip_analysis(folder: str | os.PathLike[str]) -> ClipAnalysis:
-    """Read ``strides.csv`` and ``summary.json`` of an analysis folder (``gaitcheck analyze -o FOLDER``)."""
+def load_analysis_folder(folder: str | os.PathLike[str]) -> tuple[ClipAnalysis, ...]:
+    """Read ``strides.csv`` and ``summary.json`` of an analysis folder (``gaitcheck analyze -o FOLDER``).
+
+    A folder of a several-clip session (``gaitcheck analyze REAR SIDE``: a ``clip`` column in the
+    strides and ``classification.clips`` in the summary) is split back into its clips, each
+    with its own classification and clip facts (the pooled metric entries are shared).
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"{folder}: not a folder; give an analysis folder written by `gaitcheck analyze -o FOLDER`")
@@ -1197,7 +1202,27 @@ def load_clip_analysis(folder: str | os.PathLike[str]) -> ClipAnalysis:
         raise InputError(f"{strides_path}: no 'side' column; this is not a gaitcheck strides table")
     if "complete" in strides:
         strides["complete"] = strides["complete"].astype(str).str.lower().isin(("true", "1"))
-    return ClipAnalysis(strides=strides, summary=summary, label=folder.name)
+    return _split_session_clips(strides, summary, folder.name)
+
+
+def _split_session_clips(strides: pd.DataFrame, summary: Mapping[str, Any], name: str) -> tuple[ClipAnalysis, ...]:
+    """One ClipAnalysis per clip of a merged session summary, or the whole folder as one clip."""
+    classifications = _nested(summary, "classification", "clips")
+    labels = _nested(summary, "session", "clips")
+    if not (
+        isinstance(classifications, list)
+        and isinstance(labels, list)
+        and len(labels) == len(classifications) > 1
+        and "clip" in strides
+    ):
+        return (ClipAnalysis(strides=strides, summary=summary, label=name),)
+    facts = _nested(summary, "clip", "clips")
+    facts = facts if isinstance(facts, list) and len(facts) == len(labels) else [{}] * len(labels)
+    clips = []
+    for label, classification, clip in zip(labels, classifications, facts, strict=True):
+        part = strides[strides["clip"] == label].reset_index(drop=True)
+        clips.append(ClipAnalysis(part, {**summary, "classification": classification, "clip": clip}, f"{name}:{label}"))
+    return tuple(clips)
 
 
 def session_date(folder: str | os.PathLike[str], summary: Mapping[str, Any]) -> tuple[str, str]:
@@ -1223,7 +1248,7 @@ def load_session(folders: Sequence[str | os.PathLike[str]], label: str | None = 
     """A session from one or more analysis folders (e.g. the rear and the side clip of one visit)."""
     if not folders:
         raise InputError("a session needs at least one analysis folder")
-    clips = tuple(load_clip_analysis(folder) for folder in folders)
+    clips = tuple(clip for folder in folders for clip in load_analysis_folder(folder))
     date, _ = session_date(folders[0], clips[0].summary)
     return Session(clips=clips, label=label or clips[0].label, date=date)
 
@@ -1286,17 +1311,17 @@ def load_session_inputs(
                     "or a video"
                 )
             for folder in folders:
-                clip = load_clip_analysis(folder)
-                clips.append(clip)
-                dates.append(session_date(folder, clip.summary)[0])
+                loaded = load_analysis_folder(folder)
+                clips.extend(loaded)
+                dates.append(session_date(folder, loaded[0].summary)[0])
         elif path.is_file():
             from gaitcheck.pipeline import analyze_source, write_outputs
 
             analysis = analyze_source(path, height_cm=height_cm)
             folder = Path(analysis_dir) / path.name.split(".")[0]
             write_outputs(analysis, folder, force=True)
-            loaded = load_clip_analysis(folder)
-            clips.append(dataclasses.replace(loaded, track=analysis.track, video=_video_of(path)))
+            (written,) = load_analysis_folder(folder)
+            clips.append(dataclasses.replace(written, track=analysis.track, video=_video_of(path)))
             dates.append(datetime.fromtimestamp(path.stat().st_mtime, tz=UTC).isoformat(timespec="seconds"))
         else:
             raise InputError(f"{path}: no such file or folder; give an analysis folder or a video")
@@ -1350,7 +1375,7 @@ def history_to_folder(
             raise InputError(
                 f"{path}: holds no summary.json; give an analysis folder (`gaitcheck analyze CLIP -o FOLDER`)"
             )
-        clips = tuple(load_clip_analysis(folder) for folder in folders)
+        clips = tuple(clip for folder in folders for clip in load_analysis_folder(folder))
         date, source = session_date(folders[0], clips[0].summary)
         sessions.append((Session(clips=clips, label=path.name, date=date), source))
     sessions.sort(key=lambda item: item[0].date or "")
