@@ -230,3 +230,31 @@ def test_report_opens_in_headless_chromium(bundle: Any, tmp_path: Path) -> None:
     pixels = matplotlib.image.imread(shot)
     assert pixels.shape[:2] == (2400, 412)
     assert float(pixels[..., :3].std()) > 0.05, "the screenshot is blank"
+
+
+def test_key_frame_skips_an_outlier_stance(session: list[Any]) -> None:
+    from gaitcheck.report.keyframes import select_key_frames
+    from gaitcheck.report.signals import report_signals
+
+    rear = session[0]
+    strides = rear.strides.copy()
+    complete = strides.index[strides["complete"]]
+    glitch = complete[0]
+    strides.loc[glitch, "pelvic_drop_deg"] = 40.0  # a tracking glitch, far from the other stances of its side
+    view = rear.summary["classification"]["view"]
+    specs = select_key_frames(rear.track, strides, view, report_signals(rear.track, view, None))
+    drop = next(s for s in specs if s.kind == "pelvic_drop")
+    assert drop.value == pytest.approx(strides.loc[complete[1:], "pelvic_drop_deg"].max())
+
+
+def test_overlay_video_has_every_frame(session: list[Any], tmp_path: Path, sample_videos: Path) -> None:
+    from gaitcheck.report.overlay import write_overlay_video
+    from gaitcheck.video import probe_video
+
+    rear = session[0]
+    n_frames = 24
+    track = rear.track.select_frames(slice(0, n_frames))
+    stances = rear.stances[rear.stances["to_frame"] < n_frames]
+    out = write_overlay_video(sample_videos / "demo_rear.mp4", track, stances, "rear", None, tmp_path / "o.mp4")
+    info = probe_video(out)
+    assert (info.n_frames, info.width, info.height, info.fps) == (n_frames, 1280, 720, pytest.approx(60.0))

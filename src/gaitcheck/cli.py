@@ -180,6 +180,7 @@ def analyze(
     rules: str | None = typer.Option(None, "--rules", help="TOML file of finding thresholds merged over the defaults."),
     name: str | None = typer.Option(None, "--name", help="Runner's name, shown in the report."),
     notes: str | None = typer.Option(None, "--notes", help="Free-text notes shown in the report."),
+    video: bool = typer.Option(False, "--video", help="Also write overlay_<clip>.mp4 with the skeleton drawn."),
 ) -> None:
     """Analyse one clip (or a rear and a side clip of one run): metrics, summary, findings, plan and report."""
     from rich.console import Console
@@ -190,7 +191,7 @@ def analyze(
     sources = [source] if second_source is None else [source, second_source]
     analyses, paths = analyze_session(
         sources, outdir, view=view, setting=setting, activity=activity, height_cm=height_cm,
-        rules_path=rules, runner_name=name, notes=notes, force=force, report=report,
+        rules_path=rules, runner_name=name, notes=notes, force=force, report=report, overlay=video,
     )  # fmt: skip
     for analysis in analyses:
         Console().print(pipeline.summary_table(analysis.summary))

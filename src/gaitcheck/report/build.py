@@ -146,7 +146,8 @@ def _ci_text(ci: tuple[float, float] | None) -> str:
 
 
 def headline(evaluation: Evaluation) -> list[dict[str, Any]]:
-    """Plain sentences for the findings, one per rule (both sides together), most important first."""
+    """Plain sentences for the findings, one per rule (both sides together): present before
+    possible, marked before elevated."""
     rank = {"marked": 0, "elevated": 1}
     groups: dict[tuple[str, str], list[Any]] = {}
     for finding in evaluation.findings:
@@ -183,7 +184,7 @@ def headline(evaluation: Evaluation) -> list[dict[str, Any]]:
                 "source": lead.source,
             }
         )
-    return sorted(items, key=lambda item: (rank[item["level"]], item["status"] != "present"))
+    return sorted(items, key=lambda item: (item["status"] != "present", rank[item["level"]]))
 
 
 def capture_notes(
@@ -311,8 +312,9 @@ def build_report_data(
     }
 
 
-def _video_for(analysis: AnalysisLike) -> Path | None:
-    """The video file behind an analysis, if it can be found."""
+def video_for(analysis: AnalysisLike) -> Path | None:
+    """The video file behind an analysis (the source itself, or the clip beside a truth file
+    or recorded in a saved track), if it can be found."""
     source = Path(str(analysis.source))
     if source.name.endswith(".truth.json"):
         import json
@@ -398,7 +400,7 @@ def _key_frame_images(analysis: AnalysisLike) -> tuple[list[ReportImage], list[d
     specs = select_key_frames(analysis.track, analysis.strides, view, report_signals(analysis.track, view, leg_px))
     if not specs:
         return [], [], []
-    video = _video_for(analysis)
+    video = video_for(analysis)
     if video is None:
         return [], [], [f"{label}: key frames left out, the video file was not found beside the analysis source."]
     try:

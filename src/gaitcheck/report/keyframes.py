@@ -2,7 +2,8 @@
 
 * :func:`select_key_frames` (pure) picks the frame of the largest pelvic drop and of the
   largest knee valgus (rear/front views) and the landing with the heel farthest ahead
-  (side views), using the per-stance values of the strides table;
+  (side views), using the per-stance values of the strides table, leaving out stances
+  whose value is an outlier (a tracking glitch rather than the runner's peak);
 * :func:`draw_key_frame` (pure) crops the frame around the runner and draws on it;
 * :func:`read_frames` is the only function here that touches a file.
 """
@@ -25,6 +26,10 @@ FloatArray = NDArray[np.floating[Any]]
 ImageArray = NDArray[np.uint8]
 
 MAX_KEY_FRAME_WIDTH_PX = 560
+#: Stances beyond the quartiles by this many interquartile ranges are not chosen as key frames.
+OUTLIER_IQRS = 3.0
+OUTLIER_MIN_FRACTION = 0.25
+OUTLIER_MIN_UNITS = 2.0
 _CROP_MARGIN = 0.18
 _SKELETON_RGB = (80, 220, 255)
 _ANGLE_RGB = (255, 60, 60)
@@ -58,13 +63,27 @@ class KeyFrameSpec:
 
 
 def _largest(strides: pd.DataFrame, metric: str) -> pd.Series | None:
+    """The complete stance with the largest value of ``metric``, leaving out outliers.
+
+    Per side, a value beyond Tukey's far-out fences (quartiles -/+ :data:`OUTLIER_IQRS` x the
+    interquartile range, but at least a quarter of the median and 2 units, so that a tight
+    but honest spread is not cut) is taken as a tracking glitch, not as the runner's peak.
+    """
     if metric not in strides.columns:
         return None
     usable = strides[strides["complete"].astype(bool)] if "complete" in strides.columns else strides
     values = usable[metric].to_numpy(dtype=np.float64)
-    if not np.isfinite(values).any():
+    keep = np.isfinite(values)
+    for side in skeleton.SIDES:
+        on_side = keep & (usable["side"] == side).to_numpy()
+        if on_side.sum() >= 4:
+            q1, q3 = np.percentile(values[on_side], [25, 75])
+            median = float(np.median(values[on_side]))
+            spread = max(OUTLIER_IQRS * (q3 - q1), OUTLIER_MIN_FRACTION * abs(median), OUTLIER_MIN_UNITS)
+            keep &= ~on_side | ((values >= q1 - spread) & (values <= q3 + spread))
+    if not keep.any():
         return None
-    return usable.iloc[int(np.nanargmax(values))]
+    return usable.iloc[int(np.argmax(np.where(keep, values, -np.inf)))]
 
 
 def _peak_frame(signal: FloatArray, first: int, last: int) -> int:
@@ -237,14 +256,10 @@ def landmarks_at(track: PoseTrack, frame: int) -> dict[str, FloatArray]:
 
 
 def read_frames(video_path: str | Path, frames: Iterable[int]) -> dict[int, ImageArray]:
-    """Decode the given frames of a video (upright RGB) with :func:`gaitcheck.video.iter_frames`."""
-    from gaitcheck.video import iter_frames
+    """Decode the given frames of a video (upright RGB) with :func:`gaitcheck.video.iter_frames_at`."""
+    from gaitcheck.video import iter_frames_at
 
-    images: dict[int, ImageArray] = {}
-    for index in sorted(set(frames)):
-        for frame in iter_frames(video_path, start=index, stop=index + 1):
-            images[frame.index] = frame.rgb
-    return images
+    return {frame.index: frame.rgb for frame in iter_frames_at(video_path, sorted(set(frames)))}
 
 
 def png_bytes(rgb: ImageArray) -> bytes:

@@ -78,12 +78,14 @@ def analyze_session(
     notes: str | None = None,
     force: bool = False,
     report: bool = True,
+    overlay: bool = False,
 ) -> tuple[list[AnalysisLike], dict[str, Path]]:
     """Analyse one clip, or a rear and a side clip of the same session, and write the outputs.
 
     One clip: strides.csv and summary.json as :func:`gaitcheck.pipeline.write_outputs` writes
     them, plus report.html and report.json. Two clips: the session's merged summary and
-    combined strides table, plus the report.
+    combined strides table, plus the report. ``overlay`` adds ``overlay_<video>.mp4`` per clip:
+    the clip with the skeleton and the running values drawn.
     """
     from gaitcheck import pipeline
 
@@ -115,4 +117,36 @@ def analyze_session(
                 key_frames=report,
             )
         )
+    if overlay:
+        paths.update(write_overlays(analyses, outdir, force=force))
     return analyses, paths
+
+
+def write_overlays(
+    analyses: Sequence[AnalysisLike], outdir: str | os.PathLike[str], *, force: bool = False
+) -> dict[str, Path]:
+    """An annotated overlay video per clip, ``overlay_<video name>.mp4`` in ``outdir``."""
+    from gaitcheck.report.build import video_for
+    from gaitcheck.report.overlay import write_overlay_video
+
+    paths: dict[str, Path] = {}
+    for analysis in analyses:
+        video = video_for(analysis)
+        if video is None:
+            raise InputError(
+                f"{analysis.source}: --video needs the original clip, which was not found (for a saved track, "
+                "keep the video where it was extracted from; for a truth file, beside it)"
+            )
+        target = Path(outdir) / f"overlay_{video.stem}.mp4"
+        if target.exists() and not force:
+            raise InputError(f"{target}: already exists; choose another -o OUTDIR or pass --force to overwrite")
+        summary = analysis.summary
+        paths[f"overlay_{video.stem}"] = write_overlay_video(
+            video,
+            analysis.track,
+            analysis.stances,
+            str(summary.get("classification", {}).get("view", "")),
+            summary.get("clip", {}).get("leg_length_px"),
+            target,
+        )
+    return paths
