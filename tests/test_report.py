@@ -258,3 +258,14 @@ def test_overlay_video_has_every_frame(session: list[Any], tmp_path: Path, sampl
     out = write_overlay_video(sample_videos / "demo_rear.mp4", track, stances, "rear", None, tmp_path / "o.mp4")
     info = probe_video(out)
     assert (info.n_frames, info.width, info.height, info.fps) == (n_frames, 1280, 720, pytest.approx(60.0))
+
+
+def test_clean_runner_report_says_nothing_stood_out(shared_data: Path) -> None:
+    analysis = analyze_source(shared_data / "synthetic" / "rear_drop00_valgus00.truth.json")
+    clean = build_report([analysis], created=CREATED, key_frames=False)
+    validate_report(json.loads(json.dumps(clean.data)))
+    assert clean.data["headline"] == [] and clean.data["plan"]["kind"] == "maintenance"
+    page = render_html(clean)
+    assert "No finding stood out" in page and "Your plan: maintenance" in page
+    topics = {note["topic"] for note in clean.data["capture_notes"]}
+    assert "missing view" in topics  # a rear clip alone cannot measure landing
