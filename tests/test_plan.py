@@ -182,3 +182,19 @@ def test_plan_from_pipeline_on_truth_replay(
     plan = build_plan(evaluate(summary), summary, today=TODAY)
     assert plan.kind == kind
     assert must_focus <= set(plan.focus) and not must_not_focus & set(plan.focus)
+
+
+def test_every_finding_category_gets_its_own_exercise_in_every_phase() -> None:
+    plan = _plan(
+        {
+            "pelvic_drop_deg": _metric(11.0, 10.5),
+            "knee_fppa_deg": _metric(14.0, 13.0),
+            "heel_ahead_pct_leg": _metric(30.0, 30.0),
+        }
+    )
+    catalogue = load_catalogue()
+    for phase in plan.phases:
+        for category in ("pelvic_drop", "knee_valgus", "overstride"):
+            available = any(phase.number in e.phases and category in e.addresses for e in catalogue.exercises)
+            if available:
+                assert any(category in e.addresses for e in phase.exercises), (phase.number, category)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import cache
 from importlib import resources
@@ -277,7 +277,7 @@ def _weaker_sides(findings: Iterable[Finding]) -> dict[str, str]:
     return {category: side for category, (_, side) in weaker.items()}
 
 
-def _prescribe(exercise: Exercise, focus_targets: set[str], weaker: Mapping[str, str]) -> PlannedExercise:
+def _prescribe(exercise: Exercise, focus_targets: Sequence[str], weaker: Mapping[str, str]) -> PlannedExercise:
     emphasis = None
     if exercise.unilateral:
         sides = sorted({weaker[c] for c in exercise.addresses if c in weaker})
@@ -299,15 +299,26 @@ def _prescribe(exercise: Exercise, focus_targets: set[str], weaker: Mapping[str,
     )
 
 
-def _choose(catalogue: Catalogue, phase: int, focus_targets: set[str]) -> list[Exercise]:
-    """Exercises of a phase, those answering the most finding categories first."""
+def _choose(catalogue: Catalogue, phase: int, focus_targets: Sequence[str]) -> list[Exercise]:
+    """Exercises of a phase: first one per finding category (so every finding gets its own
+    work), then those answering the most categories, then general hip work."""
     in_phase = [e for e in catalogue.exercises if phase in e.phases and e.id != "hip_ankle_mobility"]
     if not focus_targets:
         return in_phase[:MAX_EXERCISES_PER_PHASE]
-    scored = [(len(focus_targets & set(e.addresses)), i, e) for i, e in enumerate(in_phase)]
-    matching = [e for score, _, e in sorted(scored, key=lambda t: (-t[0], t[1])) if score > 0]
-    general = [e for e in in_phase if "general" in e.addresses and e not in matching]
-    return (matching + general)[:MAX_EXERCISES_PER_PHASE]
+    targets = set(focus_targets)
+
+    def score(exercise: Exercise) -> int:
+        return len(targets & set(exercise.addresses))
+
+    ranked = sorted(in_phase, key=lambda e: -score(e))  # stable: catalogue order breaks ties
+    chosen: list[Exercise] = []
+    for target in focus_targets:
+        best = next((e for e in ranked if target in e.addresses and e not in chosen), None)
+        if best is not None:
+            chosen.append(best)
+    chosen += [e for e in ranked if score(e) > 0 and e not in chosen]
+    chosen += [e for e in in_phase if "general" in e.addresses and e not in chosen]
+    return chosen[:MAX_EXERCISES_PER_PHASE]
 
 
 def _cadence_mean(summary: Mapping[str, Any]) -> float | None:
@@ -352,7 +363,9 @@ def build_plan(findings: Evaluation | Iterable[Finding], summary: Mapping[str, A
         findings = findings.findings
     findings = tuple(f for f in findings if f.is_finding)
     focus = tuple(sorted({f.category for f in findings}))
-    focus_targets = {target for category in focus for target in _FOCUS_EXERCISES.get(category, (category,))}
+    focus_targets = tuple(
+        dict.fromkeys(target for category in focus for target in _FOCUS_EXERCISES.get(category, (category,)))
+    )
     weaker = _weaker_sides(findings)
     targeted = bool(findings)
 
