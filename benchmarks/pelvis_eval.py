@@ -34,7 +34,9 @@ DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "synthet
 FRONTAL = ("rear", "front")
 
 
-def stance_table(truth: dict[str, Any], obliquity_deg: np.ndarray, hip_line_deg: np.ndarray) -> list[dict[str, Any]]:
+def stance_table(
+    truth: dict[str, Any], obliquity_deg: np.ndarray, hip_line_deg: np.ndarray, level_deg: np.ndarray
+) -> list[dict[str, Any]]:
     """One row per complete, in-view stance: true and estimated peak CPD, within-stance r."""
     true_ob = np.asarray(truth["frames"]["pelvic_obliquity_image_deg"], dtype=np.float64)
     rows = []
@@ -54,6 +56,7 @@ def stance_table(truth: dict[str, Any], obliquity_deg: np.ndarray, hip_line_deg:
                 "true_image_deg": stance["pelvic_drop_image_peak_deg"],
                 "true_3d_deg": stance["pelvic_drop_3d_peak_deg"],
                 "est_deg": float(np.max(est[ok])) if ok.any() else np.nan,
+                "est_level_deg": float(np.nanmax(sign * level_deg[frames])) if ok.any() else np.nan,
                 "hip_line_deg": float(np.nanmax(sign * hip_line_deg[frames])),
                 "r_within": float(r),
                 "measured_frac": float(ok.mean()),
@@ -63,8 +66,10 @@ def stance_table(truth: dict[str, Any], obliquity_deg: np.ndarray, hip_line_deg:
 
 
 def clip_summary(name: str, truth: dict[str, Any], estimate: PelvisEstimate) -> dict[str, Any]:
-    rows = stance_table(truth, estimate.obliquity_deg, estimate.hip_line_deg)
+    level = estimate.obliquity_level_deg if estimate.obliquity_level_deg is not None else estimate.obliquity_deg
+    rows = stance_table(truth, estimate.obliquity_deg, estimate.hip_line_deg, level)
     est = np.array([r["est_deg"] for r in rows])
+    est_level = np.array([r["est_level_deg"] for r in rows])
     img = np.array([r["true_image_deg"] for r in rows])
     d3 = np.array([r["true_3d_deg"] for r in rows])
     hip = np.array([r["hip_line_deg"] for r in rows])
@@ -87,6 +92,8 @@ def clip_summary(name: str, truth: dict[str, Any], estimate: PelvisEstimate) -> 
         "se_med": float(np.nanmedian(np.where(np.isfinite(estimate.angle_se_deg), estimate.angle_se_deg, np.nan))),
         "mae_img": float(np.nanmedian(np.abs(est - img))),
         "mae_3d": float(np.nanmedian(np.abs(est - d3))),
+        "mae_3d_lev": float(np.nanmedian(np.abs(est_level - d3))),
+        "roll": f"{truth['params']['camera_roll_deg']:5.2f}/{estimate.camera_roll_deg:5.2f}",
         "mae_hip": float(np.nanmedian(np.abs(hip - img))),
         "r_within": float(np.nanmedian([r["r_within"] for r in rows])),
         "true_L_R": f"{side_mean(img, True):5.1f}/{side_mean(img, False):5.1f}",
@@ -116,8 +123,8 @@ def main() -> None:
     videos = sorted(v for item in inputs for v in (sorted(item.glob("*.mp4")) if item.is_dir() else [item]))
     header = (
         f"{'clip':32s} {'lm':5s} {'n':>2s} {'qual':4s} {'anchor':6s} {'mirr':>5s} {'se':>5s} "
-        f"{'bias':>5s} {'MAE_img':>7s} {'MAE_3d':>6s} {'MAEhip':>6s} {'r_in':>5s}  {'true L/R':11s} {'est L/R':11s} "
-        f"{'hip L/R':11s} {'ms/fr':>5s}"
+        f"{'bias':>5s} {'MAE_img':>7s} {'MAE_3d':>6s} {'3d_lev':>6s} {'MAEhip':>6s} {'r_in':>5s}  "
+        f"{'true L/R':11s} {'est L/R':11s} {'hip L/R':11s} {'roll true/est':13s} {'ms/fr':>5s}"
     )
     print(header)
     summaries = []
@@ -131,15 +138,17 @@ def main() -> None:
         summaries.append(s)
         print(
             f"{s['clip']:32s} {source[:5]:5s} {s['n']:2d} {s['quality']:4s} {s['anchor']:6s} {s['mirror_r']:5.2f} "
-            f"{s['se_med']:5.2f} {s['bias']:5.2f} {s['mae_img']:7.2f} {s['mae_3d']:6.2f} {s['mae_hip']:6.2f} "
+            f"{s['se_med']:5.2f} {s['bias']:5.2f} {s['mae_img']:7.2f} {s['mae_3d']:6.2f} {s['mae_3d_lev']:6.2f} "
+            f"{s['mae_hip']:6.2f} "
             f"{s['r_within']:5.2f}  "
-            f"{s['true_L_R']:11s} {s['est_L_R']:11s} {s['hip_L_R']:11s} {s['ms_frame']:5.1f}"
+            f"{s['true_L_R']:11s} {s['est_L_R']:11s} {s['hip_L_R']:11s} {s['roll']:13s} {s['ms_frame']:5.1f}"
         )
         if args.per_stance:
             for r in s["rows"]:
                 print(
                     f"    {r['side']:5s} ic={r['ic_frame']:4d} true_img={r['true_image_deg']:6.2f} "
-                    f"true_3d={r['true_3d_deg']:6.2f} est={r['est_deg']:6.2f} hip={r['hip_line_deg']:6.2f} "
+                    f"true_3d={r['true_3d_deg']:6.2f} est={r['est_deg']:6.2f} level={r['est_level_deg']:6.2f} "
+                    f"hip={r['hip_line_deg']:6.2f} "
                     f"r={r['r_within']:5.2f} measured={r['measured_frac']:.2f}"
                 )
     ok = [s for s in summaries if s["quality"] == "ok"]

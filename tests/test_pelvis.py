@@ -112,7 +112,7 @@ def test_small_pelvis_is_flagged_low_quality() -> None:
     truth = _true_obliquity_deg(30)
     frames = _frames(True, truth)
     geometry = pelvis.pelvis_geometry(_level_hips_track(truth.size))
-    patches, valid = pelvis.cut_patches(frames, geometry)
+    patches, valid, _ = pelvis.cut_patches(frames, geometry)
     estimate = pelvis.estimate_from_patches(patches, valid, geometry, native_hip_width_px=12.0)
     assert estimate.quality == "low"
     assert any("px wide" in reason for reason in estimate.reasons)

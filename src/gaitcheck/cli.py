@@ -276,6 +276,39 @@ def info(
         )
 
 
+# --- pelvis: pelvic obliquity from the pelvis texture (docs/pelvis.md) -----------------
+@app.command()
+def pelvis(
+    video: str = typer.Argument(..., help="Rear- or front-view clip."),
+    track: str | None = typer.Option(
+        None, "--track", help="Its pose track (.parquet from `gaitcheck extract`, or a gaitsynth .truth.json)."
+    ),
+    csv: str | None = typer.Option(None, "--csv", help="Write the per-frame obliquity table to this CSV file."),
+) -> None:
+    """Measure in-image pelvic obliquity from the waistband and shorts; print quality and camera roll."""
+    import json
+
+    from gaitcheck.fileio import atomic_path
+    from gaitcheck.pelvis import estimate_pelvis_obliquity
+    from gaitcheck.track import PoseTrack
+
+    if track is None:
+        from gaitcheck.extract import extract_track
+
+        pose = extract_track(video)
+    elif track.endswith(".truth.json"):
+        from gaitcheck.pose.replay import track_from_truth
+
+        pose = track_from_truth(track)
+    else:
+        pose = PoseTrack.load(track)
+    estimate = estimate_pelvis_obliquity(video, pose)
+    if csv is not None:
+        with atomic_path(csv) as tmp:
+            estimate.to_frame_table(pose.time_s).to_csv(tmp, index=False, float_format="%.3f")
+    typer.echo(json.dumps(estimate.as_dict(), indent=2))
+
+
 def main() -> None:
     """Console-script entry point: run the app, turning user errors into messages."""
     try:

@@ -66,10 +66,20 @@ MIN_TEXTURE_CORRELATION: Final[float] = 0.5
 #: Below this hip width in the video (pixels) the pelvis is too small to read.
 MIN_NATIVE_HIP_WIDTH_PX: Final[float] = 24.0
 #: The mirror-symmetry anchor is used when the template matches its mirror image this well.
-MIN_MIRROR_CORRELATION: Final[float] = 0.6
+MIN_MIRROR_CORRELATION: Final[float] = 0.4
 #: Shading is removed (Gaussian high-pass, patch pixels) before the mirror comparison, since
 #: side lighting makes the two halves of the pelvis differ in brightness.
 MIRROR_HIGHPASS_SIGMA_PX: Final[float] = 4.0
+#: Camera-roll search: working image width, angle range and step, edge selection.
+ROLL_WORK_WIDTH_PX: Final[int] = 640
+ROLL_SEARCH_DEG: Final[float] = 8.0
+ROLL_STEP_DEG: Final[float] = 0.05
+ROLL_EDGE_QUANTILE: Final[float] = 0.97
+ROLL_MAX_EDGE_SLOPE: Final[float] = 0.25
+#: The roll counts as measured when the best projection score is this many times the median.
+MIN_ROLL_PEAKINESS: Final[float] = 1.5
+#: Frames (spread over the clip) whose scene is used for the roll.
+ROLL_SAMPLE_FRAMES: Final[int] = 3
 #: Fraction of frames that must yield a patch.
 MIN_FRAME_FRACTION: Final[float] = 0.5
 
@@ -120,6 +130,10 @@ class PelvisEstimate:
     mirror_correlation : how well the template matches its mirror image (-1..1).
     cost_ms_per_frame : wall time of the estimate per frame (patch cutting + registration;
         the driver adds decoding).
+    camera_roll_deg : camera roll read from the scene's horizontal lines (NaN when the scene
+        has none); + = camera turned clockwise.
+    obliquity_level_deg : (T,) the obliquity with the camera roll removed (a 3D-like value,
+        what a levelled camera would have shown); None when not computed.
     """
 
     obliquity_deg: FloatArray
@@ -133,20 +147,44 @@ class PelvisEstimate:
     anchor_deg: float
     mirror_correlation: float
     cost_ms_per_frame: float
+    camera_roll_deg: float = float("nan")
+    obliquity_level_deg: FloatArray | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_frame_table(self, time_s: NDArray[Any] | None = None) -> Any:
+        """A pandas DataFrame, one row per frame: obliquity, level obliquity, confidence, hip line."""
+        import pandas as pd
+
+        n = self.obliquity_deg.size
+        level = self.obliquity_level_deg if self.obliquity_level_deg is not None else np.full(n, np.nan)
+        columns: dict[str, Any] = {"frame": np.arange(n, dtype=np.int64)}
+        if time_s is not None:
+            columns["time_s"] = np.asarray(time_s, dtype=np.float64)
+        columns.update(
+            {
+                "pelvis_obliquity_deg": self.obliquity_deg,
+                "pelvis_obliquity_level_deg": level,
+                "confidence": self.confidence,
+                "angle_se_deg": self.angle_se_deg,
+                "hip_line_obliquity_deg": self.hip_line_deg,
+            }
+        )
+        return pd.DataFrame(columns)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able summary (no per-frame arrays)."""
         measured = np.isfinite(self.obliquity_deg)
+        median_se = _finite_median(self.angle_se_deg)
         return {
             "method": self.method,
             "quality": self.quality,
             "reasons": list(self.reasons),
             "anchor": self.anchor,
             "anchor_deg": round(self.anchor_deg, 3),
+            "camera_roll_deg": round(self.camera_roll_deg, 2),
             "mirror_correlation": round(self.mirror_correlation, 3),
             "measured_fraction": float(measured.mean()) if measured.size else 0.0,
-            "median_angle_se_deg": _finite_median(self.angle_se_deg),
+            "median_angle_se_deg": None if median_se is None else round(median_se, 3),
             "cost_ms_per_frame": round(self.cost_ms_per_frame, 2),
             **self.meta,
         }
@@ -575,27 +613,100 @@ def cut_patches(
     geometry: PelvisGeometry,
     *,
     patch_hip_width_px: float = PATCH_HIP_WIDTH_PX,
-) -> tuple[NDArray[np.float32], NDArray[np.bool_]]:
+    keep_frames: Iterable[int] = (),
+) -> tuple[NDArray[np.float32], NDArray[np.bool_], dict[int, NDArray[np.uint8]]]:
     """Stabilised patches of a sequence of frames (grey or RGB, one per track frame, in order).
 
-    Returns the (T, rows, cols) patches and the (T,) frames that have one (a pelvis box and
-    a frame; frames missing at the end of the sequence count as not valid).
+    Returns the (T, rows, cols) patches, the (T,) frames that have one (a pelvis box and a
+    frame; frames missing at the end of the sequence count as not valid), and grey copies of
+    the frames whose indices are in ``keep_frames`` (for the camera-roll estimate).
     """
+    import cv2
+
     n = geometry.centre_px.shape[0]
     rows, cols = patch_shape(patch_hip_width_px)
     patches = np.zeros((n, rows, cols), dtype=np.float32)
     valid = geometry.valid.copy()
+    wanted = set(keep_frames)
+    kept: dict[int, NDArray[np.uint8]] = {}
     count = 0
     for index, image in enumerate(frames):
         if index >= n:
             break
         count += 1
+        if index in wanted:
+            kept[index] = np.asarray(image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), np.uint8)
         if valid[index]:
             patches[index] = stabilised_patch(
                 image, geometry.centre_px[index], geometry.hip_width_px[index], patch_hip_width_px=patch_hip_width_px
             )
     valid[count:] = False
-    return patches, valid
+    return patches, valid, kept
+
+
+# ---------------------------------------------------------------------------------- camera roll
+def runner_box_px(track: PoseTrack, frame: int, margin: float = 0.15) -> tuple[float, float, float, float] | None:
+    """(x0, y0, x1, y1) around every landmark of one frame, grown by ``margin`` of its height."""
+    points = track.xy_px[frame]
+    points = points[np.isfinite(points).all(axis=1)]
+    if points.shape[0] == 0:
+        return None
+    (x0, y0), (x1, y1) = points.min(axis=0), points.max(axis=0)
+    grow = margin * (y1 - y0)
+    return float(x0 - grow), float(y0 - grow), float(x1 + grow), float(y1 + grow)
+
+
+def estimate_camera_roll_deg(
+    gray: NDArray[Any], runner_box: tuple[float, float, float, float] | None = None
+) -> tuple[float, float]:
+    """Camera roll from the scene's horizontal lines (floor/wall junction, wall stripes, floor seams).
+
+    Near-horizontal edges outside the runner's box vote, weighted by edge strength, for the
+    angle whose projection profile (edge strength summed along lines of that angle) is most
+    peaked: long straight lines, even dashed ones, concentrate at one offset. Assumes those
+    lines are level in the world and the camera looks roughly along the running direction
+    (rear/front view); camera pan of a few degrees tilts them by a fraction of a degree.
+
+    Returns
+    -------
+    roll_deg : + = camera rotated clockwise (the scene appears rotated counter-clockwise),
+        gaitsynth's convention. NaN when there are no horizontal edges.
+    peakiness : best projection score over the median score across angles (about 1 when the
+        scene has no straight horizontals; trust the roll only well above that).
+    """
+    import cv2
+
+    scale = ROLL_WORK_WIDTH_PX / gray.shape[1]
+    small = cv2.resize(np.asarray(gray, np.float32), None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (0, 0), 1.0)
+    height, width = small.shape
+    grad_x = cv2.Sobel(small, cv2.CV_32F, 1, 0)
+    grad_y = cv2.Sobel(small, cv2.CV_32F, 0, 1)
+    strength = np.abs(grad_y)
+    if runner_box is not None:
+        x0, y0, x1, y1 = (round(v * scale) for v in runner_box)
+        strength[max(0, y0) : max(0, y1), max(0, x0) : max(0, x1)] = 0.0
+    threshold = np.quantile(strength, ROLL_EDGE_QUANTILE)
+    edge = (strength > threshold) & (np.abs(grad_x) < ROLL_MAX_EDGE_SLOPE * strength)
+    ys, xs = np.nonzero(edge)
+    if ys.size < 10:
+        return float("nan"), 0.0
+    weights = strength[ys, xs].astype(np.float64)
+    angles = np.radians(np.arange(-ROLL_SEARCH_DEG, ROLL_SEARCH_DEG + 1e-9, ROLL_STEP_DEG))
+    offsets = (ys - height / 2.0)[None, :] * np.cos(angles)[:, None] - (xs - width / 2.0)[None, :] * np.sin(angles)[
+        :, None
+    ]
+    n_bins = 2 * (width + height)
+    bins = np.rint(offsets).astype(np.int64) + width + height
+    flat = bins + n_bins * np.arange(angles.size)[:, None]
+    profiles = np.bincount(
+        flat.ravel(), weights=np.broadcast_to(weights, flat.shape).ravel(), minlength=angles.size * n_bins
+    )
+    score = np.sum(profiles.reshape(angles.size, n_bins) ** 2, axis=1)
+    best = int(np.argmax(score))
+    # A line y cos(a) - x sin(a) = c rises to the right on screen for a < 0: the scene turned
+    # counter-clockwise, i.e. positive roll.
+    return -float(np.degrees(angles[best])), float(score[best] / np.median(score))
 
 
 def estimate_from_frames(frames: Iterable[NDArray[Any]], track: PoseTrack) -> PelvisEstimate:
@@ -606,12 +717,26 @@ def estimate_from_frames(frames: Iterable[NDArray[Any]], track: PoseTrack) -> Pe
     frames : the clip's frames in order (upright, grey or RGB), one per track frame.
     track : the pose track of those frames; only the hips are used.
     """
+    import dataclasses
+
     started = time.perf_counter()
     geometry = pelvis_geometry(track)
     native_width = _finite_median(geometry.hip_width_px) or 0.0
-    patches, valid = cut_patches(frames, geometry)
+    found = np.flatnonzero(geometry.valid)
+    samples = found[np.linspace(0, found.size - 1, ROLL_SAMPLE_FRAMES).astype(int)] if found.size else found
+    patches, valid, scenes = cut_patches(frames, geometry, keep_frames=samples.tolist())
     estimate = estimate_from_patches(patches, valid, geometry, native_hip_width_px=native_width)
-    return _with_cost(estimate, 1e3 * (time.perf_counter() - started) / max(track.n_frames, 1))
+    rolls = [estimate_camera_roll_deg(gray, runner_box_px(track, index)) for index, gray in scenes.items()]
+    roll = [r for r, peakiness in rolls if np.isfinite(r) and peakiness >= MIN_ROLL_PEAKINESS]
+    roll_deg = float(np.median(roll)) if roll else float("nan")
+    side_sign = 1.0 if geometry.left_is_image_left else -1.0
+    return dataclasses.replace(
+        estimate,
+        camera_roll_deg=roll_deg,
+        obliquity_level_deg=estimate.obliquity_deg + side_sign * roll_deg,
+        cost_ms_per_frame=1e3 * (time.perf_counter() - started) / max(track.n_frames, 1),
+        meta={**estimate.meta, "roll_peakiness": [round(p, 2) for _, p in rolls]},
+    )
 
 
 def estimate_pelvis_obliquity(video_path: str | os.PathLike[str], track: PoseTrack) -> PelvisEstimate:
