@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from gaitcheck import skeleton
 from gaitcheck.cli import app
 from gaitcheck.errors import InputError
 from gaitcheck.pipeline import analyze_source
@@ -269,3 +270,18 @@ def test_clean_runner_report_says_nothing_stood_out(shared_data: Path) -> None:
     assert "No finding stood out" in page and "Your plan: maintenance" in page
     topics = {note["topic"] for note in clean.data["capture_notes"]}
     assert "missing view" in topics  # a rear clip alone cannot measure landing
+
+
+def test_key_frame_skips_a_collapsed_hip_line(session: list[Any]) -> None:
+    from gaitcheck.report.keyframes import select_key_frames
+    from gaitcheck.report.signals import report_signals
+
+    rear = session[0]
+    view = rear.summary["classification"]["view"]
+    first = select_key_frames(rear.track, rear.strides, view, report_signals(rear.track, view, None))
+    chosen = next(s for s in first if s.kind == "pelvic_drop").frame
+    image = rear.track.image_xyz.copy()
+    image[chosen, skeleton.index("right_hip"), :2] = image[chosen, skeleton.index("left_hip"), :2]  # hips on one point
+    broken = rear.track.replace(image_xyz=image)
+    again = select_key_frames(broken, rear.strides, view, report_signals(broken, view, None))
+    assert next(s for s in again if s.kind == "pelvic_drop").frame != chosen

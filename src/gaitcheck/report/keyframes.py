@@ -3,14 +3,15 @@
 * :func:`select_key_frames` (pure) picks the frame of the largest pelvic drop and of the
   largest knee valgus (rear/front views) and the landing with the heel farthest ahead
   (side views), using the per-stance values of the strides table, leaving out stances
-  whose value is an outlier (a tracking glitch rather than the runner's peak);
+  whose value is an outlier and frames whose hip line or leg has collapsed (tracking
+  glitches rather than the runner's peak);
 * :func:`draw_key_frame` (pure) crops the frame around the runner and draws on it;
 * :func:`read_frames` is the only function here that touches a file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,8 @@ MAX_KEY_FRAME_WIDTH_PX = 560
 OUTLIER_IQRS = 3.0
 OUTLIER_MIN_FRACTION = 0.25
 OUTLIER_MIN_UNITS = 2.0
+#: A hip line or leg shorter than this fraction of its median length marks a failed frame.
+MIN_SPAN_FRACTION = 0.5
 _CROP_MARGIN = 0.18
 _SKELETON_RGB = (80, 220, 255)
 _ANGLE_RGB = (255, 60, 60)
@@ -62,15 +65,15 @@ class KeyFrameSpec:
         }
 
 
-def _largest(strides: pd.DataFrame, metric: str) -> pd.Series | None:
-    """The complete stance with the largest value of ``metric``, leaving out outliers.
+def _candidates(strides: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Complete stances ordered by ``metric``, largest first, outliers left out.
 
     Per side, a value beyond Tukey's far-out fences (quartiles -/+ :data:`OUTLIER_IQRS` x the
     interquartile range, but at least a quarter of the median and 2 units, so that a tight
     but honest spread is not cut) is taken as a tracking glitch, not as the runner's peak.
     """
     if metric not in strides.columns:
-        return None
+        return strides.iloc[:0]
     usable = strides[strides["complete"].astype(bool)] if "complete" in strides.columns else strides
     values = usable[metric].to_numpy(dtype=np.float64)
     keep = np.isfinite(values)
@@ -81,9 +84,17 @@ def _largest(strides: pd.DataFrame, metric: str) -> pd.Series | None:
             median = float(np.median(values[on_side]))
             spread = max(OUTLIER_IQRS * (q3 - q1), OUTLIER_MIN_FRACTION * abs(median), OUTLIER_MIN_UNITS)
             keep &= ~on_side | ((values >= q1 - spread) & (values <= q3 + spread))
-    if not keep.any():
-        return None
-    return usable.iloc[int(np.argmax(np.where(keep, values, -np.inf)))]
+    return usable[keep].sort_values(metric, ascending=False, kind="stable")
+
+
+def _plausible_span(start: FloatArray, end: FloatArray) -> NDArray[np.bool_]:
+    """(T,) True where the segment start-end is seen and at least half its median length
+    (a hip line or leg collapsed to a point is a tracking failure, not a posture)."""
+    length = np.linalg.norm(end - start, axis=1)
+    seen = np.isfinite(length)
+    if not seen.any():
+        return seen
+    return seen & (length >= MIN_SPAN_FRACTION * float(np.median(length[seen])))
 
 
 def _peak_frame(signal: FloatArray, first: int, last: int) -> int:
@@ -107,13 +118,22 @@ def select_key_frames(
     """
     specs: list[KeyFrameSpec] = []
     last_frame = track.n_frames - 1
-    drop = _largest(strides, "pelvic_drop_deg") if "pelvic_drop_deg" in signals else None
+    hips_seen = _plausible_span(track.point_px("left_hip"), track.point_px("right_hip"))
+
+    def first_plausible(metric: str, ok: Callable[[str, int], bool]) -> tuple[pd.Series, int] | None:
+        for _, row in _candidates(strides, metric).iterrows():
+            side = str(row["side"])
+            frame = _peak_frame(signals[metric][side], int(row["ic_frame"]), min(int(row["to_frame"]), last_frame))
+            if ok(side, frame):
+                return row, frame
+        return None
+
+    drop = (
+        first_plausible("pelvic_drop_deg", lambda side, f: bool(hips_seen[f])) if "pelvic_drop_deg" in signals else None
+    )
     if drop is not None:
-        side = str(drop["side"])
-        frame = _peak_frame(
-            signals["pelvic_drop_deg"][side], int(drop["ic_frame"]), min(int(drop["to_frame"]), last_frame)
-        )
-        value = float(drop["pelvic_drop_deg"])
+        row, frame = drop
+        side, value = str(row["side"]), float(row["pelvic_drop_deg"])
         specs.append(
             KeyFrameSpec(
                 "pelvic_drop",
@@ -127,13 +147,20 @@ def select_key_frames(
                 "(yellow: hip line, white: level).",
             )
         )
-    valgus = _largest(strides, "knee_fppa_deg") if "knee_fppa_deg" in signals else None
-    if valgus is not None:
-        side = str(valgus["side"])
-        frame = _peak_frame(
-            signals["knee_fppa_deg"][side], int(valgus["ic_frame"]), min(int(valgus["to_frame"]), last_frame)
+    legs_seen = {
+        side: _plausible_span(
+            track.point_px(skeleton.side_name(side, "hip")), track.point_px(skeleton.side_name(side, "ankle"))
         )
-        value = float(valgus["knee_fppa_deg"])
+        for side in skeleton.SIDES
+    }
+    valgus = (
+        first_plausible("knee_fppa_deg", lambda side, f: bool(legs_seen[side][f] and hips_seen[f]))
+        if "knee_fppa_deg" in signals
+        else None
+    )
+    if valgus is not None:
+        row, frame = valgus
+        side, value = str(row["side"]), float(row["knee_fppa_deg"])
         specs.append(
             KeyFrameSpec(
                 "knee_valgus",
@@ -147,7 +174,8 @@ def select_key_frames(
                 "white: hip to ankle).",
             )
         )
-    heel = _largest(strides, "heel_ahead_pct_leg")
+    heel_rows = _candidates(strides, "heel_ahead_pct_leg")
+    heel = heel_rows.iloc[0] if len(heel_rows) else None
     if heel is not None and view.startswith("side"):
         side = str(heel["side"])
         frame = min(int(heel["ic_frame"]), last_frame)
