@@ -48,9 +48,13 @@ def test_poses_in_pixels_maps_region_coordinates_to_the_frame() -> None:
 
 
 def test_merge_duplicates_keeps_one_detection_per_person() -> None:
-    frame = _frame(0, (500, 500, 300), (505, 498, 290), (1200, 500, 300))
-    keep = people.merge_duplicates(frame.boxes_px, frame.hip_centre_px, (1768, 994))
-    assert keep.tolist() == [True, False, True]  # the taller of the two overlapping detections wins
+    frame = _frame(0, (500, 500, 300), (505, 498, 290), (1200, 500, 300), (1210, 505, 420))
+    whole_frame = [0.0, 0.0, 1768.0, 994.0]
+    tile = [800.0, 0.0, 1300.0, 500.0]  # the fourth detection sticks out of its tile: extrapolated
+    regions = np.array([whole_frame, whole_frame, whole_frame, tile])
+    keep = people.merge_duplicates(frame.boxes_px, frame.hip_centre_px, regions)
+    # The taller of two detections of one person wins, unless it was cut by its image's edge.
+    assert keep.tolist() == [True, False, True, False]
 
 
 def test_link_people_follows_two_crossing_walkers() -> None:

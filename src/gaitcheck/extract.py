@@ -219,13 +219,14 @@ def people_in_frame(
         for x0, y0, side in tiles.tolist():
             found.append(detector.detect(rgb[y0 : y0 + side, x0 : x0 + side])[0])
             regions.append((x0, y0, side, side))
-    boxes_list, hips_list = [], []
+    boxes_list, hips_list, regions_list = [], [], []
     for xy_region, (x0, y0, w, h) in zip(found, regions, strict=True):
         boxes, hips = people.poses_in_pixels(xy_region, (float(x0), float(y0)), (float(w), float(h)))
         boxes_list.append(boxes)
         hips_list.append(hips)
+        regions_list.append(np.tile(np.array([x0, y0, x0 + w, y0 + h], dtype=np.float64), (boxes.shape[0], 1)))
     boxes_all, hips_all = np.concatenate(boxes_list), np.concatenate(hips_list)
-    keep = people.merge_duplicates(boxes_all, hips_all, (width, height))
+    keep = people.merge_duplicates(boxes_all, hips_all, np.concatenate(regions_list))
     return people.PeopleInFrame(int(frame_index), boxes_all[keep], hips_all[keep], searched_tiles)
 
 
@@ -294,8 +295,9 @@ class _RangeJob:
     """One worker's share: frames ``start .. stop - 1``, preceded by warm-up from ``warmup_start``.
 
     ``scan_frames`` are also searched for people; with ``stop_when_crowded`` the landmarker
-    stops (frames are still scanned) once a scanned frame does not show exactly one person,
-    because the whole-frame landmarks will not be used then.
+    stops (frames are still scanned) once a scanned frame is crowded
+    (:attr:`people.PeopleInFrame.crowded`), because the whole-frame landmarks will not be
+    used then.
     """
 
     video: Path
@@ -330,7 +332,7 @@ def _run_range(
                 yield frame
 
         def crowded() -> bool:
-            return job.stop_when_crowded and any(s.n_people != 1 or s.searched_tiles for s in seen)
+            return job.stop_when_crowded and any(s.crowded for s in seen)
 
         result = landmarks_for_frames(
             frames(),
@@ -513,7 +515,7 @@ def extract_track(
     with _ProgressReporter(progress, total_work, video) as report:
         landmarks, seen = _timed(timings, "whole_frame_pass", _run_jobs, whole_frame_jobs, report)
     seen.sort(key=lambda sample: sample.frame_index)
-    single_person = all(s.n_people == 1 and not s.searched_tiles for s in seen)
+    single_person = not any(s.crowded for s in seen)
     subject: people.PersonTrack | None = None
     crop: NDArray[np.int64] | None = None
     if not (single_person and settings.person is None):

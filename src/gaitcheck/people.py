@@ -41,8 +41,8 @@ DUPLICATE_DISTANCE_BODY_HEIGHTS = 0.3
 LINK_DISTANCE_BODY_HEIGHTS = 0.75
 #: A track survives this many samples without a detection before it ends.
 MAX_GAP_SAMPLES = 2
-#: Side of the crop square as a multiple of the person's largest bounding-box side.
-CROP_MARGIN = 1.8
+#: Side of the crop square as a multiple of the person's (median) bounding-box side.
+CROP_MARGIN = 2.0
 #: A pose whose hip centre lies farther than this from the person's path is someone else.
 GATE_DISTANCE_BODY_HEIGHTS = 0.5
 POSITION_CHOICES = ("left", "right", "largest")
@@ -68,6 +68,11 @@ class PeopleInFrame:
     @property
     def n_people(self) -> int:
         return int(self.boxes_px.shape[0])
+
+    @property
+    def crowded(self) -> bool:
+        """More than one person, or someone only the tiles showed (too small for the whole frame)."""
+        return self.n_people >= 2 or (self.searched_tiles and self.n_people >= 1)
 
 
 @dataclass(frozen=True)
@@ -153,12 +158,17 @@ def poses_in_pixels(
     return boxes, hips.reshape(-1, 2)
 
 
-def merge_duplicates(boxes_px: FloatArray, hip_centre_px: FloatArray, frame_size: tuple[int, int]) -> NDArray[np.bool_]:
+def merge_duplicates(boxes_px: FloatArray, hip_centre_px: FloatArray, regions_px: FloatArray) -> NDArray[np.bool_]:
     """Which detections to keep when one person was found in several overlapping images.
 
     Detections whose hip centres lie within :data:`DUPLICATE_DISTANCE_BODY_HEIGHTS` of each
-    other are one person; the one with the tallest box that lies inside the frame wins (a
-    person cut by a tile edge gives a smaller or extrapolated box).
+    other are one person. The one kept has the tallest box among those lying inside the
+    image they were found in: a person cut by a tile edge gets extrapolated landmarks.
+
+    Parameters
+    ----------
+    boxes_px, hip_centre_px : (K, 4) and (K, 2), frame pixels.
+    regions_px : (K, 4) ``x0, y0, x1, y1`` of the image (frame or tile) of each detection.
 
     Returns
     -------
@@ -168,14 +178,16 @@ def merge_duplicates(boxes_px: FloatArray, hip_centre_px: FloatArray, frame_size
     keep = np.zeros(n, dtype=bool)
     if n == 0:
         return keep
-    width, height = frame_size
     box_heights = boxes_px[:, 3] - boxes_px[:, 1]
-    inside = (boxes_px[:, 0] >= -0.02 * width) & (boxes_px[:, 2] <= 1.02 * width) & (boxes_px[:, 3] <= 1.02 * height)
+    tolerance = 0.02 * (regions_px[:, 2:] - regions_px[:, :2])
+    inside = np.all(boxes_px[:, :2] >= regions_px[:, :2] - tolerance, axis=1) & np.all(
+        boxes_px[:, 2:] <= regions_px[:, 2:] + tolerance, axis=1
+    )
     score = box_heights * np.where(inside, 1.0, 0.5)
     distance = np.linalg.norm(hip_centre_px[:, None, :] - hip_centre_px[None, :, :], axis=-1)
     scale = np.maximum(box_heights[:, None], box_heights[None, :])
     same_person = distance < DUPLICATE_DISTANCE_BODY_HEIGHTS * scale
-    for i in np.argsort(-score):
+    for i in np.argsort(-score, kind="stable"):
         if not (same_person[i] & keep).any():
             keep[i] = True
     return keep
@@ -308,10 +320,10 @@ def active_frames(track: PersonTrack, frame_index: IntArray, sample_step_frames:
 
 
 def crop_side_px(track: PersonTrack, frame_size: tuple[int, int]) -> int:
-    """Side of the square that follows a person: :data:`CROP_MARGIN` x the largest box side
-    seen, at most the frame's short side (then cropping gains nothing over the whole frame)."""
+    """Side of the square that follows a person: :data:`CROP_MARGIN` x the median of the
+    box's longer side, at most the frame's short side (then cropping gains nothing)."""
     boxes = track.boxes_px
-    extent = float(np.max(np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])))
+    extent = float(np.median(np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])))
     return int(min(*frame_size, round(CROP_MARGIN * extent)))
 
 

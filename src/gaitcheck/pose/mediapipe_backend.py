@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from gaitcheck import skeleton
-from gaitcheck.errors import ModelError
+from gaitcheck.errors import ModelError, VideoError
 
 if TYPE_CHECKING:
     from gaitcheck.video import VideoFrame
@@ -201,7 +201,7 @@ def landmarks_for_frames(
         on_frames_done(done_since_report)
     if np.isnan(time_s).any():
         missing = int(np.isnan(time_s).sum())
-        raise ModelError(f"the frame source yielded {n_frames - missing} frames where {n_frames} were expected")
+        raise VideoError(f"the video yielded {n_frames - missing} frames where {n_frames} were expected")
     return FrameLandmarks(
         frame_index=frame_index,
         time_s=time_s,
