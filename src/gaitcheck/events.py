@@ -62,35 +62,66 @@ MIN_STANCES = 4
 PHASE_CUTOFF_HZ = 4.0
 #: Shortest candidate stance phase (s); shorter sign flips are jitter.
 MIN_PHASE_S = 0.08
+#: An alternative event rule replaces the first one only if its stride-time irregularity is
+#: below this fraction of the first rule's.
+ALTERNATIVE_RULE_ADVANTAGE = 0.5
+#: ... and only if the first rule's irregularity exceeds this (seconds).
+MIN_IRREGULARITY_S = 0.01
 #: A swing foot must rise at least this far (fraction of leg length) above the stance foot.
 MIN_FOOT_EXCURSION_LEG = 0.05
-EDGE_PEAKS_COUNT = True
 
 
 @dataclass(frozen=True)
 class _EventRule:
-    """How one event is located in one family of views."""
+    """One way of locating an event in one family of views.
+
+    Each feature's maximum is searched in ``[boundary - search_before_s, boundary +
+    search_after_s]``; the event is the mean (or median) over ``features`` of the time of
+    that maximum plus the feature's lag.
+    """
 
     search_before_s: float
     search_after_s: float
-    lag_s: float
+    features: tuple[tuple[str, float], ...]  # (feature name, lag in seconds)
+    combine: str = "mean"
 
 
-# Search windows are relative to the coarse interval boundary (start for IC, end for TO);
-# they cover where the events fell relative to the boundaries on the renders (true and
-# MediaPipe landmarks) with a margin. Keys: "side", "rear", "front".
-_RULES: dict[str, tuple[_EventRule, _EventRule]] = {
+# Search windows (before, after) are relative to the coarse interval boundary (start for
+# IC, end for TO): in running the boundaries are the pelvis's highest points, and every IC
+# of the renders (true and MediaPipe landmarks) and of the projected mocap fell 0 to 0.09 s
+# after one, every TO 0 to 0.11 s before one. Feature names are the
+# keys of :func:`_event_features`; lags were calibrated on gaitsynth truth, MediaPipe
+# tracks of the renders and projected mocap (benchmarks/validate_events.py). When an event
+# has several alternative rules, the one giving the most regular stride times wins.
+_IC_WINDOW_S = (0.06, 0.16)
+_TO_WINDOW_S = (0.18, 0.08)
+_RULES: dict[str, tuple[tuple[_EventRule, ...], tuple[_EventRule, ...]]] = {
     "side": (
-        _EventRule(search_before_s=0.04, search_after_s=0.22, lag_s=0.010),
-        _EventRule(search_before_s=0.12, search_after_s=0.10, lag_s=-0.010),
+        (_EventRule(*_IC_WINDOW_S, (("leg_extension", 0.017), ("heel_ahead_of_pelvis", 0.027))),),
+        (_EventRule(*_TO_WINDOW_S, (("toe_below_pelvis", -0.010), ("leg_extension", -0.012))),),
     ),
     "rear": (
-        _EventRule(search_before_s=0.10, search_after_s=0.16, lag_s=0.013),
-        _EventRule(search_before_s=0.16, search_after_s=0.06, lag_s=-0.025),
+        (
+            _EventRule(*_IC_WINDOW_S, (("toe_up", 0.018),)),
+            _EventRule(
+                *_IC_WINDOW_S,
+                (("toe_up", 0.018), ("ankle_falling_acceleration", 0.024), ("pelvis_high", 0.033)),
+                combine="median",
+            ),
+        ),
+        (
+            _EventRule(*_TO_WINDOW_S, (("toe_below_pelvis", -0.024),)),
+            _EventRule(
+                0.18,
+                0.12,
+                (("toe_below_pelvis", -0.024), ("pelvis_rising_speed", 0.029), ("pelvis_high", -0.057)),
+                combine="median",
+            ),
+        ),
     ),
     "front": (
-        _EventRule(search_before_s=0.02, search_after_s=0.22, lag_s=0.013),
-        _EventRule(search_before_s=0.05, search_after_s=0.14, lag_s=-0.023),
+        (_EventRule(*_IC_WINDOW_S, (("leg_extension", -0.008),)),),
+        (_EventRule(*_TO_WINDOW_S, (("ankle_rising_acceleration", -0.019),)),),
     ),
 }
 
@@ -146,6 +177,42 @@ def _smooth_phase_signal(lowness: FloatArray, fps: float) -> FloatArray:
     return smooth
 
 
+def _step_period_s(lowness: FloatArray, fps: float) -> float:
+    """Step period from the dominant stride frequency of the left-minus-right foot height."""
+    series = lowness - lowness.mean()
+    spectrum = np.abs(np.fft.rfft(series * np.hanning(series.size)))
+    frequency_hz = np.fft.rfftfreq(series.size, d=1.0 / fps)
+    band = (frequency_hz >= 0.5) & (frequency_hz <= 2.2)
+    if not band.any():
+        return 0.35
+    return float(0.5 / frequency_hz[band][np.argmax(spectrum[band])])
+
+
+def _flight_intervals(
+    track: PoseTrack, lowness: FloatArray, leg_px: float
+) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.bool_]]:
+    """Running: one interval per step, between successive highest points of the pelvis.
+
+    The pelvis peaks once per step in the flight phase, whatever the legs' labels say, so
+    the intervals stay right through left/right landmark swaps. The stance foot of an
+    interval is the one lower in the image over it (``lowness`` > 0: left).
+    """
+    from scipy.signal import butter, filtfilt, find_peaks
+
+    fps = track.fps
+    pelvis_v = _fill_nan(0.5 * (track.point_px("left_hip")[:, 1] + track.point_px("right_hip")[:, 1])) / leg_px
+    step_s = _step_period_s(lowness, fps)
+    cutoff = min(2.5 / step_s, 0.4 * fps / 2.0)
+    b, a = butter(2, cutoff / (fps / 2.0))
+    if pelvis_v.size > 3 * max(len(a), len(b)):
+        pelvis_v = filtfilt(b, a, pelvis_v)
+    peaks, _ = find_peaks(-pelvis_v, distance=max(1, int(0.6 * step_s * fps)))
+    bounds = np.unique(np.r_[0, peaks, pelvis_v.size])
+    starts, ends = bounds[:-1], bounds[1:]
+    mean_lowness = np.add.reduceat(lowness, starts) / (ends - starts)
+    return starts, ends, mean_lowness > 0
+
+
 def _candidate_intervals(lower_left: NDArray[np.bool_]) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.bool_]]:
     """Runs of a boolean series: start, end (exclusive) and which side (True = left).
 
@@ -160,10 +227,12 @@ def _candidate_intervals(lower_left: NDArray[np.bool_]) -> tuple[NDArray[np.intp
 def _window_extremum(
     signal: FloatArray, centres: FloatArray, before: int, after: int
 ) -> tuple[FloatArray, NDArray[np.bool_]]:
-    """Fractional frame of the maximum of ``signal`` in ``[centre - before, centre + after]``.
+    """Fractional frame of the peak of ``signal`` in ``[centre - before, centre + after]``.
 
-    Returns the parabolic-refined peak positions and a flag that is False where the
-    window leaves the clip or the peak sits on the window's edge (event not observed).
+    The peak is the highest interior local maximum of the window (a maximum on the
+    window's edge is the flank of a neighbouring peak), or the window's maximum when it
+    has no interior one. It is refined by parabolic interpolation. The flag is False
+    where the window leaves the clip or the signal is NaN at the peak.
     """
     n = signal.size
     offsets = np.arange(-before, after + 1)
@@ -172,9 +241,11 @@ def _window_extremum(
     clipped = np.clip(index, 0, n - 1)
     window = signal[clipped]
     window = np.where(np.isfinite(window), window, -np.inf)
-    best = np.argmax(window, axis=1)
+    interior = np.zeros_like(window, dtype=bool)
+    interior[:, 1:-1] = (window[:, 1:-1] >= window[:, :-2]) & (window[:, 1:-1] >= window[:, 2:])
+    has_interior = interior.any(axis=1)
+    best = np.where(has_interior, np.argmax(np.where(interior, window, -np.inf), axis=1), np.argmax(window, axis=1))
     peak = clipped[np.arange(len(centres)), best]
-    on_edge = (best == 0) | (best == offsets.size - 1)
     left = signal[np.clip(peak - 1, 0, n - 1)]
     mid = signal[peak]
     right = signal[np.clip(peak + 1, 0, n - 1)]
@@ -182,27 +253,87 @@ def _window_extremum(
     with np.errstate(invalid="ignore", divide="ignore"):
         shift = np.where(curvature < 0, 0.5 * (left - right) / curvature, 0.0)
     shift = np.where(np.isfinite(shift), np.clip(shift, -0.5, 0.5), 0.0)
-    observed = inside & np.isfinite(mid) & (~on_edge | EDGE_PEAKS_COUNT)
+    observed = inside & np.isfinite(mid)
     return peak + shift, observed
 
 
-def _event_signals(track: PoseTrack, view: str) -> dict[str, tuple[FloatArray, FloatArray]]:
-    """Per side: the signal whose maximum marks IC and the one whose maximum marks TO."""
-    signals = {}
-    for side in ("left", "right"):
-        toe_v = _fill_nan(track.point_px(f"{side}_foot_index")[:, 1])
-        ankle = track.point_px(f"{side}_ankle")
-        ankle_v = _fill_nan(ankle[:, 1])
-        hip_ankle = _fill_nan(np.linalg.norm(track.point_px(f"{side}_hip") - ankle, axis=1))
-        ic_signal = ankle_v - toe_v  # toe highest relative to the ankle: peak dorsiflexion
-        if view.startswith("side"):
-            to_signal = hip_ankle  # leg most extended
-        elif view == "front":
-            to_signal = -np.gradient(np.gradient(hip_ankle))  # leg extension decelerates most
-        else:
-            to_signal = toe_v  # toe lowest in the image
-        signals[side] = (ic_signal, to_signal)
-    return signals
+def _event_features(track: PoseTrack, side: str, direction: float) -> dict[str, FloatArray]:
+    """Signals of one foot whose maxima mark events (pixels; image v points down).
+
+    ``direction`` is +1 when the runner faces image-right, -1 image-left, 0 frontal.
+    """
+    pelvis = 0.5 * (track.point_px("left_hip") + track.point_px("right_hip"))
+    toe_v = track.point_px(f"{side}_foot_index")[:, 1]
+    ankle = track.point_px(f"{side}_ankle")
+    ankle_v = _fill_nan(ankle[:, 1])
+    features = {
+        # hip-ankle distance: the leg is most extended just before IC and just before TO
+        "leg_extension": np.linalg.norm(track.point_px(f"{side}_hip") - ankle, axis=1),
+        # heel furthest ahead of the pelvis (Zeni et al. 2008), a little before IC
+        "heel_ahead_of_pelvis": (track.point_px(f"{side}_heel")[:, 0] - pelvis[:, 0]) * direction,
+        # toe lowest relative to the pelvis: the forefoot leaves the ground
+        "toe_below_pelvis": toe_v - pelvis[:, 1],
+        # toe highest relative to the ankle: peak dorsiflexion of a heel strike
+        "toe_up": ankle_v - toe_v,
+        # upward / downward acceleration of the ankle in the image
+        "ankle_rising_acceleration": -np.gradient(np.gradient(ankle_v)),
+        "ankle_falling_acceleration": np.gradient(np.gradient(ankle_v)),
+        # the pelvis is highest in flight and rises fastest after toe-off
+        "pelvis_high": -pelvis[:, 1],
+        "pelvis_rising_speed": -np.gradient(_fill_nan(pelvis[:, 1])),
+    }
+    return {name: _fill_nan(values) for name, values in features.items()}
+
+
+def _locate(
+    features: dict[str, dict[str, FloatArray]],
+    rule: _EventRule,
+    boundaries: FloatArray,
+    is_left: NDArray[np.bool_],
+    fps: float,
+) -> tuple[FloatArray, NDArray[np.bool_]]:
+    """Fractional frames of one event for every candidate interval, and whether it was seen."""
+    estimates = np.zeros((len(rule.features), boundaries.size))
+    seen = np.ones(boundaries.size, dtype=bool)
+    before, after = round(rule.search_before_s * fps), round(rule.search_after_s * fps)
+    for side, left_flag in (("left", True), ("right", False)):
+        mine = is_left == left_flag
+        for row, (name, lag_s) in enumerate(rule.features):
+            found, observed = _window_extremum(features[side][name], boundaries[mine], before, after)
+            estimates[row, mine] = found + lag_s * fps
+            seen[mine] &= observed
+    frames = np.median(estimates, axis=0) if rule.combine == "median" else estimates.mean(axis=0)
+    return frames, seen
+
+
+def _stride_irregularity(frames: FloatArray, seen: NDArray[np.bool_], is_left: NDArray[np.bool_]) -> float:
+    """Median absolute deviation of same-side event-to-event intervals (frames)."""
+    deviations = []
+    for left_flag in (True, False):
+        intervals = np.diff(frames[seen & (is_left == left_flag)])
+        if intervals.size >= 2:
+            deviations.append(np.abs(intervals - np.median(intervals)))
+    return float(np.median(np.concatenate(deviations))) if deviations else 0.0
+
+
+def _locate_best(
+    features: dict[str, dict[str, FloatArray]],
+    rules: tuple[_EventRule, ...],
+    boundaries: FloatArray,
+    is_left: NDArray[np.bool_],
+    fps: float,
+) -> tuple[FloatArray, NDArray[np.bool_]]:
+    """The first rule, unless an alternative gives clearly more regular stride times.
+
+    "Clearly" means an irregularity below :data:`ALTERNATIVE_RULE_ADVANTAGE` times the first
+    rule's: the first rule is the most precise one when its landmarks are good.
+    """
+    candidates = [_locate(features, rule, boundaries, is_left, fps) for rule in rules]
+    scores = np.array([_stride_irregularity(frames, seen, is_left) for frames, seen in candidates])
+    best = int(np.argmin(scores))
+    if scores[best] >= ALTERNATIVE_RULE_ADVANTAGE * scores[0] or scores[0] < MIN_IRREGULARITY_S * fps:
+        best = 0
+    return candidates[best]
 
 
 def _frame_to_time(track: PoseTrack, frames: FloatArray) -> FloatArray:
@@ -264,39 +395,24 @@ def detect_stances(track: PoseTrack, classification: ClipClassification) -> pd.D
             "no running or walking strides found: film at least four steps of steady running"
         )
     smooth = _smooth_phase_signal(lowness, fps)
-    starts, ends, is_left = _candidate_intervals(smooth > 0)
-    # a candidate stance must be a real step: the other foot rises clearly at some point in it
-    real = (np.maximum.reduceat(np.abs(smooth), starts) >= 0.25 * MIN_FOOT_EXCURSION_LEG) & (
-        ends - starts >= MIN_PHASE_S * fps
-    )
-    starts, ends, is_left = _merge_spurious(starts, ends, is_left, real)
+    if classification.activity == "running":
+        starts, ends, is_left = _flight_intervals(track, smooth, leg_px)
+    else:
+        starts, ends, is_left = _candidate_intervals(smooth > 0)
+        # a candidate stance must be a real step: the other foot rises clearly at some point in it
+        real = (np.maximum.reduceat(np.abs(smooth), starts) >= 0.25 * MIN_FOOT_EXCURSION_LEG) & (
+            ends - starts >= MIN_PHASE_S * fps
+        )
+        starts, ends, is_left = _merge_spurious(starts, ends, is_left, real)
 
-    signals = _event_signals(track, view)
-    frontal = not view.startswith("side")
-    ic_rule, to_rule = _RULES["side" if not frontal else view]
-    ic_frames = np.full(starts.size, np.nan)
-    ic_seen = np.zeros(starts.size, dtype=bool)
-    for side, left_flag in (("left", True), ("right", False)):
-        mine = is_left == left_flag
-        found, seen = _window_extremum(
-            signals[side][0],
-            starts[mine].astype(np.float64),
-            round(ic_rule.search_before_s * fps),
-            round(ic_rule.search_after_s * fps),
-        )
-        ic_frames[mine], ic_seen[mine] = found + ic_rule.lag_s * fps, seen & (starts[mine] > 0)
-    to_signals = {side: signals[side][1] for side in ("left", "right")}
-    to_frames = np.full(starts.size, np.nan)
-    to_seen = np.zeros(starts.size, dtype=bool)
-    for side, left_flag in (("left", True), ("right", False)):
-        mine = is_left == left_flag
-        found, seen = _window_extremum(
-            to_signals[side],
-            (ends[mine] - 1).astype(np.float64),
-            round(to_rule.search_before_s * fps),
-            round(to_rule.search_after_s * fps),
-        )
-        to_frames[mine], to_seen[mine] = found + to_rule.lag_s * fps, seen & (ends[mine] < track.n_frames)
+    family = view if view in ("rear", "front") else "side"
+    direction = {"side_right": 1.0, "side_left": -1.0}.get(view, 0.0)
+    features = {side: _event_features(track, side, direction) for side in ("left", "right")}
+    ic_rules, to_rules = _RULES[family]
+    ic_frames, ic_seen = _locate_best(features, ic_rules, starts.astype(np.float64), is_left, fps)
+    to_frames, to_seen = _locate_best(features, to_rules, (ends - 1).astype(np.float64), is_left, fps)
+    ic_seen &= starts > 0
+    to_seen &= ends < track.n_frames
     last = track.n_frames - 1
     to_frames = np.where(to_seen, to_frames, float(last))
     keep = ic_seen & (ic_frames >= 0) & (ic_frames < to_frames)
