@@ -285,3 +285,27 @@ def test_key_frame_skips_a_collapsed_hip_line(session: list[Any]) -> None:
     broken = rear.track.replace(image_xyz=image)
     again = select_key_frames(broken, rear.strides, view, report_signals(broken, view, None))
     assert next(s for s in again if s.kind == "pelvic_drop").frame != chosen
+
+
+@pytest.mark.slow
+def test_analyze_with_user_rules(sample_videos: Path, tmp_path: Path) -> None:
+    lenient = tmp_path / "lenient.toml"
+    lenient.write_text("[level.pelvic_drop]\nelevated = 20.0\nmarked = 30.0\n", encoding="utf-8")
+    result = CliRunner().invoke(
+        app,
+        ["analyze", str(sample_videos / "demo_rear.truth.json"), "-o", str(tmp_path / "out"), "--rules", str(lenient)],
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "o" / "report.json").read_text(encoding="utf-8"))
+    assert str(lenient) in data["findings"]["rules_origin"]
+    levels = {(f["rule_id"], f["kind"]) for f in data["findings"]["findings"]}
+    assert ("pelvic_drop", "level") not in levels and ("knee_valgus", "level") in levels
+
+
+def test_bad_rules_file_fails_before_the_analysis(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[level.pelvic_drop]\nmarked = 1.0\n", encoding="utf-8")
+    result = CliRunner().invoke(
+        app, ["analyze", str(tmp_path / "missing.mp4"), "-o", str(tmp_path), "--rules", str(bad)]
+    )
+    assert isinstance(result.exception, InputError) and str(bad) in str(result.exception)

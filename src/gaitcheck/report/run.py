@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gaitcheck.errors import InputError
+from gaitcheck.findings import RuleSet
 from gaitcheck.report.session import AnalysisLike
 
 DEMO_CLIPS = ("demo_rear.mp4", "demo_side.mp4")
@@ -17,7 +18,7 @@ def write_session_report(
     analyses: Sequence[AnalysisLike],
     outdir: str | os.PathLike[str],
     *,
-    rules_path: str | os.PathLike[str] | None = None,
+    rules: RuleSet | None = None,
     runner_name: str | None = None,
     notes: str | None = None,
     force: bool = False,
@@ -30,11 +31,9 @@ def write_session_report(
     ``tables=False`` leaves strides.csv and summary.json to the caller (one-clip analyses
     write their own); with several clips the session tables are written here.
     """
-    from gaitcheck.findings import load_rules
     from gaitcheck.report.build import build_report
     from gaitcheck.report.html import write_report
 
-    rules = load_rules(rules_path)
     bundle = build_report(
         analyses,
         rules=rules,
@@ -88,7 +87,9 @@ def analyze_session(
     the clip with the skeleton and the running values drawn.
     """
     from gaitcheck import pipeline
+    from gaitcheck.findings import load_rules
 
+    rules = load_rules(rules_path)  # a bad rules file fails before the slow analysis
     if not 1 <= len(sources) <= 2:
         raise InputError(f"give one or two clips (rear and side of the same run), got {len(sources)}")
     if len(sources) == 2 and view is not None:
@@ -109,7 +110,7 @@ def analyze_session(
             write_session_report(
                 analyses,
                 outdir,
-                rules_path=rules_path,
+                rules=rules,
                 runner_name=runner_name,
                 notes=notes,
                 force=force,
