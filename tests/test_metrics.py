@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from gaitcheck import skeleton
 from gaitcheck.errors import AnalysisError
 from gaitcheck.metrics import METRIC_VIEWS, compute_strides
 from gaitcheck.metrics import _geometry as geometry
@@ -244,3 +245,23 @@ def test_height_gives_centimetre_scale(sample_videos: Path) -> None:
     usable = pd.DataFrame(truth["stances"])["complete_in_clip"].to_numpy()
     error_cm = strides["heel_ahead_cm"] - 100.0 * pd.DataFrame(truth["stances"])["heel_ahead_of_pelvis_image_m"]
     assert np.abs(error_cm[usable]).max() < 1.0
+
+
+def test_leg_labels_swapped_at_ic_are_read_from_the_contact_leg(sample_videos: Path) -> None:
+    truth = read_truth(sample_videos / "demo_side.truth.json")
+    track, stances = track_from_truth(truth), stances_from_truth(truth)
+    classification = SimpleNamespace(view="side_right", oblique=False)
+    reference = compute_strides(track, stances, classification)
+    # the pose model swaps the leg labels on the two frames that start stance 6
+    first = int(np.ceil(stances.loc[6, "ic_time_s"] * track.fps - 1e-6))
+    frames = [first, first + 1]
+    pairs = [(skeleton.index(name), skeleton.index(skeleton.mirror(name))) for name in skeleton.LANDMARK_NAMES]
+    order = np.array([other for _, other in pairs])
+    image = track.image_xyz.copy()
+    image[frames] = image[frames][:, order]
+    swapped = compute_strides(track.replace(image_xyz=image), stances, classification)
+    assert swapped["ic_leg_labels_swapped"].tolist() == [k == 6 for k in range(len(stances))]
+    for column in ("shank_angle_ic_deg", "knee_flexion_ic_deg"):
+        assert swapped.loc[6, column] == pytest.approx(reference.loc[6, column], abs=1e-9)
+    # the % of leg length also moves with the leg-length estimate, which sees the two swapped frames
+    assert swapped.loc[6, "heel_ahead_pct_leg"] == pytest.approx(reference.loc[6, "heel_ahead_pct_leg"], rel=1e-3)

@@ -37,6 +37,11 @@ SHOE_SOLE_M = 0.025
 #: every stride, so a high percentile recovers the length while ignoring outliers.
 SEGMENT_LENGTH_PERCENTILE = 90.0
 _TIME_TOLERANCE_S = 1e-6
+#: In a side view the contact foot at IC is the lower one (the other foot is in swing). When
+#: the other side's heel is lower than the stance side's by more than this fraction of the
+#: leg length at IC, the pose model has swapped the leg labels at that instant and the
+#: at-IC values are read from the other side's landmarks (recorded per stance).
+IC_LABEL_SWAP_HEEL_DROP_LEG = 0.05
 
 
 class HasView(Protocol):
@@ -158,6 +163,7 @@ class StrideContext:
     leg_length_px: float
     px_per_cm: float | None
     scale_source: str
+    ic_labels_swapped: np.ndarray
     _points: dict[str, FloatArray] = field(default_factory=dict, repr=False)
 
     def point(self, name: str) -> FloatArray:
@@ -200,6 +206,12 @@ class StrideContext:
         """
         return self.by_stance_side(self.at_ic_from_after(left_signal), self.at_ic_from_after(right_signal))
 
+    def at_ic_contact_leg(self, left_signal: FloatArray, right_signal: FloatArray) -> FloatArray:
+        """Like :meth:`at_ic`, but from the leg that touches the ground at IC: the other side's
+        landmarks where :attr:`ic_labels_swapped` says the labels were swapped."""
+        contact_is_left = self.is_left ^ self.ic_labels_swapped
+        return np.where(contact_is_left, self.at_ic_from_after(left_signal), self.at_ic_from_after(right_signal))
+
     def at_ic_from_after(self, signal: FloatArray) -> FloatArray:
         """A per-frame signal extrapolated back to each IC from the two frames at or after it."""
         time_s = self.track.time_s
@@ -240,7 +252,7 @@ def build_context(
     leg_length_px = estimate_leg_length_px(track, stance_frames)
     leg_length_m, scale_source = estimate_leg_length_m(track, height_cm)
     px_per_cm = None if leg_length_m is None else leg_length_px / (100.0 * leg_length_m)
-    return StrideContext(
+    context = StrideContext(
         track=track,
         stances=ordered,
         is_left=is_left,
@@ -257,7 +269,20 @@ def build_context(
         leg_length_px=leg_length_px,
         px_per_cm=px_per_cm,
         scale_source=scale_source,
+        ic_labels_swapped=np.zeros(len(ordered), dtype=bool),
     )
+    if classification.view in SAGITTAL_VIEWS:
+        object.__setattr__(context, "ic_labels_swapped", _ic_labels_swapped(context))
+    return context
+
+
+def _ic_labels_swapped(ctx: StrideContext) -> np.ndarray:
+    """Stances whose other-side heel is clearly lower than the stance-side heel at IC."""
+    heel_v = {side: ctx.at_ic_from_after(ctx.point(f"{side}_heel")[:, 1]) for side in skeleton.SIDES}
+    stance_v = np.where(ctx.is_left, heel_v["left"], heel_v["right"])
+    other_v = np.where(ctx.is_left, heel_v["right"], heel_v["left"])
+    with np.errstate(invalid="ignore"):
+        return np.asarray((other_v - stance_v) > IC_LABEL_SWAP_HEEL_DROP_LEG * ctx.leg_length_px)
 
 
 MetricColumns = dict[str, Any]

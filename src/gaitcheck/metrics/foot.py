@@ -27,6 +27,8 @@ def sagittal_foot_placement(ctx: StrideContext) -> MetricColumns:
 
     Foot inclination is the heel->toe line above the horizontal at IC minus the same at
     foot flat (mid-stance), so the landmark offset of the toe point and camera roll cancel.
+    At-IC values come from the leg on the ground (see ``StrideContext.at_ic_contact_leg``);
+    ``ic_leg_labels_swapped`` marks the stances where that was the other label.
     """
     forward = ctx.forward_sign
     hip_mid_u = ctx.midpoint("hip")[:, 0]
@@ -34,12 +36,12 @@ def sagittal_foot_placement(ctx: StrideContext) -> MetricColumns:
     heel_ahead_px = {side: forward * (heel[side][:, 0] - hip_mid_u) for side in skeleton.SIDES}
     shank_deg = {side: inclination_from_vertical_deg(knee[side], ankle[side], forward) for side in skeleton.SIDES}
     foot_deg = {side: inclination_from_horizontal_deg(heel[side], toe[side], forward) for side in skeleton.SIDES}
-    heel_ahead_ic_px = ctx.at_ic(heel_ahead_px["left"], heel_ahead_px["right"])
+    heel_ahead_ic_px = ctx.at_ic_contact_leg(heel_ahead_px["left"], heel_ahead_px["right"])
     flat_time_s = ctx.ic_time_s + FOOT_FLAT_STANCE_FRACTION * (ctx.to_time_s - ctx.ic_time_s)
     foot_flat_deg = ctx.by_stance_side(
         ctx.at_times(foot_deg["left"], flat_time_s), ctx.at_times(foot_deg["right"], flat_time_s)
     )
-    foot_inclination_deg = ctx.at_ic(foot_deg["left"], foot_deg["right"]) - foot_flat_deg
+    foot_inclination_deg = ctx.at_ic_contact_leg(foot_deg["left"], foot_deg["right"]) - foot_flat_deg
     strike = np.select(
         [
             foot_inclination_deg > REARFOOT_STRIKE_ABOVE_DEG,
@@ -51,9 +53,10 @@ def sagittal_foot_placement(ctx: StrideContext) -> MetricColumns:
     )
     columns: MetricColumns = {
         "heel_ahead_pct_leg": 100.0 * heel_ahead_ic_px / ctx.leg_length_px,
-        "shank_angle_ic_deg": ctx.at_ic(shank_deg["left"], shank_deg["right"]),
+        "shank_angle_ic_deg": ctx.at_ic_contact_leg(shank_deg["left"], shank_deg["right"]),
         "foot_inclination_ic_deg": foot_inclination_deg,
         "strike_pattern": strike,
+        "ic_leg_labels_swapped": ctx.ic_labels_swapped.copy(),
     }
     if ctx.px_per_cm is not None:
         columns["heel_ahead_cm"] = heel_ahead_ic_px / ctx.px_per_cm

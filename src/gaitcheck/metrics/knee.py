@@ -44,6 +44,6 @@ def sagittal_knee_flexion(ctx: StrideContext) -> MetricColumns:
         hip, knee, ankle, _ = _leg(ctx, side)
         flexion[side] = joint_flexion_deg(hip, knee, ankle)
     return {
-        "knee_flexion_ic_deg": ctx.at_ic(flexion["left"], flexion["right"]),
+        "knee_flexion_ic_deg": ctx.at_ic_contact_leg(flexion["left"], flexion["right"]),
         "knee_flexion_peak_deg": ctx.peak_in_stance(flexion["left"], flexion["right"]),
     }
