@@ -296,7 +296,7 @@ def test_analyze_with_user_rules(sample_videos: Path, tmp_path: Path) -> None:
         ["analyze", str(sample_videos / "demo_rear.truth.json"), "-o", str(tmp_path / "out"), "--rules", str(lenient)],
     )
     assert result.exit_code == 0, result.output
-    data = json.loads((tmp_path / "o" / "report.json").read_text(encoding="utf-8"))
+    data = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
     assert str(lenient) in data["findings"]["rules_origin"]
     levels = {(f["rule_id"], f["kind"]) for f in data["findings"]["findings"]}
     assert ("pelvic_drop", "level") not in levels and ("knee_valgus", "level") in levels
