@@ -139,3 +139,17 @@ def test_walking_clip_is_refused_unless_asked_for(rear_track: PoseTrack) -> None
     analysis = analyze_track(slow, activity="walking")
     assert analysis.summary["classification"]["activity"] == "walking"
     assert analysis.summary["metrics"]["cadence_spm"]["clip_value"] < 135
+
+
+@pytest.mark.slow
+def test_rear_video_pelvic_drop_from_pelvis_texture(
+    sample_videos: Path, rear_truth: dict, rear_track: PoseTrack
+) -> None:
+    analysis = analyze_track(rear_track, stances=stances_from_truth(rear_truth), video=sample_videos / "demo_rear.mp4")
+    entry = analysis.summary["clip"]["pelvis_estimate"]
+    assert entry["used"] is True and entry["quality"] == "ok"
+    assert analysis.strides.attrs["pelvis_method"] == "pelvis_estimate"
+    truth_summary = rear_truth["summary"]
+    drop = analysis.summary["metrics"]["pelvic_drop_deg"]
+    for side in ("left", "right"):
+        assert drop[side]["mean"] == pytest.approx(truth_summary[side]["pelvic_drop_image_peak_frames_deg"], abs=1.0)

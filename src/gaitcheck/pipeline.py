@@ -116,6 +116,7 @@ def analyze_track(
     pelvis_obliquity_deg: np.ndarray | None = None,
     source: str | None = None,
     clean: bool = True,
+    video: str | os.PathLike[str] | None = None,
 ) -> Analysis:
     """Run every analysis stage on a pose track.
 
@@ -130,6 +131,10 @@ def analyze_track(
     source : name of the input for messages (default: the track's ``meta["source"]``).
     clean : False skips cleaning (validation of exact truth-replay landmarks); the cleaning
         report is then None.
+    video : the video the track was extracted from. In a rear or front view the pelvic
+        obliquity is then measured from the pelvis region of the frames
+        (:func:`gaitcheck.pelvis.estimate_pelvis_obliquity`) and used for pelvic drop when its
+        quality is "ok"; otherwise the hip landmarks are used and the summary says why.
 
     Raises
     ------
@@ -151,6 +156,9 @@ def analyze_track(
 
         stances = detect_stances(cleaned, classification)
     _check_stances(stances, source)
+    pelvis_entry = None
+    if pelvis_obliquity_deg is None and video is not None and classification.view in ("rear", "front"):
+        pelvis_obliquity_deg, pelvis_entry = _pelvis_from_video(video, cleaned)
     strides = compute_strides(
         cleaned, stances, classification, height_cm=height_cm, pelvis_obliquity_deg=pelvis_obliquity_deg
     )
@@ -167,7 +175,36 @@ def analyze_track(
     summary["clip"]["n_frames"] = track.n_frames
     summary["clip"]["duration_s"] = track.duration_s
     summary["clip"]["height_cm"] = height_cm
+    if pelvis_entry is not None:
+        summary["clip"]["pelvis_estimate"] = pelvis_entry
+        if pelvis_entry["used"] is False and "pelvic_drop_deg" in summary["metrics"]:
+            quality = summary["metrics"]["pelvic_drop_deg"]["quality"]
+            quality["reasons"].extend(f"pelvis texture not usable: {reason}" for reason in pelvis_entry["reasons"])
     return Analysis(source, classification, cleaning_report, cleaned, stances, strides, summary)
+
+
+def _pelvis_from_video(video: str | os.PathLike[str], track: PoseTrack) -> tuple[np.ndarray | None, dict[str, Any]]:
+    """The pelvis-texture obliquity when its quality is "ok" (else None), and what to report."""
+    from gaitcheck.pelvis import estimate_pelvis_obliquity
+
+    estimate = estimate_pelvis_obliquity(video, track)
+    used = estimate.quality == "ok"
+    entry = {
+        "used": used,
+        "method": estimate.method,
+        "quality": estimate.quality,
+        "reasons": list(estimate.reasons),
+        "anchor": estimate.anchor,
+        "camera_roll_deg": estimate.camera_roll_deg,
+        "measured_fraction": float(np.isfinite(estimate.obliquity_deg).mean()) if track.n_frames else 0.0,
+    }
+    return (np.asarray(estimate.obliquity_deg, dtype=np.float64) if used else None), entry
+
+
+def is_video(path: str | os.PathLike[str]) -> bool:
+    """Whether a source path is a video (neither a saved track nor a truth file)."""
+    path = Path(path)
+    return not path.name.endswith(TRUTH_SUFFIX) and path.suffix.lower() not in TRACK_SUFFIXES
 
 
 def load_source_track(path: str | os.PathLike[str], *, progress: bool = False, workers: int | None = None) -> PoseTrack:
@@ -199,10 +236,23 @@ def analyze_source(
     height_cm: float | None = None,
     progress: bool = False,
     workers: int | None = None,
+    pelvis_from_video: bool = True,
 ) -> Analysis:
-    """Analyse a video, a saved track (``.parquet``) or a gaitsynth ``.truth.json``."""
+    """Analyse a video, a saved track (``.parquet``) or a gaitsynth ``.truth.json``.
+
+    For a video in a rear or front view, pelvic drop comes from the pelvis region of the
+    frames when that measurement is good enough (``pelvis_from_video=False`` to skip it).
+    """
     track = load_source_track(path, progress=progress, workers=workers)
-    return analyze_track(track, view=view, setting=setting, activity=activity, height_cm=height_cm, source=str(path))
+    return analyze_track(
+        track,
+        view=view,
+        setting=setting,
+        activity=activity,
+        height_cm=height_cm,
+        source=str(path),
+        video=path if pelvis_from_video and is_video(path) else None,
+    )
 
 
 def _jsonable(value: Any) -> Any:
