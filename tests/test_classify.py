@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from gaitcheck.classify import classify_clip
@@ -45,3 +46,18 @@ def test_unknown_override_raises() -> None:
     track = track_from_truth(SAMPLES / "demo_side.truth.json")
     with pytest.raises(AnalysisError, match="view must be one of"):
         classify_clip(track, view="top")
+
+
+def test_slow_cadence_reads_as_walking() -> None:
+    """Feature-level check: the same render played back at 100 steps/min is classed walking.
+
+    Relabelling the frame rate stretches time: the render's 161.6 steps/min become
+    161.6 x 37.1 / 60 = 100 steps/min, a walking cadence (walking 90-125, running 150+).
+    """
+    track = track_from_truth(SAMPLES / "demo_side.truth.json")
+    slow_fps = track.fps * 100.0 / 161.6
+    slowed = track.replace(time_s=np.arange(track.n_frames) / slow_fps, fps=slow_fps)
+    result = classify_clip(slowed)
+    assert result.activity == "walking"
+    assert result.evidence["cadence_spm"] == pytest.approx(100.0, abs=8.0)
+    assert classify_clip(track).activity == "running"

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.interpolate import PchipInterpolator
 from scipy.ndimage import median_filter
 from scipy.signal import butter, filtfilt
 
@@ -88,9 +89,12 @@ def _hampel_outliers(xy: FloatArray, window: int, min_deviation: float) -> NDArr
 
 
 def _interpolate_gaps(values: FloatArray, max_gap: int) -> FloatArray:
-    """Linear interpolation along axis 0 over NaN runs of at most ``max_gap`` samples.
+    """Fill NaN runs of at most ``max_gap`` samples along axis 0.
 
-    ``values`` has time first; every other axis is treated independently.
+    Shape-preserving cubic (PCHIP) interpolation through all known samples, which follows
+    the curved path of a swinging limb better than a straight line; series with fewer
+    than 3 known samples are filled linearly. ``values`` has time first; every other axis
+    is treated independently.
     """
     flat = values.reshape(values.shape[0], -1)
     out = flat.copy()
@@ -101,7 +105,6 @@ def _interpolate_gaps(values: FloatArray, max_gap: int) -> FloatArray:
         if finite.all() or finite.sum() < 2:
             continue
         known = frames[finite]
-        filled = np.interp(frames, known, series[finite])
         # length of the gap each sample belongs to: distance between the surrounding known frames
         after = np.searchsorted(known, frames)
         before = after - 1
@@ -110,7 +113,12 @@ def _interpolate_gaps(values: FloatArray, max_gap: int) -> FloatArray:
             inside, known[np.clip(after, 0, known.size - 1)] - known[np.clip(before, 0, known.size - 1)] - 1, 0
         )
         fill = ~finite & inside & (gap <= max_gap)
-        out[fill, column] = filled[fill]
+        if not fill.any():
+            continue
+        if known.size >= 3:
+            out[fill, column] = PchipInterpolator(known, series[finite])(frames[fill])
+        else:
+            out[fill, column] = np.interp(frames[fill], known, series[finite])
     return out.reshape(values.shape)
 
 

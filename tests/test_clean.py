@@ -1,0 +1,105 @@
+"""Cleaning: swaps, gaps, outliers and low visibility injected into a true track are repaired."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gaitcheck import skeleton
+from gaitcheck.classify import ClipClassification
+from gaitcheck.clean import clean_track, filter_cutoff_hz
+from gaitcheck.pose.replay import track_from_truth
+from gaitcheck.track import PoseTrack
+
+SAMPLES = Path(__file__).resolve().parents[1] / "sample_videos"
+SIDE = ClipClassification(view="side_right", oblique=False, setting="treadmill", activity="running")
+SWAPPED_PARTS = ("knee", "ankle", "heel", "foot_index")
+
+
+@pytest.fixture(scope="module")
+def true_side() -> PoseTrack:
+    """True landmarks of the bundled side-view render (60 fps, 480 frames)."""
+    return track_from_truth(SAMPLES / "demo_side.truth.json")
+
+
+def _with_image(track: PoseTrack, image: np.ndarray) -> PoseTrack:
+    return track.replace(image_xyz=image)
+
+
+def _swap_legs(image: np.ndarray, frames: np.ndarray) -> None:
+    for part in SWAPPED_PARTS:
+        left, right = skeleton.index(f"left_{part}"), skeleton.index(f"right_{part}")
+        image[np.ix_(frames, [left, right])] = image[np.ix_(frames, [right, left])]
+
+
+def test_injected_leg_swaps_are_repaired(true_side: PoseTrack) -> None:
+    """Three runs of swapped leg labels (1, 4 and 8 frames), away from where the legs cross."""
+    image = np.array(true_side.image_xyz)
+    swapped = np.r_[101, 180:184, 300:308]
+    _swap_legs(image, swapped)
+    cleaned, report = clean_track(_with_image(true_side, image), SIDE)
+    assert report.frames_swap_repaired == pytest.approx(swapped.size, abs=2)
+    for part in SWAPPED_PARTS:
+        got = cleaned.point_px(f"left_{part}")[swapped]
+        own = np.linalg.norm(got - true_side.point_px(f"left_{part}")[swapped], axis=1)
+        other = np.linalg.norm(got - true_side.point_px(f"right_{part}")[swapped], axis=1)
+        assert (own < other).all(), f"left {part} still swapped"
+
+
+def test_clean_true_track_changes_little(true_side: PoseTrack) -> None:
+    cleaned, report = clean_track(true_side, SIDE)
+    assert report.frames_swap_repaired == 0
+    assert report.points_rejected_outliers == 0
+    legs = [skeleton.index(name) for name in skeleton.LEG_LANDMARKS]
+    error_px = np.linalg.norm(cleaned.xy_px[:, legs] - true_side.xy_px[:, legs], axis=2)
+    assert np.median(error_px) < 0.5
+    assert error_px.max() < 6.0
+
+
+def test_short_gaps_filled_long_gaps_kept(true_side: PoseTrack) -> None:
+    """A 4-frame gap (0.067 s) is interpolated; a 12-frame gap (0.2 s) stays missing."""
+    image = np.array(true_side.image_xyz)
+    knee = skeleton.index("left_knee")
+    image[200:204, knee] = np.nan
+    image[300:312, knee] = np.nan
+    cleaned, report = clean_track(_with_image(true_side, image), SIDE)
+    filled = cleaned.point_px("left_knee")[200:204]
+    assert np.isfinite(filled).all()
+    assert np.linalg.norm(filled - true_side.point_px("left_knee")[200:204], axis=1).max() < 3.0
+    assert np.isnan(cleaned.point_px("left_knee")[300:312]).all()
+    assert report.points_gap_filled == 4
+    assert report.points_left_missing >= 12
+
+
+def test_outlier_spike_rejected(true_side: PoseTrack) -> None:
+    image = np.array(true_side.image_xyz)
+    heel = skeleton.index("right_heel")
+    image[250, heel, 1] += 150.0 / true_side.height  # a 150 px jump for one frame
+    cleaned, report = clean_track(_with_image(true_side, image), SIDE)
+    assert report.points_rejected_outliers >= 1
+    error = np.linalg.norm(cleaned.point_px("right_heel")[250] - true_side.point_px("right_heel")[250])
+    assert error < 5.0
+
+
+def test_low_visibility_masked(true_side: PoseTrack) -> None:
+    visibility = np.array(true_side.visibility)
+    visibility[120:123, skeleton.index("left_ankle")] = 0.05
+    cleaned, report = clean_track(true_side.replace(visibility=visibility), SIDE)
+    assert report.points_masked_low_visibility == 3
+    assert report.points_gap_filled == 3  # short enough to be interpolated again
+    assert np.isfinite(cleaned.point_px("left_ankle")).all()
+
+
+def test_report_is_json_and_stored_in_meta(true_side: PoseTrack) -> None:
+    cleaned, report = clean_track(true_side, SIDE)
+    text = json.dumps(report.as_dict())
+    assert json.loads(text)["filter_cutoff_hz"] == pytest.approx(12.0)
+    assert cleaned.meta["cleaning"] == report.as_dict()
+
+
+@pytest.mark.parametrize(("fps", "expected_hz"), [(30.0, 6.0), (60.0, 12.0), (120.0, 20.0), (240.0, 20.0)])
+def test_filter_cutoff_scales_with_frame_rate(fps: float, expected_hz: float) -> None:
+    assert filter_cutoff_hz(fps) == pytest.approx(expected_hz)
