@@ -21,6 +21,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ import numpy as np
 from gaitcheck.pelvis import PelvisEstimate, estimate_pelvis_obliquity
 from gaitcheck.pose.replay import read_truth, track_from_truth
 from gaitcheck.track import PoseTrack
+from gaitcheck.video import iter_frames
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "synthetic"
 FRONTAL = ("rear", "front")
@@ -133,15 +135,22 @@ def main() -> None:
         if truth["params"]["view"] not in FRONTAL:
             continue
         track, source = load_track(video, args.tracks)
+        started = time.perf_counter()
+        for _ in iter_frames(video, stop=track.n_frames):
+            pass
+        decode_ms = 1e3 * (time.perf_counter() - started) / track.n_frames
         estimate = estimate_pelvis_obliquity(video, track)
         s = clip_summary(video.stem, truth, estimate)
+        s["decode_ms"] = decode_ms
+        s["reg_ms"] = estimate.meta["registration_ms_per_frame"]
         summaries.append(s)
         print(
             f"{s['clip']:32s} {source[:5]:5s} {s['n']:2d} {s['quality']:4s} {s['anchor']:6s} {s['mirror_r']:5.2f} "
             f"{s['se_med']:5.2f} {s['bias']:5.2f} {s['mae_img']:7.2f} {s['mae_3d']:6.2f} {s['mae_3d_lev']:6.2f} "
             f"{s['mae_hip']:6.2f} "
             f"{s['r_within']:5.2f}  "
-            f"{s['true_L_R']:11s} {s['est_L_R']:11s} {s['hip_L_R']:11s} {s['roll']:13s} {s['ms_frame']:5.1f}"
+            f"{s['true_L_R']:11s} {s['est_L_R']:11s} {s['hip_L_R']:11s} {s['roll']:13s} {s['ms_frame']:5.1f} "
+            f"{s['decode_ms']:5.1f} {s['reg_ms']:5.1f}"
         )
         if args.per_stance:
             for r in s["rows"]:
@@ -158,6 +167,14 @@ def main() -> None:
         print(
             f"\nquality=ok clips: {len(ok)}; stances {len(all_err)}; median |error| {np.nanmedian(all_err):.2f} deg; "
             f"median within-stance r {np.nanmedian(all_r):.3f}"
+        )
+    if summaries:
+        added = [s["ms_frame"] - s["decode_ms"] for s in summaries]
+        print(
+            "cost (ms/frame, medians over clips): total "
+            f"{np.median([s['ms_frame'] for s in summaries]):.1f}, of which decoding "
+            f"{np.median([s['decode_ms'] for s in summaries]):.1f}; added beyond decoding {np.median(added):.1f}; "
+            f"registration alone {np.median([s['reg_ms'] for s in summaries]):.1f}"
         )
 
 

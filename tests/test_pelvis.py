@@ -108,6 +108,17 @@ def test_plain_pelvis_is_flagged_low_quality() -> None:
     assert np.nanmedian(estimate.confidence) < 0.5
 
 
+def test_blurred_pelvis_is_flagged_low_quality() -> None:
+    import cv2
+
+    truth = _true_obliquity_deg(40)
+    frames = [cv2.GaussianBlur(frame, (0, 0), 4.0) for frame in _frames(True, truth)]
+    estimate = pelvis.estimate_from_frames(frames, _level_hips_track(truth.size))
+    assert estimate.quality == "low"
+    assert any("blurred" in reason for reason in estimate.reasons)
+    assert np.all(estimate.confidence <= pelvis.LOW_QUALITY_CONFIDENCE_FACTOR)
+
+
 def test_small_pelvis_is_flagged_low_quality() -> None:
     truth = _true_obliquity_deg(30)
     frames = _frames(True, truth)

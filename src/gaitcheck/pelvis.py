@@ -63,6 +63,11 @@ LOW_QUALITY_MEDIAN_SE_DEG: Final[float] = 0.5
 #: The pelvis region must correlate this well (median over frames) with its median image
 #: before refinement; plain regions do not.
 MIN_TEXTURE_CORRELATION: Final[float] = 0.5
+#: Fine-detail fraction of the template (see :func:`template_detail`) below which the image
+#: is too blurred or coarse: registration then follows the body outline, not the pelvis.
+MIN_TEMPLATE_DETAIL: Final[float] = 0.12
+#: Per-frame confidences are multiplied by this when the clip's quality is "low".
+LOW_QUALITY_CONFIDENCE_FACTOR: Final[float] = 0.25
 #: Below this hip width in the video (pixels) the pelvis is too small to read.
 MIN_NATIVE_HIP_WIDTH_PX: Final[float] = 24.0
 #: The mirror-symmetry anchor is used when the template matches its mirror image this well.
@@ -514,6 +519,23 @@ def mirror_tilt(template: NDArray[np.float32], mask: NDArray[np.bool_]) -> tuple
     return -0.5 * float(fit.angle_rad[0]), float(fit.correlation[0])
 
 
+def template_detail(template: NDArray[Any], mask: NDArray[np.bool_], sigma_px: float = 2.0) -> float:
+    """Fraction of the template's contrast that is fine detail (0 = all blur, about 0.3 for sharp shorts).
+
+    Standard deviation, inside the mask, of the template minus its Gaussian blur
+    (``sigma_px`` patch pixels), with the template normalised to unit standard deviation.
+    """
+    import cv2
+
+    values = np.asarray(template, dtype=np.float32)
+    spread = float(values[mask].std())
+    if spread <= 1e-6:
+        return 0.0
+    normalised = (values - float(values[mask].mean())) / spread
+    high_pass = normalised - cv2.GaussianBlur(normalised, (0, 0), sigma_px)
+    return float(high_pass[mask].std())
+
+
 # ---------------------------------------------------------------------------------- estimate
 def _finite_median(values: FloatArray) -> float | None:
     finite = values[np.isfinite(values)]
@@ -546,10 +568,11 @@ def estimate_from_patches(
     angle_se_deg = np.full(n, np.inf)
     reasons: list[str] = []
     anchor, anchor_deg, mirror_corr = "none", float("nan"), float("nan")
-    texture_correlation = float("nan")
+    texture_correlation, detail = float("nan"), float("nan")
     if valid.sum() >= max(3, MIN_FRAME_FRACTION * n):
         registration, first_pass = register_patches(patches[valid], mask)
         texture_correlation = float(np.median(first_pass.correlation))
+        detail = template_detail(registration.template, mask)
         tilt_rad, mirror_corr = mirror_tilt(registration.template, mask)
         relative_deg = side_sign * np.degrees(registration.angle_rad)
         if mirror_corr >= MIN_MIRROR_CORRELATION:
@@ -581,6 +604,11 @@ def estimate_from_patches(
             f"too little texture on the pelvis (median angle error {median_se:.2f} deg): plain shorts, a shirt "
             "over the waistband, blur or low resolution; wear shorts with a visible waistband or pattern"
         )
+    if detail < MIN_TEMPLATE_DETAIL:
+        reasons.append(
+            f"the pelvis image is blurred or coarse (fine detail {detail:.2f}, need {MIN_TEMPLATE_DETAIL}): "
+            "film at a higher resolution, closer, in better light or with a faster shutter"
+        )
     if native_hip_width_px < MIN_NATIVE_HIP_WIDTH_PX:
         reasons.append(
             f"the pelvis is only {native_hip_width_px:.0f} px wide in the video (need {MIN_NATIVE_HIP_WIDTH_PX:.0f}); "
@@ -588,6 +616,8 @@ def estimate_from_patches(
         )
     obliquity[~measured] = np.nan
     confidence = np.where(measured, 1.0 / (1.0 + (angle_se_deg / LOW_QUALITY_MEDIAN_SE_DEG) ** 2), 0.0)
+    if reasons:  # the values stay for inspection, but nothing should rely on them
+        confidence *= LOW_QUALITY_CONFIDENCE_FACTOR
     elapsed_ms = 1e3 * (time.perf_counter() - started)
     return PelvisEstimate(
         obliquity_deg=obliquity,
@@ -604,6 +634,8 @@ def estimate_from_patches(
         meta={
             "native_hip_width_px": round(float(native_hip_width_px), 1),
             "texture_correlation": round(texture_correlation, 3),
+            "template_detail": round(detail, 3),
+            "registration_ms_per_frame": round(elapsed_ms / max(n, 1), 3),
         },
     )
 
