@@ -467,10 +467,10 @@ def build_plan(findings: Evaluation | Iterable[Finding], summary: Mapping[str, A
             cadence_target = (low, high)
             text = (
                 f"Raise your step rate by 5-10% at the same speed: from about {cadence_now:.0f} to "
-                f"{low}-{high} steps per minute (start at the low end, e.g. with a metronome)."
+                f"{low}-{high} steps per minute (start at the low end)."
             )
         else:
-            text = "Raise your step rate by 5-10% at the same speed (start at 5%, e.g. with a metronome)."
+            text = "Raise your step rate by 5-10% at the same speed (start at 5%)."
         cues.append(
             Guidance(
                 text,
