@@ -657,3 +657,18 @@ def test_two_clip_analysis_folder_is_split_into_its_clips(tmp_path: Path) -> Non
 
 def clip_view(clip: ClipAnalysis) -> str:
     return str(clip.summary["classification"]["view"])
+
+
+def test_metric_measured_by_different_methods_is_refused() -> None:
+    """Pelvic drop from the hip landmarks in one session and from the pelvis texture in the other
+    (the pipeline falls back per clip) must not be compared."""
+    before, after = synthetic_clip(1, FRONTAL_MEANS), synthetic_clip(2, FRONTAL_MEANS)
+    before = ClipAnalysis(before.strides.assign(pelvic_drop_method="hip_landmarks"), before.summary, "b")
+    after = ClipAnalysis(after.strides.assign(pelvic_drop_method="pelvis_texture"), after.summary, "a")
+    comparison = compare_sessions(session(before), session(after))
+    drop = comparison.change("pelvic_drop_deg")
+    assert drop.verdict == "not compared"
+    assert drop.reason is not None and "hip_landmarks before, pelvis_texture after" in drop.reason
+    assert comparison.change("knee_fppa_deg").verdict == "no real change"
+    same = compare_sessions(session(before), session(before))
+    assert same.change("pelvic_drop_deg").verdict == "no real change"

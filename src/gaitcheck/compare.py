@@ -753,6 +753,17 @@ def _pair_fairness(
     return None, warnings
 
 
+def _measurement_method(strides: pd.DataFrame, metric: str) -> str | None:
+    """How a metric was measured when the strides say so (e.g. ``pelvic_drop_method`` for
+    ``pelvic_drop_deg``): the most common value of that column, else None."""
+    base = next((metric.removesuffix(suffix) for suffix, _ in _UNIT_SUFFIXES if metric.endswith(suffix)), metric)
+    column = f"{base}_method"
+    if column not in strides:
+        return None
+    methods = strides[column].dropna().astype(str)
+    return str(methods.mode().iloc[0]) if len(methods) else None
+
+
 def _side_values(strides: pd.DataFrame, metric: str, side: str) -> np.ndarray:
     """Finite per-stance values of one metric on one side (``overall`` = both), complete stances only."""
     mask = np.ones(len(strides), dtype=bool)
@@ -842,6 +853,16 @@ def compare_sessions(before: Session, after: Session, rules: ChangeRules | None 
             )
         else:
             reason, warnings = _pair_fairness(rule, rules, pick_b[1], pick_a[1], pick_b[0].summary, pick_a[0].summary)
+            method_b, method_a = (
+                _measurement_method(pick_b[0].strides, metric),
+                _measurement_method(pick_a[0].strides, metric),
+            )
+            if reason is None and method_b != method_a:
+                reason = (
+                    f"{metric} was measured with different methods ({method_b} before, {method_a} after); the "
+                    "methods can differ by more than a real change. Film both sessions the same way (the summary's "
+                    "pelvis_estimate says why a method was not used) so one method serves both"
+                )
         floor = None
         if pick_b is not None and pick_a is not None and rule.frame_floor and pick_b[1].fps and pick_a[1].fps:
             floor = 1.0 / min(pick_b[1].fps, pick_a[1].fps)
