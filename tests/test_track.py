@@ -162,3 +162,13 @@ def test_skeleton_names_and_mirror() -> None:
     assert skeleton.mirror("nose") == "nose"
     with pytest.raises(KeyError, match="unknown landmark 'left_toe'"):
         skeleton.index("left_toe")
+
+
+def test_atomic_writes_get_the_usual_file_mode(tmp_path: Path) -> None:
+    import os
+
+    target = tmp_path / "report.html"
+    write_text_atomic(target, "x")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask
