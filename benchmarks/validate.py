@@ -6,8 +6,9 @@ truth beside each clip):
 * TRUE landmarks (truth replay) with the TRUE events, not cleaned: the metric definitions alone;
 * the same after cleaning (the product low-pass filters every track);
 * TRUE landmarks with DETECTED events: metric definitions + event detection;
-* MediaPipe landmarks with TRUE events: the pose model's landmark error alone;
-* MediaPipe landmarks with DETECTED events: the product as a user runs it.
+* MediaPipe landmarks with TRUE events: the pose model's landmark error alone, with pelvic
+  drop from the hip landmarks and (rear/front) from the pelvis texture of the video;
+* MediaPipe landmarks with DETECTED events and the pelvis texture: the product as a user runs it.
 
 plus the real treadmill clip with a pixel-measured cadence, and the mocap runner RBDS001
 projected through virtual rear and side cameras (``gaitcheck.pose.mocap``). Detected stances
@@ -46,6 +47,9 @@ DEFAULT_OUT = REPO / "docs" / "validation.md"
 DEFAULT_CACHE = Path(platformdirs.user_cache_dir("gaitcheck")) / "validate-tracks"
 COMMAND = "nice -n 10 python benchmarks/validate.py"
 METRICS_ONLY = "true landmarks, true events, no cleaning (metric definitions alone)"
+MP_TRUE = "MediaPipe landmarks, true events, pelvis from the hip landmarks"
+MP_TEXTURE_TRUE = "MediaPipe landmarks, true events, pelvis from the pelvis texture"
+MP_PRODUCT = "MediaPipe landmarks, detected events, pelvis texture when usable (as a user runs it)"
 #: Largest IC time difference for a detected stance to count as the same contact.
 MATCH_WINDOW_S = 0.15
 
@@ -126,7 +130,7 @@ class CaseResult:
     view: str
     fps: float
     per_metric: dict[str, dict[str, float]]  # metric -> {n, bias, median_abs, max_abs}
-    clip_level: dict[str, float | None]  # cadence_error_spm, leg_length_ratio, ...
+    clip_level: dict[str, Any]  # cadence_error_spm, leg_length_ratio, pelvis, ...
     error: str | None = None
 
 
@@ -149,9 +153,17 @@ def summarise_errors(pairs: pd.DataFrame) -> dict[str, dict[str, float]]:
 
 
 def evaluate_case(
-    clip: str, condition: str, track: PoseTrack, truth: dict[str, Any], *, true_events: bool, clean: bool = True
+    clip: str,
+    condition: str,
+    track: PoseTrack,
+    truth: dict[str, Any],
+    *,
+    true_events: bool,
+    clean: bool = True,
+    video: Path | None = None,
 ) -> CaseResult:
-    """Analyse one track (with true or detected events, cleaned or not) and compare with the truth."""
+    """Analyse one track (true or detected events, cleaned or not, pelvis from the video's
+    pelvis texture when ``video`` is given) and compare with the truth."""
     view = truth["params"]["view"]
     setting = "treadmill" if truth["params"]["treadmill"] else "overground"
     try:
@@ -164,6 +176,7 @@ def evaluate_case(
             stances=stances_from_truth(truth) if true_events else None,
             source=clip,
             clean=clean,
+            video=video,
         )
     except GaitcheckError as exc:
         return CaseResult(clip, condition, view, track.fps, {}, {}, error=str(exc))
@@ -171,7 +184,7 @@ def evaluate_case(
     pairs = match_to_truth(strides, truth)
     px_per_m = float(np.median(truth["frames"]["px_per_m_at_pelvis"]))
     vertical = strides.get("vertical_oscillation_cm")
-    clip_level: dict[str, float | None] = {
+    clip_level: dict[str, Any] = {
         "cadence_error_spm": strides.attrs["cadence_spm"] - truth["summary"]["cadence_spm"],
         "leg_length_ratio": strides.attrs["leg_length_px"] / (truth["derived"]["leg_length_m"] * px_per_m),
         "vertical_oscillation_error_cm": (
@@ -180,6 +193,9 @@ def evaluate_case(
             else None
         ),
         "matched": float(len(pairs)),
+        "pelvis": {"hip_landmarks": "hips", "pelvis_estimate": "texture"}.get(
+            strides.attrs.get("pelvis_method") or "", ""
+        ),
         "true_stances": float(sum(s["complete_in_clip"] and s["in_view"] for s in truth["stances"])),
         "detected": float(len(strides)),
     }
@@ -421,7 +437,16 @@ def markdown_tables(results: Iterable[CaseResult]) -> str:
     parts = []
     for condition, cases in by_condition.items():
         metrics = [m for m in TRUTH_OF if any(m in case.per_metric for case in cases)]
-        header = ["clip", "view", "fps", "stances (matched/true)", "cadence err spm", "leg len ratio", *metrics]
+        header = [
+            "clip",
+            "view",
+            "fps",
+            "stances (matched/true)",
+            "cadence err spm",
+            "leg len ratio",
+            "pelvis",
+            *metrics,
+        ]
         lines = [f"### {condition}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for case in cases:
             if case.error:
@@ -435,6 +460,7 @@ def markdown_tables(results: Iterable[CaseResult]) -> str:
                 f"{int(cl['matched'] or 0)}/{int(cl['true_stances'] or 0)}",
                 _fmt(cl["cadence_error_spm"], 3),
                 _fmt(cl["leg_length_ratio"], 3),
+                cl["pelvis"],
             ]
             for metric in metrics:
                 stats = case.per_metric.get(metric)
@@ -496,7 +522,9 @@ def render(
         "",
         "Errors are measured minus truth. Tables give median |error| / max |error| over the stances",
         "matched to a truth stance (same side, nearest IC within 0.15 s; truth stances complete and",
-        "in view). Angles in degrees, distances in % of leg length or cm, times in seconds.",
+        "in view). Angles in degrees, distances in % of leg length or cm, times in seconds. The",
+        "pelvis column says where pelvic drop came from: the hip landmarks or the pelvis texture",
+        "(`gaitcheck.pelvis`, used only when its own quality check passes).",
         "",
         "What each metric is compared with:",
         "",
@@ -588,9 +616,11 @@ def main() -> None:
         if track.n_frames != replay.n_frames:
             notes.append(f"- {name}: MediaPipe track has {track.n_frames} frames, truth {replay.n_frames}; skipped.")
             continue
-        results.append(evaluate_case(name, "MediaPipe landmarks, true events", track, truth, true_events=True))
+        results.append(evaluate_case(name, MP_TRUE, track, truth, true_events=True))
+        if truth["params"]["view"] in ("rear", "front"):
+            results.append(evaluate_case(name, MP_TEXTURE_TRUE, track, truth, true_events=True, video=video))
         if detect:
-            results.append(evaluate_case(name, "MediaPipe landmarks, detected events", track, truth, true_events=False))
+            results.append(evaluate_case(name, MP_PRODUCT, track, truth, true_events=False, video=video))
     real_rows = [] if args.no_mediapipe else real_clip_rows(args.data, args.cache)
     mocap = mocap_rows(args.data)
     order = {
@@ -600,8 +630,9 @@ def main() -> None:
                 METRICS_ONLY,
                 "true landmarks, true events",
                 "true landmarks, detected events",
-                "MediaPipe landmarks, true events",
-                "MediaPipe landmarks, detected events",
+                MP_TRUE,
+                MP_TEXTURE_TRUE,
+                MP_PRODUCT,
             ]
         )
     }

@@ -278,6 +278,9 @@ def summarize(
             "pelvis_method": attrs.get("pelvis_method"),
             "leg_visibility": leg_visibility,
             "strike_pattern_counts": strike_counts,
+            "ic_leg_label_swaps": (
+                int(used["ic_leg_labels_swapped"].astype(bool).sum()) if "ic_leg_labels_swapped" in used else None
+            ),
         },
         "metrics": metrics,
         "omitted_metrics": omitted,
