@@ -117,3 +117,14 @@ def test_incomplete_stances_are_not_counted_and_output_is_strict_json() -> None:
     assert summary["metrics"]["pelvic_drop_deg"]["right"]["n"] == 7
     text = json.dumps(summary, allow_nan=False)
     assert json.loads(text)["schema_version"] == 1
+
+
+def test_frequent_leg_label_swaps_limit_side_view_values() -> None:
+    strides = _fixture().drop(columns=["pelvic_drop_deg", "knee_fppa_deg"])
+    strides["heel_ahead_pct_leg"] = 20.0
+    strides["ic_leg_labels_swapped"] = np.arange(len(strides)) % 3 == 0  # 6 of 16
+    summary = summarize(strides, SimpleNamespace(view="side_right", oblique=False), fps=60.0)
+    heel = summary["metrics"]["heel_ahead_pct_leg"]["quality"]
+    assert heel["flag"] == "limited" and "swapped the leg labels at 38%" in heel["reasons"][0]
+    assert summary["clip"]["ic_leg_label_swaps"] == 6
+    assert summary["metrics"]["contact_time_s"]["quality"]["flag"] == "ok"

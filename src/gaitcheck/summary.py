@@ -60,6 +60,11 @@ _POSITIVE_SCALE: Final[frozenset[str]] = frozenset(
 )
 _TIMING: Final[frozenset[str]] = frozenset({"contact_time_s", "flight_time_s", "duty_factor_pct"})
 _FRONTAL_ANGLES: Final[frozenset[str]] = frozenset({"knee_fppa_deg", "hip_adduction_deg"})
+_AT_IC_SIDE_VIEW: Final[frozenset[str]] = frozenset(
+    {"heel_ahead_pct_leg", "heel_ahead_cm", "shank_angle_ic_deg", "foot_inclination_ic_deg", "knee_flexion_ic_deg"}
+)
+#: Share of stances with swapped leg labels at IC above which at-IC side-view values are "limited".
+MAX_IC_LABEL_SWAP_FRACTION: Final[float] = 0.2
 
 
 def _number(value: Any) -> float | None:
@@ -132,6 +137,7 @@ def _quality(
     leg_visibility: float | None,
     pelvis_method: str | None,
     backend: str | None,
+    ic_label_swap_fraction: float | None = None,
 ) -> dict[str, Any]:
     """Flag and reasons for one metric; the worst applicable flag wins."""
     levels = {"ok": 0, "limited": 1, "unreliable": 2}
@@ -166,6 +172,12 @@ def _quality(
         note("limited", "camera is off the rear/front axis; in-image values are distorted")
     if leg_visibility is not None and leg_visibility < MIN_LEG_VISIBILITY:
         note("limited", f"low landmark confidence on the legs (mean visibility {leg_visibility:.2f})")
+    if name in _AT_IC_SIDE_VIEW and ic_label_swap_fraction and ic_label_swap_fraction > MAX_IC_LABEL_SWAP_FRACTION:
+        note(
+            "limited",
+            f"the pose model swapped the leg labels at {ic_label_swap_fraction:.0%} of contacts; values were read "
+            "from the leg on the ground, but the landmarks around contact are unsteady",
+        )
     if name == "pelvic_drop_deg" and pelvis_method == "hip_landmarks" and backend not in (None, "truth-replay"):
         note(
             "limited",
@@ -222,6 +234,11 @@ def summarize(
     side_masks = {side: (used["side"] == side).to_numpy() for side in ("left", "right")}
     leg_visibility = _number(np.nanmean(used["leg_visibility"])) if "leg_visibility" in used and len(used) else None
     attrs = strides.attrs
+    swap_fraction = (
+        float(used["ic_leg_labels_swapped"].astype(bool).mean())
+        if "ic_leg_labels_swapped" in used and len(used)
+        else None
+    )
     metrics: dict[str, Any] = {}
     omitted: dict[str, str] = {}
     for name, views in METRIC_VIEWS.items():
@@ -248,6 +265,7 @@ def summarize(
             leg_visibility=leg_visibility,
             pelvis_method=attrs.get("pelvis_method"),
             backend=backend,
+            ic_label_swap_fraction=swap_fraction,
         )
         if name == "cadence_spm":
             entry["clip_value"] = _number(attrs.get("cadence_spm"))
