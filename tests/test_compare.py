@@ -550,11 +550,18 @@ def test_comparison_html_is_well_formed() -> None:
             assert self.stack and self.stack[-1] == tag, f"</{tag}> closes <{self.stack[-1] if self.stack else None}>"
             self.stack.pop()
 
-    checker = Checker()
-    checker.feed(page)
-    assert checker.stack == []
-    assert "<script" not in page  # self-contained and static
-    assert "measured from a side view" in page or "is measured from a rear or front view" in page
+    from gaitcheck.report.compare_html import render_history_html
+
+    sessions = [session(synthetic_clip(i, FRONTAL_MEANS), label=f"s{i}") for i in range(3)]
+    described = [{"label": s.label, "date": f"2026-0{i + 1}-01", "date_source": "test"} for i, s in enumerate(sessions)]
+    history_page = render_history_html(history_table(sessions), described, compare_sessions(sessions[0], sessions[-1]))
+    for text in (page, history_page):
+        checker = Checker()
+        checker.feed(text)
+        assert checker.stack == []
+        assert "<script" not in text  # self-contained and static
+    assert "is measured from a rear or front view" in page
+    assert "First to last session" in history_page
 
 
 @pytest.mark.slow

@@ -120,7 +120,10 @@ def history_figure(table: pd.DataFrame) -> Figure | None:
             has_ci = np.isfinite(low) & np.isfinite(high)
             ax.vlines(x[has_ci], low[has_ci], high[has_ci], color=colour, lw=0.9)
         sessions = table.drop_duplicates("order").sort_values("order")
-        ax.set_xticks(sessions["order"].to_numpy(), [str(s)[:10] for s in sessions["date"]], fontsize=6, rotation=30)
+        ticks = [
+            f"{label}\n{str(date)[:10]}" for label, date in zip(sessions["session"], sessions["date"], strict=True)
+        ]
+        ax.set_xticks(sessions["order"].to_numpy(), ticks, fontsize=6, rotation=30)
         ax.tick_params(axis="y", labelsize=7)
         ax.set_title(f"{rows['label'].iloc[0]} ({rows['unit'].iloc[0]})", fontsize=8)
         ax.grid(axis="y", alpha=0.3)
