@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from gaitcheck import skeleton
 from gaitcheck.errors import AnalysisError
 from gaitcheck.track import PoseTrack
 
@@ -126,6 +127,16 @@ _RULES: dict[str, tuple[tuple[_EventRule, ...], tuple[_EventRule, ...]]] = {
 }
 
 
+def point_px(track: PoseTrack, name: str) -> FloatArray:
+    """(T, 2) pixel coordinates of one landmark.
+
+    Same values as :meth:`PoseTrack.point_px`, without converting all 33 landmarks first
+    (that conversion dominates the run time on hour-long tracks).
+    """
+    scale = np.array([track.width, track.height], dtype=np.float64)
+    return np.asarray(track.image_xyz[:, skeleton.index(name), :2] * scale, dtype=np.float64)
+
+
 def leg_length_px(track: PoseTrack) -> float:
     """Median thigh plus shank length in pixels, the longer side (the less foreshortened one).
 
@@ -136,7 +147,7 @@ def leg_length_px(track: PoseTrack) -> float:
     """
     lengths = []
     for side in ("left", "right"):
-        hip, knee, ankle = (track.point_px(f"{side}_{part}") for part in ("hip", "knee", "ankle"))
+        hip, knee, ankle = (point_px(track, f"{side}_{part}") for part in ("hip", "knee", "ankle"))
         per_frame = np.linalg.norm(hip - knee, axis=1) + np.linalg.norm(knee - ankle, axis=1)
         finite = per_frame[np.isfinite(per_frame)]
         if finite.size:
@@ -200,7 +211,7 @@ def _flight_intervals(
     from scipy.signal import butter, filtfilt, find_peaks
 
     fps = track.fps
-    pelvis_v = _fill_nan(0.5 * (track.point_px("left_hip")[:, 1] + track.point_px("right_hip")[:, 1])) / leg_px
+    pelvis_v = _fill_nan(0.5 * (point_px(track, "left_hip")[:, 1] + point_px(track, "right_hip")[:, 1])) / leg_px
     step_s = _step_period_s(lowness, fps)
     cutoff = min(2.5 / step_s, 0.4 * fps / 2.0)
     b, a = butter(2, cutoff / (fps / 2.0))
@@ -262,15 +273,15 @@ def _event_features(track: PoseTrack, side: str, direction: float) -> dict[str, 
 
     ``direction`` is +1 when the runner faces image-right, -1 image-left, 0 frontal.
     """
-    pelvis = 0.5 * (track.point_px("left_hip") + track.point_px("right_hip"))
-    toe_v = track.point_px(f"{side}_foot_index")[:, 1]
-    ankle = track.point_px(f"{side}_ankle")
+    pelvis = 0.5 * (point_px(track, "left_hip") + point_px(track, "right_hip"))
+    toe_v = point_px(track, f"{side}_foot_index")[:, 1]
+    ankle = point_px(track, f"{side}_ankle")
     ankle_v = _fill_nan(ankle[:, 1])
     features = {
         # hip-ankle distance: the leg is most extended just before IC and just before TO
-        "leg_extension": np.linalg.norm(track.point_px(f"{side}_hip") - ankle, axis=1),
+        "leg_extension": np.linalg.norm(point_px(track, f"{side}_hip") - ankle, axis=1),
         # heel furthest ahead of the pelvis (Zeni et al. 2008), a little before IC
-        "heel_ahead_of_pelvis": (track.point_px(f"{side}_heel")[:, 0] - pelvis[:, 0]) * direction,
+        "heel_ahead_of_pelvis": (point_px(track, f"{side}_heel")[:, 0] - pelvis[:, 0]) * direction,
         # toe lowest relative to the pelvis: the forefoot leaves the ground
         "toe_below_pelvis": toe_v - pelvis[:, 1],
         # toe highest relative to the ankle: peak dorsiflexion of a heel strike
@@ -378,8 +389,8 @@ def detect_stances(track: PoseTrack, classification: ClipClassification) -> pd.D
     fps = track.fps
     foot_v = {}
     for side in ("left", "right"):
-        heel_v = track.point_px(f"{side}_heel")[:, 1]
-        toe_v = track.point_px(f"{side}_foot_index")[:, 1]
+        heel_v = point_px(track, f"{side}_heel")[:, 1]
+        toe_v = point_px(track, f"{side}_foot_index")[:, 1]
         foot = _fill_nan(np.where(np.isfinite(toe_v), 0.5 * (heel_v + toe_v), heel_v))
         if not np.isfinite(foot).any():
             raise AnalysisError(
@@ -441,31 +452,6 @@ def detect_stances(track: PoseTrack, classification: ClipClassification) -> pd.D
             "film a longer stretch of steady running"
         )
     return table
-
-
-def _ground_slope(track: PoseTrack, ic_frames: FloatArray, is_left: NDArray[np.bool_]) -> float:
-    """Image slope dv/du of the ground in a side view, from the heel's glide just after IC.
-
-    On a treadmill the planted heel moves with the belt, along the ground line, whose
-    slope is the camera roll; overground the heel stands still and the slope is 0.
-    """
-    steps = np.arange(round(0.03 * track.fps), max(round(0.08 * track.fps), round(0.03 * track.fps) + 1))
-    frames = np.round(ic_frames).astype(np.intp)[:, None] + steps[None, :]
-    inside = (frames + 1 < track.n_frames).all(axis=1)
-    du_total, dv_total = 0.0, 0.0
-    for side, left_flag in (("left", True), ("right", False)):
-        rows = frames[inside & (is_left == left_flag)].ravel()
-        if rows.size == 0:
-            continue
-        heel = track.point_px(f"{side}_heel")
-        step = heel[rows + 1] - heel[rows]
-        step = step[np.isfinite(step).all(axis=1)]
-        sign = np.sign(step[:, 0])
-        du_total += float(np.sum(step[:, 0] * sign))
-        dv_total += float(np.sum(step[:, 1] * sign))
-    if du_total <= 0.5 * ic_frames.size * steps.size:
-        return 0.0
-    return dv_total / du_total
 
 
 def _alternate_sides(sides: NDArray[Any]) -> tuple[NDArray[Any], int]:
