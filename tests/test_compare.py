@@ -497,6 +497,8 @@ def test_compare_and_history_commands(tmp_path: Path) -> None:
     arguments = ["compare", str(tmp_path / "visit1"), str(tmp_path / "visit3"), "-o", str(tmp_path / "cmp")]
     result = runner.invoke(app, [*arguments, "--after-also", str(tmp_path / "visit3_side")])
     assert result.exit_code == 0, result.output
+    again = runner.invoke(app, arguments)
+    assert isinstance(again.exception, InputError) and "--force" in str(again.exception)
     assert "improved: Pelvic drop (overall) -7" in result.output
     document = json.loads((tmp_path / "cmp" / "comparison.json").read_text(encoding="utf-8"))
     assert [c["view"] for c in document["after"]["clips"]] == ["rear", "side_left"]

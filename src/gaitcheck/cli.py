@@ -135,12 +135,19 @@ def compare(
     height_cm: float | None = typer.Option(None, help="Runner height in cm, for clips analysed here."),
     rules: str | None = typer.Option(None, help="Change rules TOML overriding gaitcheck/rules/change.toml."),
     html: bool = typer.Option(True, "--html/--no-html", help="Also write comparison.html."),
+    force: bool = typer.Option(False, "--force", help="Overwrite files in a non-empty OUTDIR."),
 ) -> None:
     """Compare two sessions of one runner: what improved, what got worse, what did not really change."""
     from gaitcheck.compare import compare_to_folder
 
     comparison, paths = compare_to_folder(
-        [before, *before_also], [after, *after_also], outdir, height_cm=height_cm, rules_path=rules, html=html
+        [before, *before_also],
+        [after, *after_also],
+        outdir,
+        height_cm=height_cm,
+        rules_path=rules,
+        html=html,
+        force=force,
     )
     for row in comparison.real_changes():
         typer.echo(f"{row.verdict:>9}: {row.label} ({row.side}) {row.difference:+.3g} {row.unit}")
@@ -155,11 +162,12 @@ def history(
     sessions: list[str] = typer.Argument(..., help="Three or more analysis folders of one runner (any order)."),
     outdir: str = typer.Option(..., "-o", "--outdir", help="Folder for history.csv and history.html."),
     html: bool = typer.Option(True, "--html/--no-html", help="Also write history.html."),
+    force: bool = typer.Option(False, "--force", help="Overwrite files in a non-empty OUTDIR."),
 ) -> None:
     """Track one runner over three or more sessions, in date order: table and trend plot."""
     from gaitcheck.compare import history_to_folder
 
-    table, paths = history_to_folder(sessions, outdir, html=html)
+    table, paths = history_to_folder(sessions, outdir, html=html, force=force)
     typer.echo(f"{table['session'].nunique()} sessions; written: {', '.join(str(p) for p in paths.values())}")
 
 

@@ -1357,11 +1357,17 @@ def compare_to_folder(
     height_cm: float | None = None,
     rules_path: str | os.PathLike[str] | None = None,
     html: bool = True,
+    force: bool = False,
 ) -> tuple[Comparison, dict[str, Path]]:
-    """Run a whole comparison: load or analyse both sessions, compare, write json, csv and html."""
+    """Run a whole comparison: load or analyse both sessions, compare, write json, csv and html.
+
+    Refuses (InputError) an ``outdir`` that already holds files unless ``force``, before any analysis.
+    """
     import datetime as dt
 
-    out = Path(outdir)
+    from gaitcheck.pipeline import check_outdir
+
+    out = check_outdir(outdir, force=force)
     rules = load_change_rules(rules_path)
     before = load_session_inputs(before_inputs, label="before", analysis_dir=out / "before", height_cm=height_cm)
     after = load_session_inputs(after_inputs, label="after", analysis_dir=out / "after", height_cm=height_cm)
@@ -1379,9 +1385,15 @@ def compare_to_folder(
 
 
 def history_to_folder(
-    inputs: Sequence[str | os.PathLike[str]], outdir: str | os.PathLike[str], *, html: bool = True
+    inputs: Sequence[str | os.PathLike[str]], outdir: str | os.PathLike[str], *, html: bool = True, force: bool = False
 ) -> tuple[pd.DataFrame, dict[str, Path]]:
-    """Tabulate three or more sessions of one runner in date order; write history.csv (+ html)."""
+    """Tabulate three or more sessions of one runner in date order; write history.csv (+ html).
+
+    Refuses (InputError) an ``outdir`` that already holds files unless ``force``.
+    """
+    from gaitcheck.pipeline import check_outdir
+
+    check_outdir(outdir, force=force)
     if len(inputs) < 3:
         raise InputError(
             f"history needs three or more sessions, got {len(inputs)}; for two use `gaitcheck compare BEFORE AFTER`"
