@@ -345,6 +345,23 @@ def peak_drop_per_stance(stances: pd.DataFrame, time_s: np.ndarray, obliquity_de
     return np.where(np.isfinite(peak), peak, np.nan)
 
 
+def walking_clip_row(data_dir: Path, cache: Path) -> str | None:
+    """What the analysis says about the real walking clip (it must refuse it as walking)."""
+    video = data_dir / "videos" / "sports2d_demo4_walking_side.mp4"
+    if not video.is_file() or not can_detect_events():
+        return None
+    track = mediapipe_track(video, cache)
+    if track is None:
+        return None
+    try:
+        analysis = analyze_track(track, source=video.name)
+    except GaitcheckError as exc:
+        return f"{video.name}: refused ({type(exc).__name__}): {exc}"
+    activity = analysis.classification.activity
+    cadence = analysis.strides.attrs["cadence_spm"]
+    return f"{video.name}: NOT refused; analysed as {activity} at {cadence:.1f} steps/min"
+
+
 def mocap_rows(data_dir: Path) -> list[dict[str, Any]] | str:
     """Pelvic drop and cadence from RBDS001 projected through virtual rear and side cameras.
 
@@ -510,8 +527,24 @@ def acceptance_lines(results: list[CaseResult]) -> list[str]:
     return lines
 
 
+def bias_lines(results: list[CaseResult], condition: str, metrics: tuple[str, ...]) -> list[str]:
+    """Mean error (measured - truth) per clip for some metrics: the direction of the error."""
+    lines = [f"Mean error (bias) per clip, {condition}:", ""]
+    for case in results:
+        if case.condition != condition or case.error:
+            continue
+        parts = [f"{metric} {case.per_metric[metric]['bias']:+.2f}" for metric in metrics if metric in case.per_metric]
+        if parts:
+            lines.append(f"- {case.clip}: " + ", ".join(parts))
+    return lines
+
+
 def render(
-    results: list[CaseResult], real_rows: list[dict[str, Any]], mocap: list[dict[str, Any]] | str, notes: list[str]
+    results: list[CaseResult],
+    real_rows: list[dict[str, Any]],
+    mocap: list[dict[str, Any]] | str,
+    notes: list[str],
+    walking: str | None = None,
 ) -> str:
     """The whole docs/validation.md text."""
     text = [
@@ -544,6 +577,12 @@ def render(
         "## Per clip",
         "",
         markdown_tables(results),
+        "",
+        *bias_lines(results, MP_TRUE, ("knee_fppa_deg", "pelvic_drop_deg", "heel_ahead_pct_leg")),
+        "",
+        "## Walking clip (must not be reported as running)",
+        "",
+        f"- {walking}" if walking else "- not run (needs the MediaPipe track and the event stages)",
         "",
         "## Real treadmill clip (cadence measured from pixels)",
         "",
@@ -622,6 +661,7 @@ def main() -> None:
         if detect:
             results.append(evaluate_case(name, MP_PRODUCT, track, truth, true_events=False, video=video))
     real_rows = [] if args.no_mediapipe else real_clip_rows(args.data, args.cache)
+    walking = None if args.no_mediapipe else walking_clip_row(args.data, args.cache)
     mocap = mocap_rows(args.data)
     order = {
         c: i
@@ -637,7 +677,7 @@ def main() -> None:
         )
     }
     results.sort(key=lambda case: order[case.condition])
-    text = render(results, real_rows, mocap, notes)
+    text = render(results, real_rows, mocap, notes, walking)
     write_text_atomic(args.out, text)
     print(f"wrote {args.out}")
     print("\n".join(acceptance_lines(results)))
