@@ -44,7 +44,7 @@ import os
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -1075,7 +1075,7 @@ def _assessments(session: Session) -> dict[tuple[str, str], Any]:
     return out
 
 
-def _plan_text(assessments: Mapping[tuple[str, str], Any], session: Session, today: Any) -> str:
+def _plan_text(assessments: Mapping[tuple[str, str], Any], session: Session, today: date) -> str:
     from gaitcheck.plan import build_plan
 
     plan = build_plan([a for a in assessments.values() if a.is_finding], session.clips[0].summary, today=today)
@@ -1084,7 +1084,7 @@ def _plan_text(assessments: Mapping[tuple[str, str], Any], session: Session, tod
     return f"targeted: {', '.join(plan.focus)} (starts at phase {plan.starting_phase})"
 
 
-def compare_findings(before: Session, after: Session, *, today: Any) -> FindingsChange:
+def compare_findings(before: Session, after: Session, *, today: date) -> FindingsChange:
     """Findings resolved, persisting and new between two sessions, with advice on the plan phase.
 
     ``today`` (a ``datetime.date``) is passed to the plan builder so that this stays pure.
@@ -1270,8 +1270,8 @@ def load_session(folders: Sequence[str | os.PathLike[str]], label: str | None = 
     if not folders:
         raise InputError("a session needs at least one analysis folder")
     clips = tuple(clip for folder in folders for clip in load_analysis_folder(folder))
-    date, _ = session_date(folders[0], clips[0].summary)
-    return Session(clips=clips, label=label or clips[0].label, date=date)
+    recorded, _ = session_date(folders[0], clips[0].summary)
+    return Session(clips=clips, label=label or clips[0].label, date=recorded)
 
 
 def comparison_schema() -> dict[str, Any]:
@@ -1409,8 +1409,8 @@ def history_to_folder(
                 f"{path}: holds no summary.json; give an analysis folder (`gaitcheck analyze CLIP -o FOLDER`)"
             )
         clips = tuple(clip for folder in folders for clip in load_analysis_folder(folder))
-        date, source = session_date(folders[0], clips[0].summary)
-        sessions.append((Session(clips=clips, label=path.name, date=date), source))
+        recorded, source = session_date(folders[0], clips[0].summary)
+        sessions.append((Session(clips=clips, label=path.name, date=recorded), source))
     sessions.sort(key=lambda item: item[0].date or "")
     ordered = [s for s, _ in sessions]
     table = history_table(ordered)
