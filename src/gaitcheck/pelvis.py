@@ -85,6 +85,8 @@ ROLL_MAX_EDGE_SLOPE: Final[float] = 0.25
 MIN_ROLL_PEAKINESS: Final[float] = 1.5
 #: Frames (spread over the clip) whose scene is used for the roll.
 ROLL_SAMPLE_FRAMES: Final[int] = 3
+#: Huber-weighted registration (arms, shirt hem); see docs/pelvis.md for the comparison.
+ROBUST_REGISTRATION: Final[bool] = True
 #: Fraction of frames that must yield a patch.
 MIN_FRAME_FRACTION: Final[float] = 0.5
 
@@ -469,7 +471,12 @@ def aligned_mean(patches: NDArray[np.float32], registration: Registration) -> ND
 
 
 def register_patches(
-    patches: NDArray[np.float32], mask: NDArray[np.bool_], *, n_passes: int = _N_PASSES, point_step: int = 2
+    patches: NDArray[np.float32],
+    mask: NDArray[np.bool_],
+    *,
+    n_passes: int = _N_PASSES,
+    point_step: int = 2,
+    robust: bool = False,
 ) -> tuple[Registration, Registration]:
     """Align a stack of patches to their own mean, rebuilding the template after each pass.
 
@@ -484,7 +491,7 @@ def register_patches(
         poorly, and later passes can then lock onto noise and the region's border.
     """
     template = np.median(patches, axis=0).astype(np.float32)
-    first = registration = align_to_template(patches, template, mask, point_step=point_step)
+    first = registration = align_to_template(patches, template, mask, point_step=point_step, robust=robust)
     for _ in range(n_passes - 1):
         template = aligned_mean(patches, registration)
         registration = align_to_template(
@@ -494,6 +501,7 @@ def register_patches(
             angle_rad=registration.angle_rad,
             shift_px=registration.shift_px,
             point_step=point_step,
+            robust=robust,
         )
     return registration, first
 
@@ -570,7 +578,7 @@ def estimate_from_patches(
     anchor, anchor_deg, mirror_corr = "none", float("nan"), float("nan")
     texture_correlation, detail = float("nan"), float("nan")
     if valid.sum() >= max(3, MIN_FRAME_FRACTION * n):
-        registration, first_pass = register_patches(patches[valid], mask)
+        registration, first_pass = register_patches(patches[valid], mask, robust=ROBUST_REGISTRATION)
         texture_correlation = float(np.median(first_pass.correlation))
         detail = template_detail(registration.template, mask)
         tilt_rad, mirror_corr = mirror_tilt(registration.template, mask)
