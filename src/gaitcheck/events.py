@@ -1,26 +1,40 @@
 """Gait events: initial contact (IC) and toe-off (TO) of each foot, from image landmarks.
 
-The detector works in two passes, both vectorised over frames and stances:
+The detector works in two passes, vectorised over frames (a loop runs over the few
+feature/side combinations, never over frames):
 
-1. **Coarse phases.** Each foot's vertical image position is taken relative to its own
-   lowest level (a high percentile, which removes the near/far leg offset of side views).
-   The foot that is lower in the image than the other one is the candidate stance foot;
-   the sign of that difference flips once per step, so the candidate intervals alternate
-   left, right, left ... by construction. Each interval contains one stance plus about half
-   of the flight phase on either side.
-2. **Refinement.** Inside a window around each interval boundary the event is the
-   extremum of a view-specific signal, located to a fraction of a frame by parabolic
-   interpolation, plus a constant lag calibrated on gaitsynth renders (true landmarks;
-   ``benchmarks/validate_events.py`` reproduces the calibration table):
+1. **Coarse phases.** One interval per step, between turning points of the pelvis height
+   (running: highest points, mid-flight; walking: lowest points, double support); this
+   holds through left/right landmark swaps because the pelvis has no side. The stance
+   foot of an interval is the foot lower in the image over it (each foot's height taken
+   relative to its own local ground level, which removes the near/far offset of side
+   views and the drift of a runner crossing the frame).
+2. **Refinement.** In a window around the interval start (IC) or end (TO) the event is
+   the peak of one or more features of the stance foot, refined to a fraction of a frame
+   by parabolic interpolation, plus a constant lag; several features are averaged:
 
-   ========  ==========================================  ===============================
-   view      initial contact                             toe-off
-   ========  ==========================================  ===============================
-   side      heel lowest relative to the pelvis (+6 ms)  toe lowest along the ground (-3 ms)
-   rear      toe highest relative to the ankle (+13 ms)  toe lowest in the image (-25 ms)
-   front     toe highest relative to the ankle (+13 ms)  hip-ankle distance decelerates
-                                                         most (-23 ms)
-   ========  ==========================================  ===============================
+   =====  ===============================================  =================================
+   view   initial contact                                  toe-off
+   =====  ===============================================  =================================
+   side   leg most extended (hip-ankle, +17 ms) and heel   toe lowest relative to the pelvis
+          furthest ahead of the pelvis (Zeni, +27 ms)      (-10 ms) and leg most extended
+                                                           (-12 ms)
+   rear   toe highest relative to the ankle (+18 ms)       toe lowest relative to the pelvis
+                                                           (-24 ms)
+   front  leg most extended (-8 ms)                        ankle's upward acceleration peak
+                                                           (-19 ms)
+   =====  ===============================================  =================================
+
+   Rear views have a second rule per event (median of the toe feature, the ankle's
+   vertical acceleration and the pelvis's height or rise), used when it gives clearly more
+   regular stride times (MediaPipe sees the toe poorly from behind).
+
+The lags were calibrated on gaitsynth renders (true landmarks and MediaPipe tracks, heel
+strikers) and the RBDS001 mocap runner (forefoot striker) projected into virtual cameras;
+``benchmarks/validate_events.py`` prints the resulting error tables. The rear-view IC rule
+assumes a heel strike: on the forefoot-striking mocap runner it is about 80 ms late.
+
+Stance sides are then made to alternate strictly (see :func:`detect_stances`).
 
 Times convention: a fractional frame index ``f`` maps to time by linear interpolation of
 ``track.time_s`` (``f / fps`` for a constant-rate track), and the integer frame of an event
@@ -61,8 +75,12 @@ STANCE_COLUMNS: tuple[str, ...] = (
 MIN_STANCES = 4
 #: Cutoff (Hz) of the low-pass applied to the foot-height difference that sets the phases.
 PHASE_CUTOFF_HZ = 4.0
-#: Shortest candidate stance phase (s); shorter sign flips are jitter.
+#: Sliding window (s) for each foot's ground level: more than one stride of walking.
+GROUND_WINDOW_S = 1.5
+#: Shortest candidate stance phase (s, and fraction of the step period); shorter sign
+#: flips are jitter.
 MIN_PHASE_S = 0.08
+MIN_PHASE_STEP_FRACTION = 0.4
 #: An alternative event rule replaces the first one only if its stride-time irregularity is
 #: below this fraction of the first rule's.
 ALTERNATIVE_RULE_ADVANTAGE = 0.5
@@ -119,6 +137,13 @@ _RULES: dict[str, tuple[tuple[_EventRule, ...], tuple[_EventRule, ...]]] = {
                 combine="median",
             ),
         ),
+    ),
+    # walking, side view: Zeni et al. (2008) heel-forward / toe-backward extremes relative
+    # to the pelvis, uncalibrated (no walking ground truth); the wide windows cover the
+    # double support on either side of the interval
+    "side_walking": (
+        (_EventRule(0.30, 0.20, (("heel_ahead_of_pelvis", 0.0),)),),
+        (_EventRule(0.20, 0.30, (("toe_behind_pelvis", 0.0),)),),
     ),
     "front": (
         (_EventRule(*_IC_WINDOW_S, (("leg_extension", -0.008),)),),
@@ -188,6 +213,18 @@ def _smooth_phase_signal(lowness: FloatArray, fps: float) -> FloatArray:
     return smooth
 
 
+def _rolling_ground_level(foot_v: FloatArray, window: int) -> FloatArray:
+    """The foot's lowest image position (largest v) in a sliding window of ``window`` frames.
+
+    A local reference: for a runner or walker crossing the frame the ground's image height
+    changes along the way (perspective, camera tilt), so one clip-wide level would not do.
+    """
+    from scipy.ndimage import maximum_filter1d
+
+    level: FloatArray = maximum_filter1d(foot_v, size=max(3, window), mode="nearest")
+    return level
+
+
 def _step_period_s(lowness: FloatArray, fps: float) -> float:
     """Step period from the dominant stride frequency of the left-minus-right foot height."""
     series = lowness - lowness.mean()
@@ -199,14 +236,17 @@ def _step_period_s(lowness: FloatArray, fps: float) -> float:
     return float(0.5 / frequency_hz[band][np.argmax(spectrum[band])])
 
 
-def _flight_intervals(
-    track: PoseTrack, lowness: FloatArray, leg_px: float
+def _pelvis_intervals(
+    track: PoseTrack, lowness: FloatArray, leg_px: float, *, walking: bool = False
 ) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.bool_]]:
-    """Running: one interval per step, between successive highest points of the pelvis.
+    """One interval per step, between successive turning points of the pelvis height.
 
-    The pelvis peaks once per step in the flight phase, whatever the legs' labels say, so
-    the intervals stay right through left/right landmark swaps. The stance foot of an
-    interval is the one lower in the image over it (``lowness`` > 0: left).
+    Running: the pelvis is highest once per step, in flight, so the intervals run from one
+    flight to the next and hold one stance. Walking: the pelvis is lowest once per step, in
+    double support, so the intervals hold one single-support phase (IC just before the
+    start, TO just after the end). The pelvis has no side, so the intervals stay right
+    through left/right landmark swaps. The stance foot of an interval is the one lower in
+    the image over it (``lowness`` > 0: left).
     """
     from scipy.signal import butter, filtfilt, find_peaks
 
@@ -217,7 +257,7 @@ def _flight_intervals(
     b, a = butter(2, cutoff / (fps / 2.0))
     if pelvis_v.size > 3 * max(len(a), len(b)):
         pelvis_v = filtfilt(b, a, pelvis_v)
-    peaks, _ = find_peaks(-pelvis_v, distance=max(1, int(0.6 * step_s * fps)))
+    peaks, _ = find_peaks(pelvis_v if walking else -pelvis_v, distance=max(1, int(0.6 * step_s * fps)))
     bounds = np.unique(np.r_[0, peaks, pelvis_v.size])
     starts, ends = bounds[:-1], bounds[1:]
     mean_lowness = np.add.reduceat(lowness, starts) / (ends - starts)
@@ -243,7 +283,7 @@ def _window_extremum(
     The peak is the highest interior local maximum of the window (a maximum on the
     window's edge is the flank of a neighbouring peak), or the window's maximum when it
     has no interior one. It is refined by parabolic interpolation. The flag is False
-    where the window leaves the clip or the signal is NaN at the peak.
+    where the window leaves the clip or the signal is NaN anywhere in it.
     """
     n = signal.size
     offsets = np.arange(-before, after + 1)
@@ -264,7 +304,7 @@ def _window_extremum(
     with np.errstate(invalid="ignore", divide="ignore"):
         shift = np.where(curvature < 0, 0.5 * (left - right) / curvature, 0.0)
     shift = np.where(np.isfinite(shift), np.clip(shift, -0.5, 0.5), 0.0)
-    observed = inside & np.isfinite(mid)
+    observed = inside & np.isfinite(signal[clipped]).all(axis=1)
     return peak + shift, observed
 
 
@@ -282,6 +322,8 @@ def _event_features(track: PoseTrack, side: str, direction: float) -> dict[str, 
         "leg_extension": np.linalg.norm(point_px(track, f"{side}_hip") - ankle, axis=1),
         # heel furthest ahead of the pelvis (Zeni et al. 2008), a little before IC
         "heel_ahead_of_pelvis": (point_px(track, f"{side}_heel")[:, 0] - pelvis[:, 0]) * direction,
+        # toe furthest behind the pelvis (Zeni et al. 2008), at toe-off in walking
+        "toe_behind_pelvis": -(point_px(track, f"{side}_foot_index")[:, 0] - pelvis[:, 0]) * direction,
         # toe lowest relative to the pelvis: the forefoot leaves the ground
         "toe_below_pelvis": toe_v - pelvis[:, 1],
         # toe highest relative to the ankle: peak dorsiflexion of a heel strike
@@ -293,7 +335,12 @@ def _event_features(track: PoseTrack, side: str, direction: float) -> dict[str, 
         "pelvis_high": -pelvis[:, 1],
         "pelvis_rising_speed": -np.gradient(_fill_nan(pelvis[:, 1])),
     }
-    return {name: _fill_nan(values) for name, values in features.items()}
+    landmarks = ("foot_index", "ankle", "heel", "hip")
+    seen = np.isfinite(pelvis).all(axis=1)
+    for part in landmarks:
+        seen &= np.isfinite(point_px(track, f"{side}_{part}")).all(axis=1)
+    # frames where the foot or pelvis is missing stay NaN: no event is placed near them
+    return {name: np.where(seen, _fill_nan(values), np.nan) for name, values in features.items()}
 
 
 def _locate(
@@ -396,7 +443,7 @@ def detect_stances(track: PoseTrack, classification: ClipClassification) -> pd.D
             raise AnalysisError(
                 _source(track) + f"the {side} foot is never visible; film the whole body with both feet in view"
             )
-        foot_v[side] = (foot - np.percentile(foot, 95)) / leg_px
+        foot_v[side] = (foot - _rolling_ground_level(foot, round(GROUND_WINDOW_S * fps))) / leg_px
     lowness = foot_v["left"] - foot_v["right"]
     excursion = float(np.percentile(np.abs(lowness), 90))
     if excursion < MIN_FOOT_EXCURSION_LEG:
@@ -406,17 +453,11 @@ def detect_stances(track: PoseTrack, classification: ClipClassification) -> pd.D
             "no running or walking strides found: film at least four steps of steady running"
         )
     smooth = _smooth_phase_signal(lowness, fps)
-    if classification.activity == "running":
-        starts, ends, is_left = _flight_intervals(track, smooth, leg_px)
-    else:
-        starts, ends, is_left = _candidate_intervals(smooth > 0)
-        # a candidate stance must be a real step: the other foot rises clearly at some point in it
-        real = (np.maximum.reduceat(np.abs(smooth), starts) >= 0.25 * MIN_FOOT_EXCURSION_LEG) & (
-            ends - starts >= MIN_PHASE_S * fps
-        )
-        starts, ends, is_left = _merge_spurious(starts, ends, is_left, real)
+    starts, ends, is_left = _pelvis_intervals(track, smooth, leg_px, walking=classification.activity == "walking")
 
     family = view if view in ("rear", "front") else "side"
+    if family == "side" and classification.activity == "walking":
+        family = "side_walking"
     direction = {"side_right": 1.0, "side_left": -1.0}.get(view, 0.0)
     features = {side: _event_features(track, side, direction) for side in ("left", "right")}
     ic_rules, to_rules = _RULES[family]
