@@ -128,3 +128,15 @@ def test_frequent_leg_label_swaps_limit_side_view_values() -> None:
     assert heel["flag"] == "limited" and "swapped the leg labels at 38%" in heel["reasons"][0]
     assert summary["clip"]["ic_leg_label_swaps"] == 6
     assert summary["metrics"]["contact_time_s"]["quality"]["flag"] == "ok"
+
+
+def test_unsteady_step_times_limit_timing_metrics() -> None:
+    strides = _fixture()
+    strides["step_time_s"] = np.where(np.arange(16) % 2 == 0, 0.30, 0.44)  # CV about 20%
+    summary = summarize(strides, REAR, fps=60.0)
+    quality = summary["metrics"]["step_time_s"]["quality"]
+    assert quality["flag"] == "limited" and "step times vary" in quality["reasons"][0]
+    assert summary["metrics"]["pelvic_drop_deg"]["quality"]["flag"] == "ok"
+    steady = _fixture()
+    steady["step_time_s"] = 0.35 + 0.005 * np.sin(np.arange(16))
+    assert summarize(steady, REAR, fps=60.0)["metrics"]["step_time_s"]["quality"]["flag"] == "ok"

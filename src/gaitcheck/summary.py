@@ -63,6 +63,12 @@ _FRONTAL_ANGLES: Final[frozenset[str]] = frozenset({"knee_fppa_deg", "hip_adduct
 _AT_IC_SIDE_VIEW: Final[frozenset[str]] = frozenset(
     {"heel_ahead_pct_leg", "heel_ahead_cm", "shank_angle_ic_deg", "foot_inclination_ic_deg", "knee_flexion_ic_deg"}
 )
+#: Step-time coefficient of variation above which the detected contacts are taken as unsteady
+#: (steady running varies by a few percent from step to step).
+MAX_STEP_TIME_CV: Final[float] = 0.10
+_EVENT_TIMING: Final[frozenset[str]] = frozenset(
+    {"cadence_spm", "step_time_s", "stride_time_s", "contact_time_s", "flight_time_s", "duty_factor_pct"}
+)
 #: Share of stances with swapped leg labels at IC above which at-IC side-view values are "limited".
 MAX_IC_LABEL_SWAP_FRACTION: Final[float] = 0.2
 
@@ -138,6 +144,7 @@ def _quality(
     pelvis_method: str | None,
     backend: str | None,
     ic_label_swap_fraction: float | None = None,
+    step_time_cv: float | None = None,
 ) -> dict[str, Any]:
     """Flag and reasons for one metric; the worst applicable flag wins."""
     levels = {"ok": 0, "limited": 1, "unreliable": 2}
@@ -165,6 +172,12 @@ def _quality(
         note(
             "limited",
             f"{fps:g} fps: contact events are only good to about +/-{frame_ms:.0f} ms; film at 60 fps or more",
+        )
+    if step_time_cv is not None and name in _EVENT_TIMING and step_time_cv > MAX_STEP_TIME_CV:
+        note(
+            "limited",
+            f"step times vary by {step_time_cv:.0%} (coefficient of variation); the detected contacts are unsteady "
+            "or the pace changed",
         )
     if oblique and name in _FRONTAL_ANGLES:
         note("unreliable", "camera is well off the rear/front axis; frontal-plane angles are distorted")
@@ -239,6 +252,10 @@ def summarize(
         if "ic_leg_labels_swapped" in used and len(used)
         else None
     )
+    step_time_cv = None
+    if "step_time_s" in used and used["step_time_s"].notna().sum() >= 3:
+        step_times = used["step_time_s"].dropna()
+        step_time_cv = float(step_times.std(ddof=1) / step_times.mean())
     metrics: dict[str, Any] = {}
     omitted: dict[str, str] = {}
     for name, views in METRIC_VIEWS.items():
@@ -266,6 +283,7 @@ def summarize(
             pelvis_method=attrs.get("pelvis_method"),
             backend=backend,
             ic_label_swap_fraction=swap_fraction,
+            step_time_cv=step_time_cv,
         )
         if name == "cadence_spm":
             entry["clip_value"] = _number(attrs.get("cadence_spm"))
