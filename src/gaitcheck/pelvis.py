@@ -27,6 +27,7 @@ Signs follow the project convention: + = LEFT hip higher in the image.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Iterable
@@ -87,6 +88,11 @@ MIN_ROLL_PEAKINESS: Final[float] = 1.5
 ROLL_SAMPLE_FRAMES: Final[int] = 3
 #: Huber-weighted registration (arms, shirt hem); see docs/pelvis.md for the comparison.
 ROBUST_REGISTRATION: Final[bool] = True
+#: Outlier repair: running-median window (seconds) and the smallest jump that counts (degrees).
+OUTLIER_WINDOW_S: Final[float] = 0.15
+#: A re-aligned frame that lands within this of its first answer (degrees) is believed.
+OUTLIER_SAME_DEG: Final[float] = 0.5
+OUTLIER_MIN_DEG: Final[float] = 2.0
 #: Fraction of frames that must yield a patch.
 MIN_FRAME_FRACTION: Final[float] = 0.5
 
@@ -106,12 +112,14 @@ class PelvisGeometry:
     hip_width_px : (T,) smoothed horizontal hip-joint separation in pixels; NaN where unknown.
     left_is_image_left : True when the runner's left hip is on the image's left (rear view).
     hip_line_deg : (T,) in-image obliquity of the landmark hip line (+ = left hip higher).
+    fps : frame rate of the track.
     """
 
     centre_px: FloatArray
     hip_width_px: FloatArray
     left_is_image_left: bool
     hip_line_deg: FloatArray
+    fps: float = 60.0
 
     @property
     def valid(self) -> NDArray[np.bool_]:
@@ -226,7 +234,11 @@ def pelvis_geometry(track: PoseTrack, *, smoothing_s: float = 1.0) -> PelvisGeom
     smooth[found] = median_filter(width[found], size=window, mode="nearest")
     hip_line = np.degrees(np.arctan2(right[:, 1] - left[:, 1], width))
     return PelvisGeometry(
-        centre_px=centre, hip_width_px=smooth, left_is_image_left=left_is_image_left, hip_line_deg=hip_line
+        centre_px=centre,
+        hip_width_px=smooth,
+        left_is_image_left=left_is_image_left,
+        hip_line_deg=hip_line,
+        fps=track.fps,
     )
 
 
@@ -506,6 +518,75 @@ def register_patches(
     return registration, first
 
 
+def repair_outliers(
+    patches: NDArray[np.float32],
+    mask: NDArray[np.bool_],
+    registration: Registration,
+    *,
+    window_frames: int,
+    robust: bool = True,
+) -> tuple[Registration, NDArray[np.bool_]]:
+    """Re-align frames whose angle jumps away from their neighbours; report those that stay off.
+
+    A hand crossing the pelvis or a periodic pattern (hoops) can trap a frame's alignment in
+    a wrong minimum for a few frames. The pelvis angle is smooth over a few frames, so a
+    frame further than :data:`OUTLIER_MIN_DEG` (and 3 robust standard deviations) from the
+    running median of its neighbours is aligned again, starting from that median, and kept
+    if it then matches the template better. A frame stays an outlier when it still disagrees
+    and the second try found a different answer (two minima, the better one off the trend);
+    a true sharp peak gives the same answer twice and is kept.
+
+    Returns
+    -------
+    registration : with the repaired frames replaced.
+    outlier : (T,) frames still off after the second try (not to be trusted).
+    """
+    from scipy.ndimage import median_filter
+
+    def deviation(angle_rad: FloatArray) -> tuple[NDArray[np.bool_], FloatArray]:
+        angle_deg = np.degrees(angle_rad)
+        running = median_filter(angle_deg, size=window_frames, mode="nearest")
+        off = np.abs(angle_deg - running)
+        spread = 1.4826 * float(np.median(off))
+        return np.asarray(off > max(OUTLIER_MIN_DEG, 3.0 * spread), dtype=np.bool_), np.radians(running)
+
+    outlier, running_rad = deviation(registration.angle_rad)
+    if not outlier.any():
+        return registration, outlier
+    start_shift = median_filter(registration.shift_px, size=(window_frames, 1), mode="nearest")
+    retry = align_to_template(
+        patches[outlier],
+        registration.template,
+        mask,
+        angle_rad=running_rad[outlier],
+        shift_px=start_shift[outlier],
+        point_step=2,
+        robust=robust,
+    )
+    better = np.zeros_like(outlier)
+    better[outlier] = retry.correlation > registration.correlation[outlier]
+
+    def merged(name: str) -> FloatArray:
+        values = np.array(getattr(registration, name))
+        values[better] = getattr(retry, name)[better[outlier]]
+        return values
+
+    repaired = dataclasses.replace(
+        registration,
+        angle_rad=merged("angle_rad"),
+        shift_px=merged("shift_px"),
+        residual_rms=merged("residual_rms"),
+        correlation=merged("correlation"),
+        angle_se_rad=merged("angle_se_rad"),
+    )
+    # A frame whose second try lands where the first did is a true extreme (a sharp peak),
+    # not a trapped alignment.
+    same_answer = np.zeros_like(outlier)
+    same_answer[outlier] = np.abs(retry.angle_rad - registration.angle_rad[outlier]) < np.radians(OUTLIER_SAME_DEG)
+    still_off, _ = deviation(repaired.angle_rad)
+    return repaired, still_off & outlier & ~same_answer
+
+
 def mirror_tilt(template: NDArray[np.float32], mask: NDArray[np.bool_]) -> tuple[float, float]:
     """Tilt of the template's left/right symmetry axis and how symmetric it is.
 
@@ -576,9 +657,14 @@ def estimate_from_patches(
     angle_se_deg = np.full(n, np.inf)
     reasons: list[str] = []
     anchor, anchor_deg, mirror_corr = "none", float("nan"), float("nan")
-    texture_correlation, detail = float("nan"), float("nan")
+    texture_correlation, detail, n_outliers = float("nan"), float("nan"), 0
     if valid.sum() >= max(3, MIN_FRAME_FRACTION * n):
         registration, first_pass = register_patches(patches[valid], mask, robust=ROBUST_REGISTRATION)
+        window = max(3, round(OUTLIER_WINDOW_S * geometry.fps) | 1)
+        registration, outlier = repair_outliers(
+            patches[valid], mask, registration, window_frames=window, robust=ROBUST_REGISTRATION
+        )
+        n_outliers = int(outlier.sum())
         texture_correlation = float(np.median(first_pass.correlation))
         detail = template_detail(registration.template, mask)
         tilt_rad, mirror_corr = mirror_tilt(registration.template, mask)
@@ -595,7 +681,7 @@ def estimate_from_patches(
         obliquity[valid] = relative_deg + anchor_deg
         # Patches cut from a small pelvis are upsampled: fewer independent pixels than patch pixels.
         upsampling = max(1.0, patch_hip_width_px / max(native_hip_width_px, 1e-6))
-        angle_se_deg[valid] = np.degrees(registration.angle_se_rad) * upsampling
+        angle_se_deg[valid] = np.where(outlier, np.inf, np.degrees(registration.angle_se_rad) * upsampling)
     else:
         reasons.append(f"the pelvis was located in only {int(valid.sum())} of {n} frames")
     if texture_correlation < MIN_TEXTURE_CORRELATION:
@@ -643,6 +729,7 @@ def estimate_from_patches(
             "native_hip_width_px": round(float(native_hip_width_px), 1),
             "texture_correlation": round(texture_correlation, 3),
             "template_detail": round(detail, 3),
+            "outlier_frames": n_outliers,
             "registration_ms_per_frame": round(elapsed_ms / max(n, 1), 3),
         },
     )
