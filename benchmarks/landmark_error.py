@@ -4,7 +4,7 @@ For every ``*.mp4`` with a ``.truth.json`` beside it in ../shared/data/synthetic
 sample_videos/, prints the detection rate and the median distance of hips, knees and
 ankles from their true positions, in percent of body height (the truth's
 ``body_height_px``), over frames where the pose was found and the whole body is in the
-image. Target: median <= 2.5% for each group.
+image, per group and pooled over the six joints. Target: median <= 2.5%.
 
 Usage::
 
@@ -28,6 +28,7 @@ GROUPS = {
     "knees": ("left_knee", "right_knee"),
     "ankles": ("left_ankle", "right_ankle"),
 }
+POOLED = "all six"
 TARGET_PCT = 2.5
 
 
@@ -47,15 +48,18 @@ def group_errors_pct(track, truth: dict) -> tuple[dict[str, float], int]:
     body_height_px = np.asarray(frames["body_height_px"], dtype=np.float64)[:n]
     in_view = np.asarray(frames["all_landmarks_in_image"], dtype=bool)[:n]
     use = in_view & track.pose_found[:n]
-    medians = {}
-    for group, names in GROUPS.items():
-        errors = [
-            np.linalg.norm(track.point_px(name)[:n] - np.asarray(frames["landmarks_px"][name])[:n], axis=1)[use]
-            / body_height_px[use]
-            * 100
-            for name in names
-        ]
-        medians[group] = float(np.median(np.concatenate(errors))) if use.any() else float("nan")
+    errors = {
+        name: np.linalg.norm(track.point_px(name)[:n] - np.asarray(frames["landmarks_px"][name])[:n], axis=1)[use]
+        / body_height_px[use]
+        * 100
+        for names in GROUPS.values()
+        for name in names
+    }
+    medians = {
+        group: float(np.median(np.concatenate([errors[name] for name in names]))) if use.any() else float("nan")
+        for group, names in GROUPS.items()
+    }
+    medians[POOLED] = float(np.median(np.concatenate(list(errors.values())))) if use.any() else float("nan")
     return medians, int(use.sum())
 
 
@@ -71,21 +75,21 @@ def main() -> None:
     clips = clips_in(args.sources)
     if not clips:
         raise SystemExit(f"no clips with truth files in {', '.join(map(str, args.sources))}")
-    header = f"{'clip':<34} {'frames':>6} {'detected':>8} " + " ".join(f"{g + ' %BH':>10}" for g in GROUPS)
+    columns = [*GROUPS, POOLED]
+    header = f"{'clip':<34} {'frames':>6} {'detected':>8} " + " ".join(f"{g + ' %BH':>13}" for g in columns)
     print(header)
     print("-" * len(header))
-    worst: dict[str, float] = dict.fromkeys(GROUPS, 0.0)
+    worst: dict[str, float] = dict.fromkeys(columns, 0.0)
     for clip in clips:
         truth = json.loads(clip.with_name(clip.stem + ".truth.json").read_text())
         track = extract_track(clip, model=args.model, use_cache=not args.no_cache, progress=False)
         medians, n_used = group_errors_pct(track, truth)
         for group, value in medians.items():
             worst[group] = max(worst[group], value)
-        cells = " ".join(f"{medians[g]:>10.2f}" for g in GROUPS)
+        cells = " ".join(f"{medians[g]:>13.2f}" for g in columns)
         print(f"{clip.stem:<34} {n_used:>6} {track.detection_rate():>8.3f} {cells}")
-    verdict = all(v <= TARGET_PCT for v in worst.values())
-    worst_text = ", ".join(f"{g} {v:.2f}%" for g, v in worst.items())
-    print(f"worst clip median: {worst_text} (target <= {TARGET_PCT}%: {'met' if verdict else 'NOT met'})")
+    worst_text = ", ".join(f"{g} {v:.2f}%" + ("" if v <= TARGET_PCT else " (over)") for g, v in worst.items())
+    print(f"worst clip median: {worst_text}; target <= {TARGET_PCT}%")
 
 
 if __name__ == "__main__":

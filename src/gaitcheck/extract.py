@@ -73,7 +73,7 @@ class ExtractionSettings:
     landmarker: LandmarkerSettings = field(default_factory=LandmarkerSettings)
     person: str | None = None
     people_scan_frames: int = 24
-    warmup_s: float = 1.5
+    warmup_s: float = 1.0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -395,6 +395,21 @@ def default_workers(duration_s: float) -> int:
     return max(1, min(2, os.cpu_count() or 1))
 
 
+def _plan_subject(
+    seen: list[people.PeopleInFrame], person: str | None, video: Path, size: tuple[int, int], n_frames: int
+) -> tuple[people.PersonTrack, NDArray[np.int64] | None]:
+    """The person to follow and, when they are small in the frame, the crop square of every frame."""
+    ranked = people.rank_people(people.link_people(seen), len(seen))
+    if not ranked:
+        raise _no_person_error(video, f"{len(seen)} sampled frames")
+    subject = people.choose_person(ranked, person, str(video))
+    if people.crop_side_px(subject, size) >= min(size):
+        return subject, None
+    sampled = [s.frame_index for s in seen]
+    sample_step = float(np.mean(np.diff(sampled))) if len(sampled) > 1 else float(n_frames)
+    return subject, people.crop_boxes(subject, np.arange(n_frames, dtype=np.int64), size, sample_step)
+
+
 def _timed(timings: dict[str, float], name: str, function: Callable[..., Any], *args: Any) -> Any:
     """Call ``function(*args)`` and record its wall time under ``name``."""
     started = time.perf_counter()
@@ -403,9 +418,9 @@ def _timed(timings: dict[str, float], name: str, function: Callable[..., Any], *
     return result
 
 
-def _no_person_error(video: Path, n_frames: int) -> AnalysisError:
+def _no_person_error(video: Path, where: str) -> AnalysisError:
     return AnalysisError(
-        f"{video}: no person found in {n_frames} sampled frames. Film the runner with the whole body in view "
+        f"{video}: no person found in {where}. Film the runner with the whole body in view "
         "(head to feet, in good light), or check that this is the right clip"
     )
 
@@ -515,19 +530,11 @@ def extract_track(
     with _ProgressReporter(progress, total_work, video) as report:
         landmarks, seen = _timed(timings, "whole_frame_pass", _run_jobs, whole_frame_jobs, report)
     seen.sort(key=lambda sample: sample.frame_index)
-    single_person = not any(s.crowded for s in seen)
     subject: people.PersonTrack | None = None
     crop: NDArray[np.int64] | None = None
-    if not (single_person and settings.person is None):
-        ranked = people.rank_people(people.link_people(seen), len(seen))
-        if not ranked:
-            raise _no_person_error(video, len(seen))
-        subject = people.choose_person(ranked, settings.person, str(video))
-        all_frames = np.arange(info.n_frames, dtype=np.int64)
-        if people.crop_side_px(subject, size) < min(size):
-            sample_step = float(np.mean(np.diff(scan_frames))) if len(scan_frames) > 1 else float(info.n_frames)
-            crop = people.crop_boxes(subject, all_frames, size, sample_step)
-        if crop is not None or not single_person:  # the whole-frame pass stopped early, or a crop helps
+    if any(s.crowded for s in seen) or settings.person is not None:
+        subject, crop = _plan_subject(seen, settings.person, video, size, info.n_frames)
+        if crop is not None or any(s.crowded for s in seen):  # a crop helps, or the whole-frame pass stopped
             jobs = [
                 _RangeJob(
                     video, model_path, settings.landmarker, w0, s0, s1, *size,
@@ -537,10 +544,11 @@ def extract_track(
             ]  # fmt: skip
             with _ProgressReporter(progress, total_work, video) as report:
                 landmarks, _ = _timed(timings, "subject_pass", _run_jobs, jobs, report)
+        all_frames = np.arange(info.n_frames, dtype=np.int64)
         on_path = people.on_subject_path(subject, all_frames, _hip_centre_px(landmarks, *size))
         landmarks = _drop_frames(landmarks, on_path)
     if not landmarks.pose_found.any():
-        raise _no_person_error(video, info.n_frames)
+        raise _no_person_error(video, f"any of its {info.n_frames} frames")
 
     times = frame_times_s(video)
     track = PoseTrack(
