@@ -168,6 +168,31 @@ def test_batch_alignment_recovers_known_rotations() -> None:
     np.testing.assert_allclose(fit.shift_px, 0.0, atol=0.05)
 
 
+@pytest.mark.parametrize("roll_deg", [-2.5, 0.0, 1.7])
+def test_camera_roll_from_scene_horizontals(roll_deg: float) -> None:
+    """A wall stripe and a floor edge, rotated as a rolled camera would show them."""
+    import cv2
+
+    width, height = 1280, 720
+    scene = np.full((height, width), 150.0)
+    scene[250:270] = 60.0  # wall stripe
+    scene[450:] = 90.0  # floor
+    scene[:, 600:680] = 200.0  # the runner (excluded by its box) with strong vertical edges
+    # Positive roll = camera turned clockwise = scene turned counter-clockwise (+ angle in OpenCV).
+    rotation = cv2.getRotationMatrix2D((width / 2 - 0.5, height / 2 - 0.5), roll_deg, 1.0)
+    rolled = cv2.warpAffine(scene, rotation, (width, height), borderMode=cv2.BORDER_REPLICATE)
+    estimate, peakiness = pelvis.estimate_camera_roll_deg(rolled.astype(np.uint8), (560.0, 0.0, 720.0, 720.0))
+    assert estimate == pytest.approx(roll_deg, abs=0.1)
+    assert peakiness > pelvis.MIN_ROLL_PEAKINESS
+
+
+def test_featureless_scene_gives_no_roll() -> None:
+    rng = np.random.default_rng(5)
+    noise = np.clip(rng.normal(128.0, 3.0, (360, 640)), 0, 255).astype(np.uint8)
+    _, peakiness = pelvis.estimate_camera_roll_deg(noise)
+    assert peakiness < pelvis.MIN_ROLL_PEAKINESS
+
+
 # ---------------------------------------------------------------------------------- rendered clip
 @pytest.mark.shared
 @pytest.mark.slow
@@ -176,7 +201,8 @@ def test_rendered_asymmetric_drop_meets_acceptance(shared_data: Path) -> None:
 
     Truth landmarks locate the pelvis; truth stances split the clip, so event detection
     plays no part. Per stance: |peak CPD error| median <= 2 deg against the in-image truth,
-    within-stance correlation >= 0.8, and the right side's larger drop is seen.
+    within-stance correlation >= 0.8, and the right side's larger drop is seen. With the
+    camera roll read from the scene removed, the peaks match the 3D truth.
     """
     from gaitcheck.pose.replay import read_truth, track_from_truth
 
@@ -185,7 +211,9 @@ def test_rendered_asymmetric_drop_meets_acceptance(shared_data: Path) -> None:
     estimate = pelvis.estimate_pelvis_obliquity(clip, track_from_truth(truth))
     assert estimate.quality == "ok", estimate.reasons
     true_obliquity = np.asarray(truth["frames"]["pelvic_obliquity_image_deg"])
-    errors, correlations, drops = [], [], {"left": [], "right": []}
+    assert estimate.obliquity_level_deg is not None
+    assert estimate.camera_roll_deg == pytest.approx(truth["params"]["camera_roll_deg"], abs=0.5)
+    errors, errors_3d, correlations, drops = [], [], [], {"left": [], "right": []}
     for stance in truth["stances"]:
         if not (stance["complete_in_clip"] and stance["in_view"]):
             continue
@@ -193,9 +221,12 @@ def test_rendered_asymmetric_drop_meets_acceptance(shared_data: Path) -> None:
         sign = 1.0 if stance["side"] == "left" else -1.0
         drop = sign * estimate.obliquity_deg[frames]
         errors.append(abs(np.nanmax(drop) - stance["pelvic_drop_image_peak_deg"]))
+        level_drop = sign * estimate.obliquity_level_deg[frames]
+        errors_3d.append(abs(np.nanmax(level_drop) - stance["pelvic_drop_3d_peak_deg"]))
         correlations.append(np.corrcoef(drop, sign * true_obliquity[frames])[0, 1])
         drops[stance["side"]].append(np.nanmax(drop))
     assert len(errors) >= 10
     assert np.median(errors) <= 2.0
+    assert np.median(errors_3d) <= 1.0
     assert np.median(correlations) >= 0.8
     assert np.mean(drops["right"]) - np.mean(drops["left"]) > 4.0
