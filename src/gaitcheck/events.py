@@ -86,6 +86,9 @@ MIN_PHASE_STEP_FRACTION = 0.4
 ALTERNATIVE_RULE_ADVANTAGE = 0.5
 #: ... and only if the first rule's irregularity exceeds this (seconds).
 MIN_IRREGULARITY_S = 0.01
+#: For IC, the best rule replaces the first one anyway when the first's irregularity
+#: exceeds this (seconds).
+MAX_IC_IRREGULARITY_S = 0.009
 #: A swing foot must rise at least this far (fraction of leg length) above the stance foot.
 MIN_FOOT_EXCURSION_LEG = 0.05
 
@@ -380,16 +383,22 @@ def _locate_best(
     boundaries: FloatArray,
     is_left: NDArray[np.bool_],
     fps: float,
+    erratic_s: float | None = None,
 ) -> tuple[FloatArray, NDArray[np.bool_]]:
-    """The first rule, unless an alternative gives clearly more regular stride times.
+    """The first rule, unless an alternative gives more regular stride times.
 
-    "Clearly" means an irregularity below :data:`ALTERNATIVE_RULE_ADVANTAGE` times the first
-    rule's: the first rule is the most precise one when its landmarks are good.
+    The first rule is the most precise one when its landmarks are good. An alternative
+    replaces it when its irregularity is below :data:`ALTERNATIVE_RULE_ADVANTAGE` times the
+    first rule's, or when the first rule's stride times wobble by more than ``erratic_s``
+    (more than runners' own stride-to-stride variation; used for IC, whose first rear rule
+    is precise on good landmarks and erratic on poor ones).
     """
     candidates = [_locate(features, rule, boundaries, is_left, fps) for rule in rules]
     scores = np.array([_stride_irregularity(frames, seen, is_left) for frames, seen in candidates])
     best = int(np.argmin(scores))
-    if scores[best] >= ALTERNATIVE_RULE_ADVANTAGE * scores[0] or scores[0] < MIN_IRREGULARITY_S * fps:
+    clearly_better = scores[best] < ALTERNATIVE_RULE_ADVANTAGE * scores[0] and scores[0] >= MIN_IRREGULARITY_S * fps
+    first_is_erratic = erratic_s is not None and scores[0] > erratic_s * fps
+    if not (clearly_better or first_is_erratic):
         best = 0
     return candidates[best]
 
@@ -461,7 +470,9 @@ def detect_stances(track: PoseTrack, classification: ClipClassification) -> pd.D
     direction = {"side_right": 1.0, "side_left": -1.0}.get(view, 0.0)
     features = {side: _event_features(track, side, direction) for side in ("left", "right")}
     ic_rules, to_rules = _RULES[family]
-    ic_frames, ic_seen = _locate_best(features, ic_rules, starts.astype(np.float64), is_left, fps)
+    ic_frames, ic_seen = _locate_best(
+        features, ic_rules, starts.astype(np.float64), is_left, fps, erratic_s=MAX_IC_IRREGULARITY_S
+    )
     to_frames, to_seen = _locate_best(features, to_rules, (ends - 1).astype(np.float64), is_left, fps)
     ic_seen &= starts > 0
     to_seen &= ends < track.n_frames
