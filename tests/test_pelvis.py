@@ -168,6 +168,23 @@ def test_batch_alignment_recovers_known_rotations() -> None:
     np.testing.assert_allclose(fit.shift_px, 0.0, atol=0.05)
 
 
+def test_trapped_frames_are_realigned() -> None:
+    """Frames knocked 20 deg off (a wrong minimum) return to the trend of their neighbours."""
+    import dataclasses
+
+    truth = _true_obliquity_deg(60)
+    geometry = pelvis.pelvis_geometry(_level_hips_track(truth.size))
+    patches, _, _ = pelvis.cut_patches(_frames(True, truth), geometry)
+    mask = pelvis.registration_mask()
+    good, _ = pelvis.register_patches(patches, mask)
+    knocked = np.array(good.angle_rad)
+    knocked[[20, 21]] += np.radians(20.0)
+    trapped = dataclasses.replace(good, angle_rad=knocked, correlation=np.where(knocked != good.angle_rad, 0.2, 1.0))
+    repaired, outlier = pelvis.repair_outliers(patches, mask, trapped, window_frames=9)
+    np.testing.assert_allclose(np.degrees(repaired.angle_rad), np.degrees(good.angle_rad), atol=0.1)
+    assert not outlier.any()
+
+
 @pytest.mark.parametrize("roll_deg", [-2.5, 0.0, 1.7])
 def test_camera_roll_from_scene_horizontals(roll_deg: float) -> None:
     """A wall stripe and a floor edge, rotated as a rolled camera would show them."""

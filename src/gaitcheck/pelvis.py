@@ -216,7 +216,8 @@ def pelvis_geometry(track: PoseTrack, *, smoothing_s: float = 1.0) -> PelvisGeom
     Raises
     ------
     AnalysisError
-        The hips are not seen side by side (a side view), so there is no frontal pelvis.
+        No frame has both hip landmarks. (A side view gives a box a few pixels wide, which
+        :func:`estimate_from_patches` flags as too small.)
     """
     from scipy.ndimage import median_filter
 
@@ -886,7 +887,7 @@ def estimate_pelvis_obliquity(video_path: str | os.PathLike[str], track: PoseTra
     InputError, VideoError
         The video cannot be read.
     AnalysisError
-        No frame shows both hips, or the video has fewer frames than the track.
+        No frame shows both hips.
     """
     from gaitcheck.video import iter_frames
 
