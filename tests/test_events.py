@@ -96,7 +96,7 @@ def test_sides_alternate_and_cadence_matches(truth_path: Path) -> None:
     truth, _, stances = _stances_of(truth_path)
     sides = stances["side"].to_numpy()
     assert (sides[1:] != sides[:-1]).all()
-    assert cadence_spm(stances) == pytest.approx(truth["summary"]["cadence_spm"], abs=2.0)
+    assert cadence_spm(stances) == pytest.approx(truth["summary"]["cadence_spm"], abs=1.0)
 
 
 def _demo_track() -> PoseTrack:
@@ -136,3 +136,26 @@ def test_feet_moving_together_raises() -> None:
         image[:, index(f"right_{part}")] = image[:, index(f"left_{part}")]
     with pytest.raises(AnalysisError, match="no running or walking strides"):
         detect_stances(track.replace(image_xyz=image), _classification("side_right"))
+
+
+def test_long_label_swap_keeps_alternation_and_timing() -> None:
+    """A 25-frame swap of the leg labels (longer than the cleaning repairs) in a side view:
+    the stance sides still alternate and every IC stays within 1 frame of truth."""
+    truth = read_truth(SAMPLES / "demo_side.truth.json")
+    track = track_from_truth(truth)
+    image = np.array(track.image_xyz)
+    frames = np.arange(200, 225)
+    for part in ("knee", "ankle", "heel", "foot_index"):
+        left, right = index(f"left_{part}"), index(f"right_{part}")
+        image[np.ix_(frames, [left, right])] = image[np.ix_(frames, [right, left])]
+    classification = _classification("side_right")
+    cleaned, _ = clean_track(track.replace(image_xyz=image), classification)
+    stances = detect_stances(cleaned, classification)
+    sides = stances["side"].to_numpy()
+    assert (sides[1:] != sides[:-1]).all()
+    fps = track.fps
+    for stance in truth["stances"]:
+        ic = stance["ic_time_s"] * fps
+        if 0.25 * fps < ic < track.n_frames - 0.25 * fps:
+            mine = stances[stances["side"] == stance["side"]]
+            assert np.min(np.abs(mine["ic_time_s"].to_numpy() * fps - ic)) <= 1.0
