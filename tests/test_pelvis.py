@@ -126,7 +126,7 @@ def test_small_pelvis_is_flagged_low_quality() -> None:
     patches, valid, _ = pelvis.cut_patches(frames, geometry)
     estimate = pelvis.estimate_from_patches(patches, valid, geometry, native_hip_width_px=12.0)
     assert estimate.quality == "low"
-    assert any("px wide" in reason for reason in estimate.reasons)
+    assert any("px apart" in reason for reason in estimate.reasons)
 
 
 def test_frames_without_hips_are_not_measured() -> None:

@@ -706,8 +706,8 @@ def estimate_from_patches(
         )
     if native_hip_width_px < MIN_NATIVE_HIP_WIDTH_PX:
         reasons.append(
-            f"the pelvis is only {native_hip_width_px:.0f} px wide in the video (need {MIN_NATIVE_HIP_WIDTH_PX:.0f}); "
-            "film closer or at a higher resolution"
+            f"the hips are only {native_hip_width_px:.0f} px apart in the video (need {MIN_NATIVE_HIP_WIDTH_PX:.0f}): "
+            "pelvic drop needs a rear or front view, filmed close enough or at a higher resolution"
         )
     obliquity[~measured] = np.nan
     confidence = np.where(measured, 1.0 / (1.0 + (angle_se_deg / LOW_QUALITY_MEDIAN_SE_DEG) ** 2), 0.0)
