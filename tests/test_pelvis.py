@@ -108,6 +108,14 @@ def test_plain_pelvis_is_flagged_low_quality() -> None:
     assert np.nanmedian(estimate.confidence) < 0.5
 
 
+def test_uniform_frames_give_nothing_and_no_error() -> None:
+    frames = [np.full((HEIGHT, WIDTH), 100, dtype=np.uint8) for _ in range(20)]
+    estimate = pelvis.estimate_from_frames(frames, _level_hips_track(len(frames)))
+    assert estimate.quality == "low"
+    assert np.all(np.isnan(estimate.obliquity_deg))
+    assert np.all(estimate.confidence == 0.0)
+
+
 def test_blurred_pelvis_is_flagged_low_quality() -> None:
     import cv2
 

@@ -5,23 +5,28 @@ hip line under-reads contralateral pelvic drop. This module measures the tilt of
 pelvis region itself: the waistband, seams and print of the shorts move rigidly with the
 pelvis, so the in-plane rotation of that texture is the in-image pelvic obliquity.
 
-Method, in three pure steps plus a thin driver:
+Method (pure functions; a thin driver at the end reads the video):
 
 1. :func:`pelvis_geometry` places a box on the pelvis of every frame from the track (hip
    midpoint, smoothed hip width, which anatomical side is on the image's left).
 2. :func:`stabilised_patch` cuts each frame's pelvis box out at a fixed scale (no rotation),
    so the runner's translation and size no longer matter.
-3. :func:`estimate_from_patches` registers every patch to a common template by a batch
-   Euclidean Lucas-Kanade alignment (rotation + translation), all frames at once; the
-   template is rebuilt from the aligned patches and the alignment repeated, so the template
-   sharpens and the angle gain converges to one. The rotations are relative to the
-   template; the template's own tilt comes from its left/right mirror symmetry (the shorts
-   are symmetric about the spine), with the mean hip-landmark line as the fall-back
-   anchor. Each frame gets a standard error of its angle from the alignment residual and
-   the rotational information of the template texture; plain clothing gives little
-   information, a large error and ``quality="low"``.
+3. :func:`register_patches` aligns every patch to a common template by a batch Euclidean
+   Lucas-Kanade (rotation + shift, Huber-weighted), all frames at once; the template is
+   rebuilt from the aligned patches and the alignment repeated, so it sharpens and the
+   angle gain converges to one. :func:`repair_outliers` re-aligns frames that jump away
+   from their neighbours.
+4. The rotations are relative to the template; :func:`mirror_tilt` gives the template's
+   own tilt from its left/right symmetry (the shorts are symmetric about the spine), with
+   the mean hip-landmark line as the flagged fall-back.
+5. Each frame gets a standard error from its correlation with the template and the
+   template's rotational texture; :func:`estimate_from_patches` turns these, the texture,
+   detail and size checks into ``confidence`` and ``quality``.
+6. :func:`estimate_camera_roll_deg` reads the camera roll from the scene's horizontal lines,
+   giving a levelled (3D-like) obliquity.
 
-:func:`estimate_pelvis_obliquity` streams the frames of a video and runs the three steps.
+:func:`estimate_from_frames` runs all of it on frames in memory; :func:`estimate_pelvis_obliquity`
+streams them from a video file.
 Signs follow the project convention: + = LEFT hip higher in the image.
 """
 
@@ -90,9 +95,9 @@ ROLL_SAMPLE_FRAMES: Final[int] = 3
 ROBUST_REGISTRATION: Final[bool] = True
 #: Outlier repair: running-median window (seconds) and the smallest jump that counts (degrees).
 OUTLIER_WINDOW_S: Final[float] = 0.15
+OUTLIER_MIN_DEG: Final[float] = 2.0
 #: A re-aligned frame that lands within this of its first answer (degrees) is believed.
 OUTLIER_SAME_DEG: Final[float] = 0.5
-OUTLIER_MIN_DEG: Final[float] = 2.0
 #: Fraction of frames that must yield a patch.
 MIN_FRAME_FRACTION: Final[float] = 0.5
 
@@ -437,14 +442,17 @@ def align_to_template(
     reference = (reference_raw - reference_raw.mean()) / scale
     xc, yc = xs - centre[0], ys - centre[1]
     steepest = np.stack([grad_x[ys, xs] * -yc + grad_y[ys, xs] * xc, grad_x[ys, xs], grad_y[ys, xs]]) / scale
-    hessian_inv = np.linalg.inv(steepest @ steepest.T)
+    # A small ridge keeps a textureless template (flat patch) solvable; its angles then carry
+    # a huge standard error instead of raising.
+    ridge = 1e-9 * max(float(np.sum(steepest**2)), 1.0) * np.eye(3)
+    hessian_inv = np.linalg.inv(steepest @ steepest.T + ridge)
     projector = (hessian_inv @ steepest).astype(np.float32)  # (3, P)
     iterations = 0
     for iterations in range(1, n_iterations + 1):  # noqa: B007 (the count is reported)
         error = _normalised_rows(_sample_stack(patches, angle, shift, points, centre)) - reference  # (T, P)
         if robust:
             weights = _huber_weights(error)
-            hessians = np.einsum("tp,kp,lp->tkl", weights, steepest, steepest)
+            hessians = np.einsum("tp,kp,lp->tkl", weights, steepest, steepest) + ridge
             gradients = np.einsum("tp,kp->tk", weights * error, steepest)
             step = np.linalg.solve(hessians, gradients[..., None])[..., 0]
         else:
@@ -845,8 +853,6 @@ def estimate_from_frames(frames: Iterable[NDArray[Any]], track: PoseTrack) -> Pe
     frames : the clip's frames in order (upright, grey or RGB), one per track frame.
     track : the pose track of those frames; only the hips are used.
     """
-    import dataclasses
-
     started = time.perf_counter()
     geometry = pelvis_geometry(track)
     native_width = _finite_median(geometry.hip_width_px) or 0.0
@@ -897,6 +903,4 @@ def estimate_pelvis_obliquity(video_path: str | os.PathLike[str], track: PoseTra
 
 
 def _with_cost(estimate: PelvisEstimate, cost_ms_per_frame: float) -> PelvisEstimate:
-    import dataclasses
-
     return dataclasses.replace(estimate, cost_ms_per_frame=cost_ms_per_frame)
