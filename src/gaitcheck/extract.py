@@ -8,15 +8,16 @@
    in every sampled frame: the landmarker sees whole frames. Otherwise the chosen person is
    followed through a square crop and poses off their path are dropped
    (:mod:`gaitcheck.people`);
-3. splits the clip into contiguous frame ranges, one per worker process, each with its
-   own landmarker. A range after the first starts ``warmup_s`` early so MediaPipe's
+3. splits the clip into contiguous frame ranges, one per process (this one and spawned
+   workers), each with its own landmarker. A range after the first starts ``warmup_s`` early so MediaPipe's
    tracking and smoothing settle; those warm-up frames are discarded, which makes the
    joined track continuous at the joins (``tests/test_extract.py`` checks this against a
    single-process run);
 4. stores the track in the cache (Parquet, atomic) with its provenance in ``track.meta``.
 
-Workers are spawned processes (``concurrent.futures`` with the ``spawn`` context); one
-decode + inference process keeps about 1.2 cores busy, so two workers use a 2-core machine.
+Workers are spawned processes (``concurrent.futures`` with the ``spawn`` context) while the
+calling process handles the first range; one decode + inference process keeps about 1.2
+cores busy, so two processes use a 2-core machine.
 """
 
 from __future__ import annotations
@@ -356,21 +357,31 @@ def _run_range_in_worker(job: _RangeJob) -> tuple[FrameLandmarks, list[people.Pe
 def _run_jobs(
     jobs: Sequence[_RangeJob], on_frames_done: ProgressCallback
 ) -> tuple[FrameLandmarks, list[people.PeopleInFrame]]:
-    """Run the ranges (in worker processes when there are several) and join them in order."""
+    """Run the ranges and join them in order.
+
+    The first range runs in this process while spawned worker processes take the others,
+    so the workers' start-up (Python, MediaPipe, the model) overlaps useful work.
+    """
     if len(jobs) == 1:
         landmarks, seen = _run_range(jobs[0], on_frames_done)
         return landmarks, seen
     context = multiprocessing.get_context("spawn")
     progress_queue = context.Queue()
+
+    def report_here_and_there(n_done: int) -> None:
+        on_frames_done(n_done)
+        _drain(progress_queue, on_frames_done)
+
     with concurrent.futures.ProcessPoolExecutor(
-        max_workers=len(jobs), mp_context=context, initializer=_init_worker, initargs=(progress_queue,)
+        max_workers=len(jobs) - 1, mp_context=context, initializer=_init_worker, initargs=(progress_queue,)
     ) as pool:
-        futures = [pool.submit(_run_range_in_worker, job) for job in jobs]
+        futures = [pool.submit(_run_range_in_worker, job) for job in jobs[1:]]
+        parts = [_run_range(jobs[0], report_here_and_there)]
         pending = set(futures)
         while pending:
             _, pending = concurrent.futures.wait(pending, timeout=0.2)
             _drain(progress_queue, on_frames_done)
-        parts = [f.result() for f in futures]
+        parts.extend(f.result() for f in futures)
     _drain(progress_queue, on_frames_done)
     progress_queue.close()
     progress_queue.join_thread()
