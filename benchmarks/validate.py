@@ -95,12 +95,15 @@ TRUTH_NOTES = {
 def match_to_truth(strides: pd.DataFrame, truth: dict[str, Any]) -> pd.DataFrame:
     """Pair every measured stance with the truth stance of the same side nearest in IC time.
 
-    Only truth stances complete in the clip and in view count; pairs further apart than
+    Only complete measured stances and truth stances complete in the clip and in view count
+    (the summary uses complete stances only); pairs further apart than
     :data:`MATCH_WINDOW_S` are dropped. Returns one row per pair with ``<metric>`` (measured)
     and ``<metric>_true`` columns.
     """
     true = pd.DataFrame(truth["stances"])
     true = true[true["complete_in_clip"] & true["in_view"]].reset_index(drop=True)
+    if "complete" in strides.columns:  # as in the summary: a stance cut off by the clip's end is not used
+        strides = strides[strides["complete"].astype(bool)]
     for metric, value_of in TRUTH_OF.items():
         true[f"{metric}_true"] = pd.to_numeric(value_of(truth, true), errors="coerce")
     pairs = []
@@ -553,11 +556,12 @@ def render(
         f"Reproduce with `{COMMAND}` from the repository root (needs `../shared/data`; MediaPipe",
         "tracks are extracted once and cached). This file is generated; do not edit it by hand.",
         "",
-        "Errors are measured minus truth. Tables give median |error| / max |error| over the stances",
-        "matched to a truth stance (same side, nearest IC within 0.15 s; truth stances complete and",
-        "in view). Angles in degrees, distances in % of leg length or cm, times in seconds. The",
-        "pelvis column says where pelvic drop came from: the hip landmarks or the pelvis texture",
-        "(`gaitcheck.pelvis`, used only when its own quality check passes).",
+        "Errors are measured minus truth. Tables give median |error| / max |error| over the complete",
+        "measured stances (those the summary uses) matched to a truth stance (same side, nearest IC",
+        "within 0.15 s; truth stances complete and in view). Angles in degrees, distances in % of",
+        "leg length or cm, times in seconds. The pelvis column says where pelvic drop came from:",
+        "the hip landmarks or the pelvis texture (`gaitcheck.pelvis`, used only when its own",
+        "quality check passes).",
         "",
         "What each metric is compared with:",
         "",
