@@ -98,6 +98,7 @@ def test_quality_flags_and_reasons() -> None:
     reasons = " ".join(metrics["pelvic_drop_deg"]["quality"]["reasons"])
     assert f"at least {MIN_STANCES_PER_SIDE}" in reasons and "hip points" in reasons
     assert metrics["knee_fppa_deg"]["quality"]["flag"] == "unreliable"
+    assert any("valgus 2-5 deg low" in reason for reason in metrics["knee_fppa_deg"]["quality"]["reasons"])
     assert any("33 ms" in reason for reason in metrics["contact_time_s"]["quality"]["reasons"])
 
 

@@ -191,7 +191,17 @@ def _quality(
             f"the pose model swapped the leg labels at {ic_label_swap_fraction:.0%} of contacts; values were read "
             "from the leg on the ground, but the landmarks around contact are unsteady",
         )
-    if name == "pelvic_drop_deg" and pelvis_method == "hip_landmarks" and backend not in (None, "truth-replay"):
+    if name == "knee_fppa_deg" and backend not in (None, "truth-replay", "mocap-projection"):
+        note(
+            "limited",
+            "knee angle from the pose model's landmarks, which read large valgus 2-5 deg low on rendered runners "
+            "with known truth (docs/validation.md); a 2D screening angle, not 3D knee abduction",
+        )
+    if (
+        name == "pelvic_drop_deg"
+        and pelvis_method == "hip_landmarks"
+        and backend not in (None, "truth-replay", "mocap-projection")
+    ):
         note(
             "limited",
             "pelvic drop from the pose model's hip points, which follow the pelvis only partly "
