@@ -153,3 +153,16 @@ def test_rear_video_pelvic_drop_from_pelvis_texture(
     drop = analysis.summary["metrics"]["pelvic_drop_deg"]
     for side in ("left", "right"):
         assert drop[side]["mean"] == pytest.approx(truth_summary[side]["pelvic_drop_image_peak_frames_deg"], abs=1.0)
+
+
+def test_summary_structure_other_stages_rely_on(rear_track: PoseTrack) -> None:
+    summary = analyze_track(rear_track).summary
+    assert {"schema_version", "gaitcheck_version", "classification", "cleaning", "clip", "metrics"} <= set(summary)
+    assert {"view", "oblique", "setting", "activity", "overridden"} <= set(summary["classification"])
+    for name, entry in summary["metrics"].items():
+        for part in ("left", "right", "overall"):
+            assert set(entry[part]) == {"mean", "sd", "median", "ci95", "n"}, name
+        assert entry["quality"]["flag"] in ("ok", "limited", "unreliable")
+        assert isinstance(entry["quality"]["reasons"], list)
+        assert {"left_minus_right", "symmetry_index_pct"} == set(entry["asymmetry"])
+        assert {"first_third_mean", "last_third_mean", "change", "n_first", "n_last"} == set(entry["drift"])
