@@ -518,12 +518,15 @@ def acceptance_lines(results: list[CaseResult]) -> list[str]:
         drop, drop_clip = worst(condition, "pelvic_drop_deg")
         heel, heel_clip = worst(condition, "heel_ahead_pct_leg")
         heel_median, heel_median_clip = worst(condition, "heel_ahead_pct_leg", "median_abs")
+        fppa_median, fppa_median_clip = worst(condition, "knee_fppa_deg", "median_abs")
+        drop_median, drop_median_clip = worst(condition, "pelvic_drop_deg", "median_abs")
         cadence, cadence_clip = worst_cadence(condition)
         refused = [case.clip for case in results if case.condition == condition and case.error]
         lines.append(
             f"- **{condition}**: worst per-stance |error| knee FPPA {_fmt(fppa)} deg ({fppa_clip}), "
             f"pelvic drop {_fmt(drop)} deg ({drop_clip}), heel ahead {_fmt(heel)} % leg ({heel_clip}); "
-            f"worst clip median |heel error| {_fmt(heel_median)} % leg ({heel_median_clip}); "
+            f"worst clip median |error| knee FPPA {_fmt(fppa_median)} deg ({fppa_median_clip}), pelvic drop "
+            f"{_fmt(drop_median)} deg ({drop_median_clip}), heel ahead {_fmt(heel_median)} % leg ({heel_median_clip}); "
             f"worst |cadence error| {_fmt(cadence, 3)} spm ({cadence_clip})"
             + (f"; refused: {', '.join(refused)}" if refused else "")
         )
