@@ -10,11 +10,16 @@ Usage::
 
 Default VIDEO: sample_videos/demo_side.mp4. The plain loop is what one would write
 first: ``iter_frames`` feeding one VIDEO-mode landmarker on whole frames.
+
+Run it on an otherwise idle machine: with other busy sessions, Linux shares the CPU per
+session (autogroup), so a second process cannot get more CPU for the job and the
+figures only show the overhead. The load average is printed with every round.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from pathlib import Path
@@ -61,7 +66,11 @@ def main() -> None:
         plain.append(plain_loop_fps(args.video, model))
         fps, timings = gaitcheck_fps(args.video, model, args.workers)
         ours.append(fps)
-        print(f"round {round_number}: plain loop {plain[-1]:6.1f} frames/s   gaitcheck {fps:6.1f} frames/s   {timings}")
+        load = os.getloadavg()[0]
+        print(
+            f"round {round_number}: plain loop {plain[-1]:6.1f} frames/s   gaitcheck {fps:6.1f} frames/s   "
+            f"(1-min load average {load:.1f} on {os.cpu_count()} cores) {timings}"
+        )
     plain_median, ours_median = statistics.median(plain), statistics.median(ours)
     print(
         f"median: plain loop {plain_median:.1f} frames/s, gaitcheck extract_track {ours_median:.1f} frames/s, "

@@ -146,10 +146,13 @@ def test_parallel_extraction_joins_seamlessly(side_tracks, sample_videos: Path) 
     error_parallel = np.median(_leg_error_pct(parallel, sample_videos / "demo_side.truth.json")[join:])
     error_single = np.median(_leg_error_pct(single, sample_videos / "demo_side.truth.json")[join:])
     assert abs(error_parallel - error_single) < 0.2
-    # No jump at the join: the step into the second worker's first frame is an ordinary step.
-    steps_single = np.linalg.norm(np.diff(legs_single, axis=0), axis=2) / body_height_px[1:] * 100
-    step_at_join = np.linalg.norm(legs_parallel[join] - legs_parallel[join - 1], axis=1) / body_height_px[join] * 100
-    assert step_at_join.max() <= np.percentile(steps_single.max(axis=1), 99)
+
+    # No jump at the join: the step into the second worker's first frame matches the step the
+    # single process made between the same two frames (measured 3.95% vs 3.86% of body height).
+    def step_pct(legs: np.ndarray) -> float:
+        return float(np.linalg.norm(legs[join] - legs[join - 1], axis=1).max() / body_height_px[join, 0] * 100)
+
+    assert step_pct(legs_parallel) <= step_pct(legs_single) + 1.0
 
 
 def test_meta_records_provenance(side_tracks, sample_videos: Path, model_path: Path) -> None:
