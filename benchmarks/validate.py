@@ -385,8 +385,8 @@ def mocap_rows(data_dir: Path) -> list[dict[str, Any]] | str:
         true_stances = stances_from_events(truth["events"], track.time_s)
         true_ic_s = unique_contacts(truth["events"])
         cadence_true_spm = 60.0 * (true_ic_s.size - 1) / (true_ic_s[-1] - true_ic_s[0])
-        referenced = np.asarray(truth["pelvic_obliquity_3d_deg"], dtype=np.float64)
-        raw = referenced + truth["static_pelvic_obliquity_deg"]
+        raw = np.asarray(truth["pelvic_obliquity_3d_deg"], dtype=np.float64)
+        referenced = raw - truth["static_pelvic_obliquity_deg"]
         true_stances["drop_3d_raw_deg"] = peak_drop_per_stance(true_stances, track.time_s, raw)
         true_stances["drop_3d_static_deg"] = peak_drop_per_stance(true_stances, track.time_s, referenced)
         for events in ("true", "detected"):
