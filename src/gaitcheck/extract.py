@@ -538,7 +538,7 @@ def extract_track(
     ]  # fmt: skip
     total_work = info.n_frames + sum(s0 - w0 for w0, s0, _ in ranges)
     timings: dict[str, float] = {}
-    with _ProgressReporter(progress, total_work, video) as report:
+    with _ProgressReporter(progress, total_work, f"{video.name}: poses") as report:
         landmarks, seen = _timed(timings, "whole_frame_pass", _run_jobs, whole_frame_jobs, report)
     seen.sort(key=lambda sample: sample.frame_index)
     subject: people.PersonTrack | None = None
@@ -553,7 +553,8 @@ def extract_track(
                 )
                 for w0, s0, s1 in ranges
             ]  # fmt: skip
-            with _ProgressReporter(progress, total_work, video) as report:
+            label = f"{video.name}: following person {subject.person_id}"
+            with _ProgressReporter(progress, total_work, label) as report:
                 landmarks, _ = _timed(timings, "subject_pass", _run_jobs, jobs, report)
         all_frames = np.arange(info.n_frames, dtype=np.int64)
         on_path = people.on_subject_path(subject, all_frames, _hip_centre_px(landmarks, *size))
@@ -612,10 +613,10 @@ def _subject_meta(
 class _ProgressReporter:
     """Context manager giving a frames-done callback: a rich progress bar, a user callback or nothing."""
 
-    def __init__(self, progress: bool | ProgressCallback, total_frames: int, video: Path) -> None:
+    def __init__(self, progress: bool | ProgressCallback, total_frames: int, label: str) -> None:
         self._progress = progress
         self._total = total_frames
-        self._video = video
+        self._label = label
         self._bar: Any = None
         self._task: Any = None
 
@@ -627,7 +628,7 @@ class _ProgressReporter:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         self._bar = Progress(
-            TextColumn("[bold]pose[/] {task.description}"),
+            TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("{task.fields[rate]}"),
@@ -635,7 +636,7 @@ class _ProgressReporter:
             transient=True,
         )
         self._bar.start()
-        self._task = self._bar.add_task(self._video.name, total=self._total, rate="")
+        self._task = self._bar.add_task(self._label, total=self._total, rate="")
         started = time.perf_counter()
 
         def advance(n_done: int) -> None:
