@@ -107,14 +107,10 @@ def test_rear_toe_off_matches_markers(projected: dict[str, tuple[PoseTrack, dict
     assert np.median(errors) <= 1.0
 
 
-@pytest.mark.xfail(
-    reason="known limitation: the rear-view IC rule (peak toe-up) assumes a heel strike; "
-    "RBDS001 lands on the forefoot and its IC comes out about 5 frames (80 ms) late",
-    strict=True,
-)
 def test_rear_initial_contact_matches_markers(
     projected: dict[str, tuple[PoseTrack, dict[str, Any], pd.DataFrame]],
 ) -> None:
+    """RBDS001 lands on the forefoot: the rear view must notice and still time IC."""
     track, truth, stances = projected["rear"]
     errors = _event_errors_frames(truth, stances, "IC", track.fps)
     assert np.median(errors) <= 1.0

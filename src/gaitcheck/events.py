@@ -31,8 +31,11 @@ feature/side combinations, never over frames):
 
 The lags were calibrated on gaitsynth renders (true landmarks and MediaPipe tracks, heel
 strikers) and the RBDS001 mocap runner (forefoot striker) projected into virtual cameras;
-``benchmarks/validate_events.py`` prints the resulting error tables. The rear-view IC rule
-assumes a heel strike: on the forefoot-striking mocap runner it is about 80 ms late.
+``benchmarks/validate_events.py`` prints the resulting error tables. The rear-view toe-up
+rule assumes a heel strike; when the toe's peak comes well after the ankle's landing over
+the clip (:func:`_lands_on_forefoot`), the runner lands on the forefoot and IC is the
+ankle's landing deceleration instead (+30 ms, calibrated on the one forefoot striker with
+truth, the RBDS001 mocap runner).
 
 Stance sides are then made to alternate strictly (see :func:`detect_stances`).
 
@@ -91,6 +94,12 @@ MIN_IRREGULARITY_S = 0.01
 MAX_IC_IRREGULARITY_S = 0.009
 #: A swing foot must rise at least this far (fraction of leg length) above the stance foot.
 MIN_FOOT_EXCURSION_LEG = 0.05
+#: Rear view: when the toe's highest point relative to the ankle comes this long (median
+#: over the clip) after the ankle's landing deceleration, the runner lands on the forefoot
+#: (the toe only rises once the heel has come down) and the forefoot IC rule is used.
+#: Heel strikers of the renders: 0.00 to 0.03 s (true landmarks), -0.04 to 0.06 s (MediaPipe);
+#: the forefoot-striking mocap runner: 0.10 s.
+FOREFOOT_STRIKE_TOE_DELAY_S = 0.075
 
 
 @dataclass(frozen=True)
@@ -140,6 +149,12 @@ _RULES: dict[str, tuple[tuple[_EventRule, ...], tuple[_EventRule, ...]]] = {
                 combine="median",
             ),
         ),
+    ),
+    # rear view, forefoot strike: the ankle's landing deceleration (lag from the RBDS001
+    # mocap runner, the only forefoot striker with truth)
+    "rear_forefoot": (
+        (_EventRule(*_IC_WINDOW_S, (("ankle_falling_acceleration", 0.030),)),),
+        (),
     ),
     # walking, side view: Zeni et al. (2008) heel-forward / toe-backward extremes relative
     # to the pelvis, uncalibrated (no walking ground truth); the wide windows cover the
@@ -403,6 +418,27 @@ def _locate_best(
     return candidates[best]
 
 
+def _lands_on_forefoot(
+    features: dict[str, dict[str, FloatArray]], boundaries: FloatArray, is_left: NDArray[np.bool_], fps: float
+) -> bool:
+    """Whether the runner lands on the forefoot, judged from behind over the whole clip.
+
+    A heel striker's toe is highest relative to the ankle at contact, when the ankle's
+    fall is being stopped; a forefoot striker's toe is pointed down then and only rises
+    once the heel has come down. The clip-wide median delay between the two peaks, compared
+    with :data:`FOREFOOT_STRIKE_TOE_DELAY_S`, tells the two apart.
+    """
+    toe_rule = _EventRule(*_IC_WINDOW_S, (("toe_up", 0.0),))
+    landing_rule = _EventRule(*_IC_WINDOW_S, (("ankle_falling_acceleration", 0.0),))
+    toe_frames, toe_seen = _locate(features, toe_rule, boundaries, is_left, fps)
+    landing_frames, landing_seen = _locate(features, landing_rule, boundaries, is_left, fps)
+    both = toe_seen & landing_seen
+    if not both.any():
+        return False
+    delay_s = float(np.median(toe_frames[both] - landing_frames[both])) / fps
+    return delay_s > FOREFOOT_STRIKE_TOE_DELAY_S
+
+
 def _frame_to_time(track: PoseTrack, frames: FloatArray) -> FloatArray:
     index = np.arange(track.n_frames, dtype=np.float64)
     slope_end = track.time_s[-1] + (frames - index[-1]) / track.fps
@@ -470,6 +506,8 @@ def detect_stances(track: PoseTrack, classification: ClipClassification) -> pd.D
     direction = {"side_right": 1.0, "side_left": -1.0}.get(view, 0.0)
     features = {side: _event_features(track, side, direction) for side in ("left", "right")}
     ic_rules, to_rules = _RULES[family]
+    if family == "rear" and _lands_on_forefoot(features, starts.astype(np.float64), is_left, fps):
+        ic_rules = _RULES["rear_forefoot"][0]
     ic_frames, ic_seen = _locate_best(
         features, ic_rules, starts.astype(np.float64), is_left, fps, erratic_s=MAX_IC_IRREGULARITY_S
     )
