@@ -32,11 +32,6 @@ def _classification(view: str) -> ClipClassification:
     return ClipClassification(view=view, oblique=False, setting="treadmill", activity="running")
 
 
-#: Toe-off on these rear renders is located 1.1-1.4 frames early on a few stances (the
-#: toe-below-pelvis feature varies with the valgus render); issue 3 asks for 1 frame.
-_REAR_TOE_OFF_SHORTFALL = {"rear_valgus08", "rear_valgus15"}
-
-
 def _stances_of(truth_path: Path) -> tuple[dict[str, Any], PoseTrack, pd.DataFrame]:
     """Truth, true-landmark track and the stances the product path (clean, then events) finds."""
     truth = read_truth(truth_path)
@@ -62,21 +57,7 @@ def test_initial_contacts_within_one_frame_of_truth(truth_path: Path) -> None:
         assert error <= 1.0, f"{stance['side']} IC at frame {ic:.1f} missed by {error:.2f} frames"
 
 
-@pytest.mark.parametrize(
-    "truth_path",
-    [
-        pytest.param(
-            path,
-            marks=pytest.mark.xfail(
-                path.name.split(".")[0] in _REAR_TOE_OFF_SHORTFALL,
-                reason="known shortfall: rear-view TO up to 1.4 frames early on valgus renders",
-                strict=True,
-            ),
-        )
-        for path in _truth_files()
-    ],
-    ids=lambda p: p.name.split(".")[0],
-)
+@pytest.mark.parametrize("truth_path", _truth_files(), ids=lambda p: p.name.split(".")[0])
 def test_toe_offs_within_one_frame_of_truth(truth_path: Path) -> None:
     """Every complete true stance inside the clip has its TO located within 1 frame."""
     truth, track, stances = _stances_of(truth_path)
