@@ -15,12 +15,22 @@ filling and filtering):
    says so.
 4. **Fill gaps** of at most :data:`MAX_GAP_S` by cubic Hermite interpolation (the limb keeps
    the speed it had on both sides of the gap); longer gaps stay NaN.
-5. **Low-pass filter**: 2nd-order Butterworth run forwards and backwards (zero lag) with a
-   cutoff of :data:`CUTOFF_HZ`, capped at 0.4 x Nyquist (6 Hz at 30 fps, 12 Hz at 60 fps,
-   20 Hz from 100 fps); the events were calibrated on tracks cleaned this way.
+5. **Smooth**, twice from the same repaired landmarks:
+
+   * the **event track** (:func:`clean_track`): 2nd-order Butterworth low-pass run forwards
+     and backwards (zero lag), cutoff :data:`CUTOFF_HZ` capped at 0.4 x Nyquist (6 Hz at
+     30 fps, 12 Hz at 60 fps, 20 Hz from 100 fps). The event rules were calibrated on
+     tracks cleaned this way. Such a low cutoff flattens the short stance peaks of knee
+     and pelvis angles, so it is not used for the metrics.
+   * the **metric track** (:func:`clean_tracks`): the same filter with a cutoff of
+     :data:`METRIC_CUTOFF_NYQUIST_FRACTION` x Nyquist, which keeps the peaks of the
+     stance (a 0.1-0.2 s event spans only a few frames) while still removing the
+     frame-to-frame jitter of a pose model.
 
 Steps 2-5 apply to :data:`BODY_LANDMARKS` (pixel and world coordinates); the face and hand
 landmarks are only masked. Counts in the report are landmark points (frame x landmark).
+All steps run on one (columns, frames) array, so the cost grows linearly with the frames
+(about 0.2 s for an hour at 60 fps).
 """
 
 from __future__ import annotations
@@ -41,6 +51,7 @@ if TYPE_CHECKING:
     from gaitcheck.classify import ClipClassification
 
 FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
 
 MIN_VISIBILITY = 0.3
 HAMPEL_WINDOW_S = 0.1
@@ -49,6 +60,11 @@ HAMPEL_MIN_DEVIATION_LEG = 0.15
 MAX_GAP_S = 0.1
 CUTOFF_HZ = 20.0
 MAX_CUTOFF_NYQUIST_FRACTION = 0.4
+#: Lowest cutoff of the metric track's low-pass (running stance peaks keep their height
+#: above it), and its cap as a fraction of Nyquist.
+METRIC_MIN_CUTOFF_HZ = 12.0
+METRIC_CUTOFF_NYQUIST_FRACTION = 0.8
+FILTER_ORDER = 2
 #: Viterbi costs, in squared leg lengths of prediction error.
 SWAP_CHANGE_COST = 0.01
 SWAPPED_STATE_COST = 0.01
@@ -81,89 +97,146 @@ class CleaningReport:
     filter_cutoff_hz: float
     filter_order: int
     max_gap_s: float
+    metric_filter_cutoff_hz: float
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able dict of every field."""
         return asdict(self)
 
 
+@dataclass(frozen=True, eq=False)
+class CleanedTracks:
+    """The two smoothings of one repaired track (see the module docstring).
+
+    Attributes
+    ----------
+    events : low-pass filtered at :func:`filter_cutoff_hz`, the input of event detection.
+    metrics : filtered at :func:`metric_filter_cutoff_hz`, the input of the per-stance
+        metrics (its world coordinates are the event track's; they only give the scale).
+    report : what cleaning changed.
+    """
+
+    events: PoseTrack
+    metrics: PoseTrack
+    report: CleaningReport
+
+
 def filter_cutoff_hz(fps: float) -> float:
-    """Low-pass cutoff used at a frame rate: :data:`CUTOFF_HZ`, at most 0.4 x Nyquist."""
+    """Event-track low-pass cutoff at a frame rate: :data:`CUTOFF_HZ`, at most 0.4 x Nyquist."""
     return float(min(CUTOFF_HZ, MAX_CUTOFF_NYQUIST_FRACTION * fps / 2.0))
 
 
-def _hampel_outliers(xy: FloatArray, window: int, min_deviation: float) -> NDArray[np.bool_]:
-    """Boolean (T, K) mask of points whose x or y strays from the running median.
+def metric_filter_cutoff_hz(fps: float) -> float:
+    """Metric-track low-pass cutoff at a frame rate: the event cutoff, raised to at least
+    :data:`METRIC_MIN_CUTOFF_HZ` where the frame rate allows it (at most
+    :data:`METRIC_CUTOFF_NYQUIST_FRACTION` x Nyquist): 12 Hz at 30 and 60 fps, 20 Hz from 100 fps."""
+    floor_hz = min(METRIC_MIN_CUTOFF_HZ, METRIC_CUTOFF_NYQUIST_FRACTION * fps / 2.0)
+    return float(max(filter_cutoff_hz(fps), floor_hz))
 
-    The scale is the median absolute deviation from the running median over the whole
-    series (one per coordinate), so one median filter pass suffices.
+
+# ------------------------------------------------------------------ column-wise steps
+# Every helper below works on a (columns, frames) array: one row per coordinate series,
+# contiguous in time, so per-series operations read memory in order.
+
+
+def _bridge_rows(rows: FloatArray) -> FloatArray:
+    """Every NaN replaced by linear interpolation along a row, ends held; all-NaN rows stay NaN."""
+    out = rows.copy()
+    frames = np.arange(rows.shape[1])
+    finite = np.isfinite(rows)
+    for row in np.flatnonzero(~finite.all(axis=1)):  # only rows with missing samples
+        known = finite[row]
+        if known.any():
+            out[row] = np.interp(frames, frames[known], rows[row, known])
+    return out
+
+
+def _running_median_rows(rows: FloatArray, window: int) -> FloatArray:
+    """Running median of every row (edges repeat the end samples)."""
+    return np.stack([median_filter(row, size=window, mode="nearest") for row in rows])
+
+
+def _hampel_outlier_rows(rows: FloatArray, window: int, min_deviation: float) -> BoolArray:
+    """(columns, frames) mask of samples that stray from their row's running median.
+
+    Missing samples are bridged linearly for the running median. The scale is the median
+    absolute deviation from the running median over the whole (bridged) row, so one
+    running-median pass suffices. Missing samples are never outliers.
     """
-    filled = _bridge(xy)
-    finite = np.isfinite(filled)
-    safe = np.where(finite, filled, 0.0)
-    running_median = median_filter(safe, size=(window, 1, 1), mode="nearest")
-    deviation = np.abs(safe - running_median)
-    masked = np.where(finite, deviation, np.nan)
-    has_data = finite.any(axis=0)
-    sigma = np.zeros(deviation.shape[1:])
+    finite = np.isfinite(rows)
+    bridged = _bridge_rows(rows)
+    has_data = np.asarray(finite.any(axis=1))
+    safe = np.where(has_data[:, None], bridged, 0.0)
+    deviation = np.abs(safe - _running_median_rows(safe, window))
+    sigma = np.zeros(rows.shape[0])
     if has_data.any():
-        sigma[has_data] = 1.4826 * np.nanmedian(masked[:, has_data], axis=0)
-    outlier = (deviation > HAMPEL_N_SIGMA * sigma) & (deviation > min_deviation) & finite
-    return np.asarray(outlier.any(axis=2) & np.isfinite(xy).all(axis=2))
+        sigma[has_data] = 1.4826 * np.median(deviation[has_data], axis=1)
+    threshold = np.maximum(HAMPEL_N_SIGMA * sigma, min_deviation)[:, None]
+    return np.asarray((deviation > threshold) & finite)
 
 
-def _interpolate_gaps(values: FloatArray, max_gap: int) -> FloatArray:
-    """Fill NaN runs of at most ``max_gap`` samples along axis 0.
+def _fill_gap_rows(rows: FloatArray, max_gap: int) -> FloatArray:
+    """Fill NaN runs of at most ``max_gap`` samples along every row.
 
     Cubic Hermite interpolation between the two known samples around the gap, with the
     slopes of the known samples next to them (one-sided differences), so a swinging limb
-    keeps its speed through the gap; linear where a neighbour's slope is unknown.
-    ``values`` has time first; every other axis is treated independently.
+    keeps its speed through the gap; linear where a neighbour's slope is unknown. Only the
+    missing samples are visited.
     """
-    flat = values.reshape(values.shape[0], -1)
-    out = flat.copy()
-    frames = np.arange(flat.shape[0])
-    for column in np.flatnonzero(~np.isfinite(flat).all(axis=0)):  # vectorised over time
-        series = flat[:, column]
-        finite = np.isfinite(series)
-        if finite.sum() < 2:
+    out = rows.copy()
+    finite = np.isfinite(rows)
+    for row in np.flatnonzero(~finite.all(axis=1)):
+        series = rows[row]
+        known = np.flatnonzero(finite[row])
+        if known.size < 2:
             continue
-        known = frames[finite]
-        after = np.searchsorted(known, frames)
+        missing = np.flatnonzero(~finite[row])
+        after = np.searchsorted(known, missing)
         before = after - 1
         inside = (before >= 0) & (after < known.size)
-        left = known[np.clip(before, 0, known.size - 1)]
-        right = known[np.clip(after, 0, known.size - 1)]
-        fill = ~finite & inside & (right - left - 1 <= max_gap)
-        if not fill.any():
+        missing, before, after = missing[inside], before[inside], after[inside]
+        short = known[after] - known[before] - 1 <= max_gap
+        missing, k0, k1 = missing[short], before[short], after[short]
+        if missing.size == 0:
             continue
-        k0, k1 = before[fill], after[fill]
         x0, x1 = known[k0].astype(np.float64), known[k1].astype(np.float64)
         y0, y1 = series[known[k0]], series[known[k1]]
         span = x1 - x0
         linear = (y1 - y0) / span
-        prev = np.clip(k0 - 1, 0, known.size - 1)
-        nxt = np.clip(k1 + 1, 0, known.size - 1)
+        prev = known[np.maximum(k0 - 1, 0)]
+        nxt = known[np.minimum(k1 + 1, known.size - 1)]
         with np.errstate(invalid="ignore", divide="ignore"):
-            slope0 = np.where(k0 > 0, (y0 - series[known[prev]]) / (x0 - known[prev]), linear)
-            slope1 = np.where(k1 < known.size - 1, (series[known[nxt]] - y1) / (known[nxt] - x1), linear)
-        u = (frames[fill] - x0) / span
+            slope0 = np.where(k0 > 0, (y0 - series[prev]) / (x0 - prev), linear)
+            slope1 = np.where(k1 < known.size - 1, (series[nxt] - y1) / (nxt - x1), linear)
+        u = (missing - x0) / span
         h00, h10 = 2 * u**3 - 3 * u**2 + 1, u**3 - 2 * u**2 + u
         h01, h11 = -2 * u**3 + 3 * u**2, u**3 - u**2
-        out[fill, column] = h00 * y0 + h10 * span * slope0 + h01 * y1 + h11 * span * slope1
-    return out.reshape(values.shape)
+        out[row, missing] = h00 * y0 + h10 * span * slope0 + h01 * y1 + h11 * span * slope1
+    return out
 
 
-def _bridge(values: FloatArray) -> FloatArray:
-    """Every NaN replaced by linear interpolation along axis 0, ends held; all-NaN series stay NaN."""
-    flat = values.reshape(values.shape[0], -1)
-    out = flat.copy()
-    frames = np.arange(flat.shape[0])
-    for column in np.flatnonzero(~np.isfinite(flat).all(axis=0)):
-        finite = np.isfinite(flat[:, column])
-        if finite.any():
-            out[:, column] = np.interp(frames, frames[finite], flat[finite, column])
-    return out.reshape(values.shape)
+def _lowpass_rows(rows: FloatArray, cutoff_hz: float, fps: float, missing_points: BoolArray) -> FloatArray:
+    """Zero-lag Butterworth low-pass along every row; NaN runs are bridged for the filter.
+
+    The result is NaN where ``rows`` is and at the (landmarks, T) ``missing_points`` (each
+    landmark owns ``rows / landmarks`` consecutive rows).
+    """
+    b, a = butter(FILTER_ORDER, cutoff_hz / (fps / 2.0))
+    missing = ~np.isfinite(rows)
+    usable = ~missing.all(axis=1)
+    out = np.full_like(rows, np.nan)
+    if usable.any():
+        series = _bridge_rows(rows if usable.all() else rows[usable])
+        if rows.shape[1] > 3 * max(len(a), len(b)):
+            series = filtfilt(b, a, series, axis=1)
+        out[usable] = series
+    missing |= np.repeat(missing_points, rows.shape[0] // missing_points.shape[0], axis=0)
+    if missing.any():
+        out[missing] = np.nan
+    return out
+
+
+# ------------------------------------------------------------------ leg-label swaps
 
 
 def _swap_index() -> NDArray[np.intp]:
@@ -175,27 +248,30 @@ def _swap_index() -> NDArray[np.intp]:
     return order
 
 
-def _swap_costs(xy: FloatArray, legs: NDArray[np.intp], swapped_legs: NDArray[np.intp], leg_px: float) -> FloatArray:
+def _swap_costs(labelled: FloatArray, swapped: FloatArray) -> FloatArray:
     """(T-2, a, b, c) squared constant-velocity prediction errors plus state costs.
 
-    Frame t in state c is predicted from frames t-1 (state b) and t-2 (state a); states
-    are 0 = as labelled, 1 = legs exchanged. Missing points cost nothing.
+    ``labelled`` and ``swapped`` are (T, N) leg coordinates in leg lengths, as labelled and
+    with the legs exchanged. Frame t in state c is predicted from frames t-1 (state b) and
+    t-2 (state a); states are 0 = as labelled, 1 = legs exchanged. Missing points cost
+    nothing. Exchanging all three states only exchanges the two legs' terms, so
+    cost(a, b, c) = cost(1-a, 1-b, 1-c) and four of the eight combinations are computed.
     """
-    n = xy.shape[0]
-    views = np.stack([xy[:, legs, :], xy[:, swapped_legs, :]]) / leg_px  # (2, T, L, 2)
+    views = (labelled, swapped)
+    n = labelled.shape[0]
     cost = np.empty((n - 2, 2, 2, 2))
-    for a in (0, 1):
-        for b in (0, 1):
-            predicted = 2.0 * views[b, 1:-1] - views[a, :-2]
-            for c in (0, 1):
-                error = views[c, 2:] - predicted
-                cost[:, a, b, c] = np.nansum(error * error, axis=(1, 2))
+    for b in (0, 1):
+        for c in (0, 1):
+            error = views[c][2:] - 2.0 * views[b][1:-1] + labelled[:-2]
+            error[~np.isfinite(error)] = 0.0
+            cost[:, 0, b, c] = np.einsum("ij,ij->i", error, error)
+            cost[:, 1, 1 - b, 1 - c] = cost[:, 0, b, c]
     cost += SWAPPED_STATE_COST * np.array([0.0, 1.0])[None, None, None, :]
     cost += SWAP_CHANGE_COST * (np.arange(2)[None, None, :, None] != np.arange(2)[None, None, None, :])
     return cost
 
 
-def _viterbi_pairs(cost: FloatArray) -> NDArray[np.bool_]:
+def _viterbi_pairs(cost: FloatArray) -> BoolArray:
     """Best state path for K independent sequences of pair states.
 
     ``cost`` is (K, S, a, b, c); returns (K, S + 2) bool states. The loop runs over the S
@@ -222,7 +298,32 @@ def _viterbi_pairs(cost: FloatArray) -> NDArray[np.bool_]:
     return states
 
 
-def swap_states(xy: FloatArray, leg_px: float, *, segment: int = 1024, overlap: int = 128) -> NDArray[np.bool_]:
+def _decode_swaps(cost: FloatArray, segment: int, overlap: int) -> BoolArray:
+    """(T,) Viterbi states from (T-2, 2, 2, 2) costs, long tracks in overlapping segments."""
+    steps = cost.shape[0]
+    n = steps + 2
+    if steps <= segment + 2 * overlap:
+        return _viterbi_pairs(cost[None])[0]
+    starts = np.arange(0, steps, segment)
+    length = segment + 2 * overlap
+    index = (starts - overlap)[:, None] + np.arange(length)[None, :]
+    valid = (index >= 0) & (index < steps)
+    segments = np.where(valid[..., None, None, None], cost[np.clip(index, 0, steps - 1)], 0.0)
+    decoded = _viterbi_pairs(segments)[:, 2:]  # state of step j = frame index[j] + 2
+    keep = (np.arange(length)[None, :] >= overlap) & (np.arange(length)[None, :] < overlap + segment) & valid
+    states = np.zeros(n, dtype=bool)
+    states[index[keep] + 2] = decoded[keep]
+    states[:2] = states[2]
+    return states
+
+
+def _leg_swap_pairs() -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """Landmark indices of the swappable leg points and of their exchanged partners."""
+    legs = np.array([skeleton.index(f"{side}_{part}") for side in ("left", "right") for part in _SWAPPABLE_PARTS])
+    return legs, _swap_index()[legs]
+
+
+def swap_states(xy: FloatArray, leg_px: float, *, segment: int = 1024, overlap: int = 128) -> BoolArray:
     """Viterbi decision, per frame, whether the legs' labels are exchanged.
 
     Parameters
@@ -240,28 +341,37 @@ def swap_states(xy: FloatArray, leg_px: float, *, segment: int = 1024, overlap: 
     n = xy.shape[0]
     if n < 3:
         return np.zeros(n, dtype=bool)
-    legs = np.array([skeleton.index(f"{side}_{part}") for side in ("left", "right") for part in _SWAPPABLE_PARTS])
-    swapped_legs = _swap_index()[legs]
-    cost = _swap_costs(xy, legs, swapped_legs, leg_px)
-    steps = n - 2
-    if steps <= segment + 2 * overlap:
-        return _viterbi_pairs(cost[None])[0]
-    stride = segment
-    starts = np.arange(0, steps, stride)
-    length = segment + 2 * overlap
-    index = (starts - overlap)[:, None] + np.arange(length)[None, :]
-    valid = (index >= 0) & (index < steps)
-    segments = np.where(valid[..., None, None, None], cost[np.clip(index, 0, steps - 1)], 0.0)
-    decoded = _viterbi_pairs(segments)[:, 2:]  # state of step j = frame index[j] + 2
-    keep = (np.arange(length)[None, :] >= overlap) & (np.arange(length)[None, :] < overlap + stride) & valid
-    states = np.zeros(n, dtype=bool)
-    states[index[keep] + 2] = decoded[keep]
-    states[:2] = states[2]
-    return states
+    legs, partners = _leg_swap_pairs()
+    labelled = xy[:, legs, :].reshape(n, -1) / leg_px
+    swapped = xy[:, partners, :].reshape(n, -1) / leg_px
+    return _decode_swaps(_swap_costs(labelled, swapped), segment, overlap)
+
+
+# ------------------------------------------------------------------ the cleaning pass
+
+
+def clean_tracks(track: PoseTrack, classification: ClipClassification) -> CleanedTracks:
+    """Repair a raw pose track once and smooth it for events and for metrics.
+
+    Parameters
+    ----------
+    track : PoseTrack
+        Raw landmarks (e.g. from ``gaitcheck extract``).
+    classification : ClipClassification
+        Swap repair runs for side views only (in rear/front views the legs do not cross).
+
+    Returns
+    -------
+    CleanedTracks
+        The event track (as :func:`clean_track` returns it), the metric track (same
+        repairs, higher cutoff) and the report; both tracks keep the frames and metadata
+        and carry the report under ``meta["cleaning"]``.
+    """
+    return _clean(track, classification, metric_track=True)
 
 
 def clean_track(track: PoseTrack, classification: ClipClassification) -> tuple[PoseTrack, CleaningReport]:
-    """Mask, de-outlier, de-swap, gap-fill and low-pass filter a raw pose track.
+    """Mask, de-outlier, de-swap, gap-fill and low-pass filter a raw pose track for event detection.
 
     Parameters
     ----------
@@ -273,53 +383,61 @@ def clean_track(track: PoseTrack, classification: ClipClassification) -> tuple[P
     Returns
     -------
     (PoseTrack, CleaningReport)
-        The cleaned track (same frames and metadata plus ``cleaning``) and what changed.
+        The event track (same frames and metadata plus ``cleaning``) and what changed. Use
+        :func:`clean_tracks` for the peak-preserving metric track as well.
     """
-    fps = track.fps
+    cleaned = _clean(track, classification, metric_track=False)
+    return cleaned.events, cleaned.report
+
+
+def _clean(track: PoseTrack, classification: ClipClassification, *, metric_track: bool) -> CleanedTracks:
+    """Both cleaning products; the metric track is the event track when ``metric_track`` is False."""
+    fps, n_frames = track.fps, track.n_frames
     leg_px = leg_length_px(track)
     body = np.array([skeleton.index(name) for name in BODY_LANDMARKS])
+    n_body = body.size
     scale = np.array([track.width, track.height], dtype=np.float64)
-    all_xy = np.array(track.image_xyz[..., :2] * scale, dtype=np.float64)
-    all_world = np.array(track.world_xyz, dtype=np.float64)
-    low_visibility = (track.visibility < MIN_VISIBILITY) & np.isfinite(all_xy).all(axis=2)
-    all_xy[low_visibility] = np.nan
-    all_world[low_visibility] = np.nan
-    xy, world = all_xy[:, body], all_world[:, body]
+    low_visibility = track.visibility < MIN_VISIBILITY
+    if low_visibility.any():
+        low_visibility[low_visibility] = np.isfinite(track.image_xyz[low_visibility][:, :2]).all(axis=1)
+
+    # (columns, frames): 2 pixel rows, or 3 world rows, per body landmark
+    xy_rows = _landmark_rows(track.image_xyz, body, 2) * np.tile(scale, n_body)[:, None]
+    world_rows = _landmark_rows(track.world_xyz, body, 3)
+    body_hidden = low_visibility[:, body].T
+    xy_rows[np.repeat(body_hidden, 2, axis=0)] = np.nan
+    world_rows[np.repeat(body_hidden, 3, axis=0)] = np.nan
 
     window = max(3, round(HAMPEL_WINDOW_S * fps) | 1)
-    outliers = _hampel_outliers(xy, window, HAMPEL_MIN_DEVIATION_LEG * leg_px)
-    xy[outliers] = np.nan
-    world[outliers] = np.nan
+    outlier_rows = _hampel_outlier_rows(xy_rows, window, HAMPEL_MIN_DEVIATION_LEG * leg_px)
+    outliers = outlier_rows.reshape(n_body, 2, n_frames).any(axis=1) & ~_points_missing(xy_rows, n_body)
+    xy_rows[np.repeat(outliers, 2, axis=0)] = np.nan
+    world_rows[np.repeat(outliers, 3, axis=0)] = np.nan
 
-    swapped = np.zeros(track.n_frames, dtype=bool)
-    if classification.view.startswith("side"):
-        all_xy[:, body] = xy
-        swapped = swap_states(all_xy, leg_px)
-        order = _swap_index()[body]
-        position = {landmark: column for column, landmark in enumerate(body)}
-        body_order = np.array([position[landmark] for landmark in order])
-        xy[swapped] = xy[swapped][:, body_order]
-        world[swapped] = world[swapped][:, body_order]
+    swapped = np.zeros(n_frames, dtype=bool)
+    if classification.view.startswith("side") and n_frames >= 3:
+        column = {landmark: position for position, landmark in enumerate(body)}
+        legs, partners = _leg_swap_pairs()
+        leg_rows = np.array([2 * column[landmark] + axis for landmark in legs for axis in (0, 1)])
+        partner_rows = np.array([2 * column[landmark] + axis for landmark in partners for axis in (0, 1)])
+        labelled = xy_rows[leg_rows].T / leg_px
+        exchanged = xy_rows[partner_rows].T / leg_px
+        swapped = _decode_swaps(_swap_costs(labelled, exchanged), 1024, 128)
+        if swapped.any():
+            body_order = np.array([column[landmark] for landmark in _swap_index()[body]])
+            xy_order = (2 * body_order[:, None] + np.arange(2)).ravel()
+            world_order = (3 * body_order[:, None] + np.arange(3)).ravel()
+            xy_rows[:, swapped] = xy_rows[xy_order][:, swapped]
+            world_rows[:, swapped] = world_rows[world_order][:, swapped]
 
-    missing_before = ~np.isfinite(xy).all(axis=2)
+    missing_before = _points_missing(xy_rows, n_body)
     max_gap = round(MAX_GAP_S * fps)
-    xy = _interpolate_gaps(xy, max_gap)
-    world = _interpolate_gaps(world, max_gap)
-    missing_after = ~np.isfinite(xy).all(axis=2)
+    xy_rows = _fill_gap_rows(xy_rows, max_gap)
+    world_rows = _fill_gap_rows(world_rows, max_gap)
+    missing_after = _points_missing(xy_rows, n_body)
 
     cutoff = filter_cutoff_hz(fps)
-    xy = _lowpass(xy, cutoff, fps)
-    world = _lowpass(world, cutoff, fps)
-    xy[missing_after] = np.nan
-    world[missing_after] = np.nan
-
-    image = np.array(track.image_xyz, dtype=np.float64)
-    image[low_visibility] = np.nan
-    all_world[:, body] = world
-    image[:, body, :2] = xy / scale
-    body_image = image[:, body]
-    body_image[missing_after] = np.nan
-    image[:, body] = body_image
+    metric_cutoff = metric_filter_cutoff_hz(fps)
     report = CleaningReport(
         points_masked_low_visibility=int(low_visibility.sum()),
         points_rejected_outliers=int(outliers.sum()),
@@ -327,25 +445,62 @@ def clean_track(track: PoseTrack, classification: ClipClassification) -> tuple[P
         points_gap_filled=int((missing_before & ~missing_after).sum()),
         points_left_missing=int(missing_after.sum()),
         filter_cutoff_hz=cutoff,
-        filter_order=2,
+        filter_order=FILTER_ORDER,
         max_gap_s=MAX_GAP_S,
+        metric_filter_cutoff_hz=metric_cutoff,
     )
-    cleaned = track.replace(image_xyz=image, world_xyz=all_world).with_meta(cleaning=report.as_dict())
-    return cleaned, report
+    image = np.array(track.image_xyz, dtype=np.float64)
+    world = np.array(track.world_xyz, dtype=np.float64)
+    if low_visibility.any():
+        image[low_visibility] = np.nan
+        world[low_visibility] = np.nan
+    if missing_after.any():
+        depth_rows = _landmark_rows(image[..., 2:], body, 1)
+        depth_rows[missing_after] = np.nan
+        _put_landmark_rows(image[..., 2:], body, depth_rows)
+    _put_landmark_rows(world, body, _lowpass_rows(world_rows, cutoff, fps, missing_after))
+    _put_landmark_rows(
+        image[..., :2], body, _lowpass_rows(xy_rows, cutoff, fps, missing_after) / scale_rows(scale, n_body)
+    )
+    meta = {**track.meta, "cleaning": report.as_dict()}
+    events = track.replace(image_xyz=image, world_xyz=world, meta=meta)
+    if not metric_track:
+        return CleanedTracks(events, events, report)
+    metric_image = image.copy()
+    if metric_cutoff < fps / 2.0:
+        metric_xy = _lowpass_rows(xy_rows, metric_cutoff, fps, missing_after)
+    else:
+        metric_xy = np.where(np.repeat(missing_after, 2, axis=0), np.nan, xy_rows)
+    _put_landmark_rows(metric_image[..., :2], body, metric_xy / scale_rows(scale, n_body))
+    return CleanedTracks(events, track.replace(image_xyz=metric_image, world_xyz=world, meta=meta), report)
 
 
-def _lowpass(values: FloatArray, cutoff_hz: float, fps: float) -> FloatArray:
-    """Zero-lag Butterworth low-pass along time; NaN runs are bridged for the filter and kept NaN."""
-    b, a = butter(2, cutoff_hz / (fps / 2.0))
-    flat = values.reshape(values.shape[0], -1)
-    missing = ~np.isfinite(flat)
-    usable = ~missing.all(axis=0)
-    out = np.full_like(flat, np.nan)
-    if not usable.any():
-        return out.reshape(values.shape)
-    series = np.ascontiguousarray(_bridge(flat[:, usable]).T)  # (columns, time): filter along rows
-    if flat.shape[0] > 3 * max(len(a), len(b)):
-        series = filtfilt(b, a, series, axis=1)
-    out[:, usable] = series.T
-    out[missing] = np.nan
-    return out.reshape(values.shape)
+def scale_rows(scale: FloatArray, n_landmarks: int) -> FloatArray:
+    """(2 x n_landmarks, 1) column of the x and y pixel scales, matching the pixel rows."""
+    return np.tile(scale, n_landmarks)[:, None]
+
+
+def _points_missing(xy_rows: FloatArray, n_landmarks: int) -> BoolArray:
+    """(landmarks, T) mask of points with a missing x or y in (2 x landmarks, T) pixel rows."""
+    return np.asarray(~np.isfinite(xy_rows).reshape(n_landmarks, 2, -1).all(axis=1))
+
+
+def _landmark_rows(values: NDArray[Any], landmarks: NDArray[np.intp], n_coords: int) -> FloatArray:
+    """(landmarks x n_coords, T) rows of the first ``n_coords`` coordinates of some landmarks
+    of a (T, 33, C) array, contiguous in time."""
+    rows = np.empty((landmarks.size * n_coords, values.shape[0]))
+    for position, landmark in enumerate(landmarks):
+        for coord in range(n_coords):
+            rows[position * n_coords + coord] = values[:, landmark, coord]
+    return rows
+
+
+def _put_landmark_rows(target: FloatArray, landmarks: NDArray[np.intp], rows: FloatArray) -> None:
+    """Write (landmarks x C, T) rows back into a (T, 33, C) array (``landmarks`` ascending),
+    one block of consecutive landmarks at a time."""
+    n_coords = target.shape[2]
+    per_frame = np.ascontiguousarray(rows.T).reshape(rows.shape[1], landmarks.size, n_coords)
+    run_starts = np.flatnonzero(np.diff(landmarks, prepend=-2) != 1)
+    run_ends = np.append(run_starts[1:], landmarks.size)
+    for start, end in zip(run_starts, run_ends, strict=True):
+        target[:, landmarks[start] : landmarks[end - 1] + 1] = per_frame[:, start:end]

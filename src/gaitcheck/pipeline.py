@@ -48,7 +48,8 @@ class Analysis:
     source : where the track came from (file path or track meta), for messages and reports.
     classification : the clip classification (view, oblique, setting, activity, overrides).
     cleaning_report : what cleaning changed.
-    track : the cleaned pose track the metrics were measured on.
+    track : the cleaned pose track the metrics were measured on (the peak-preserving one
+        of :func:`gaitcheck.clean.clean_tracks`; events were detected on its stronger-smoothed twin).
     stances : one row per foot contact (``events.detect_stances`` columns).
     strides : one row per stance with every metric (:func:`gaitcheck.metrics.compute_strides`).
     summary : the JSON-able per-side summary (:func:`gaitcheck.summary.summarize`).
@@ -142,7 +143,7 @@ def analyze_track(
         than two strides.
     """
     from gaitcheck.classify import classify_clip
-    from gaitcheck.clean import clean_track
+    from gaitcheck.clean import clean_tracks
     from gaitcheck.metrics import compute_strides
     from gaitcheck.summary import summarize
 
@@ -150,15 +151,20 @@ def analyze_track(
     _check_legs_visible(track, source)
     classification = classify_clip(track, view=view, setting=setting, activity=activity)
     _check_activity(classification, source)
-    cleaned, cleaning_report = clean_track(track, classification) if clean else (track, None)
+    # events run on the strongly smoothed track they were calibrated on, metrics on the
+    # peak-preserving one (gaitcheck.clean explains both)
+    event_track, cleaned, cleaning_report = track, track, None
+    if clean:
+        cleaned_tracks = clean_tracks(track, classification)
+        event_track, cleaned, cleaning_report = cleaned_tracks.events, cleaned_tracks.metrics, cleaned_tracks.report
     if stances is None:
         from gaitcheck.events import detect_stances
 
-        stances = detect_stances(cleaned, classification)
+        stances = detect_stances(event_track, classification)
     _check_stances(stances, source)
     pelvis_entry = None
     if pelvis_obliquity_deg is None and video is not None and classification.view in ("rear", "front"):
-        pelvis_obliquity_deg, pelvis_entry = _pelvis_from_video(video, cleaned)
+        pelvis_obliquity_deg, pelvis_entry = _pelvis_from_video(video, event_track)
     strides = compute_strides(
         cleaned, stances, classification, height_cm=height_cm, pelvis_obliquity_deg=pelvis_obliquity_deg
     )
