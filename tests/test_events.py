@@ -140,3 +140,57 @@ def test_long_label_swap_keeps_alternation_and_timing() -> None:
         if 0.25 * fps < ic < track.n_frames - 0.25 * fps:
             mine = stances[stances["side"] == stance["side"]]
             assert np.min(np.abs(mine["ic_time_s"].to_numpy() * fps - ic)) <= 1.0
+
+
+def _swap_feet_in_stances(truth: dict[str, Any], track: PoseTrack, stance_numbers: set[int]) -> PoseTrack:
+    """The track with the left/right foot landmarks exchanged during the listed true stances
+    (numbered in time order): what a pose model does when it names the feet by their image
+    side and the runner lands across the midline."""
+    image = np.array(track.image_xyz)
+    fps = track.fps
+    stances = sorted(truth["stances"], key=lambda stance: stance["ic_time_s"])
+    for number, stance in enumerate(stances):
+        if number not in stance_numbers:
+            continue
+        frames = np.arange(
+            max(0, round(stance["ic_time_s"] * fps)), min(track.n_frames, round(stance["to_time_s"] * fps))
+        )
+        for part in ("ankle", "heel", "foot_index"):
+            left, right = index(f"left_{part}"), index(f"right_{part}")
+            image[np.ix_(frames, [left, right])] = image[np.ix_(frames, [right, left])]
+    return track.replace(image_xyz=image)
+
+
+def _side_matches(truth: dict[str, Any], stances: pd.DataFrame, duration_s: float) -> list[bool]:
+    """Per true IC inside the clip: whether the nearest detected IC carries the same side."""
+    matches = []
+    for stance in truth["stances"]:
+        if 0.25 < stance["ic_time_s"] < duration_s - 0.25:
+            nearest = int(np.argmin(np.abs(stances["ic_time_s"].to_numpy() - stance["ic_time_s"])))
+            matches.append(stances["side"].iloc[nearest] == stance["side"])
+    return matches
+
+
+def test_pelvic_obliquity_names_the_sides_when_the_feet_are_mislabelled() -> None:
+    """Rear view, foot labels exchanged in 7 of every 10 stances: the feet alone put every
+    name on the wrong foot; the pelvic obliquity (swing side lower) puts them right, and the
+    contact times are untouched."""
+    truth = read_truth(SAMPLES / "demo_rear.truth.json")
+    track = track_from_truth(truth)
+    swapped = _swap_feet_in_stances(truth, track, {n for n in range(len(truth["stances"])) if n % 10 < 7})
+    classification = _classification("rear")
+    by_feet = detect_stances(swapped, classification)
+    assert not any(_side_matches(truth, by_feet, track.duration_s))
+    obliquity_deg = np.asarray(truth["frames"]["pelvic_obliquity_image_deg"], dtype=np.float64)
+    by_pelvis = detect_stances(swapped, classification, pelvic_obliquity_deg=obliquity_deg)
+    assert all(_side_matches(truth, by_pelvis, track.duration_s))
+    np.testing.assert_allclose(by_pelvis["ic_time_s"], by_feet["ic_time_s"])
+
+
+def test_pelvic_obliquity_does_not_overrule_clear_feet() -> None:
+    """A level pelvis (zero obliquity with noise) never outvotes feet that agree on every stance."""
+    truth = read_truth(SAMPLES / "demo_rear.truth.json")
+    track = track_from_truth(truth)
+    noise_deg = np.random.default_rng(3).normal(0.0, 0.5, track.n_frames)
+    stances = detect_stances(track, _classification("rear"), pelvic_obliquity_deg=noise_deg)
+    assert all(_side_matches(truth, stances, track.duration_s))

@@ -442,7 +442,12 @@ def _frame_to_time(track: PoseTrack, frames: FloatArray) -> FloatArray:
     return np.where(frames > index[-1], slope_end, np.where(frames < 0, slope_start, inner))
 
 
-def detect_stances(track: PoseTrack, classification: ClipClassification) -> pd.DataFrame:
+def detect_stances(
+    track: PoseTrack,
+    classification: ClipClassification,
+    *,
+    pelvic_obliquity_deg: NDArray[np.floating[Any]] | None = None,
+) -> pd.DataFrame:
     """Initial contact and toe-off of every foot contact in a (cleaned) track.
 
     Parameters
@@ -450,7 +455,15 @@ def detect_stances(track: PoseTrack, classification: ClipClassification) -> pd.D
     track : PoseTrack
         Preferably the output of :func:`gaitcheck.clean.clean_track` (filtered, swaps repaired).
     classification : ClipClassification
-        Only ``view`` is used: it selects the event signals (side, rear or front rules).
+        ``view`` selects the event signals (side, rear or front rules), ``activity`` the
+        phase intervals (running or walking).
+    pelvic_obliquity_deg : (T,) array, optional
+        Rear/front views: per-frame in-image pelvic obliquity (+ = left hip higher) measured
+        independently of the leg landmarks, e.g. from the pelvis texture
+        (:func:`gaitcheck.pelvis.estimate_pelvis_obliquity`); NaN where not measured. It
+        names the stance sides when it tells them apart more consistently than the feet do
+        (see :func:`_alternate_sides`): from behind, a pose model can label the feet by their
+        image side, which fails when they land across the midline (crossover gait).
 
     Returns
     -------
@@ -468,6 +481,8 @@ def detect_stances(track: PoseTrack, classification: ClipClassification) -> pd.D
     AnalysisError
         When the legs are never visible, the feet do not alternate (standing still,
         jumping with both feet) or fewer than :data:`MIN_STANCES` contacts are found.
+    ValueError
+        When ``pelvic_obliquity_deg`` does not hold one value per frame.
     """
     import pandas as pd
 
@@ -529,7 +544,19 @@ def detect_stances(track: PoseTrack, classification: ClipClassification) -> pd.D
         columns=list(STANCE_COLUMNS),
     )
     table = table.sort_values("ic_time_s", kind="stable").reset_index(drop=True)
-    table["side"], relabelled = _alternate_sides(table["side"].to_numpy())
+    pelvis_says_left = None
+    if pelvic_obliquity_deg is not None and np.shape(pelvic_obliquity_deg) != (track.n_frames,):
+        raise ValueError(
+            f"pelvic_obliquity_deg has shape {np.shape(pelvic_obliquity_deg)}, expected one value per frame "
+            f"({track.n_frames},)"
+        )
+    if pelvic_obliquity_deg is not None and family in ("rear", "front"):
+        pelvis_says_left = _stance_sides_from_obliquity(
+            np.asarray(pelvic_obliquity_deg, dtype=np.float64),
+            table["ic_frame"].to_numpy(),
+            np.where(table["complete"], table["to_frame"], table["ic_frame"] + 1).astype(np.int64),
+        )
+    table["side"], relabelled = _alternate_sides(table["side"].to_numpy(), pelvis_says_left)
     table.attrs["sides_relabelled"] = relabelled
     if len(table) < MIN_STANCES:
         raise AnalysisError(
@@ -539,19 +566,56 @@ def detect_stances(track: PoseTrack, classification: ClipClassification) -> pd.D
     return table
 
 
-def _alternate_sides(sides: NDArray[Any]) -> tuple[NDArray[Any], int]:
-    """Strictly alternating side labels, in the phase that agrees with most detected labels.
+def _alternate_sides(
+    sides: NDArray[Any], pelvis_says_left: NDArray[np.float64] | None = None
+) -> tuple[NDArray[Any], int]:
+    """Strictly alternating side labels, in the phase the side evidence supports best.
 
     Feet alternate in running and walking, so a run of stances whose labels break the
     alternation is a left/right landmark swap the cleaning did not catch; the contact
-    times are right, only the names are wrong. Returns the labels and how many changed.
+    times are right, only the names are wrong. The evidence is the detected labels (which
+    foot was lower) and, when given, ``pelvis_says_left`` (per stance: 1 left, 0 right,
+    NaN unknown; the hip on the swing side drops during stance). Each source votes for the
+    phase most of its stances agree with; the source with the larger majority wins (a tie
+    keeps the feet). Returns the labels and how many detected labels changed.
     """
     starts_left = np.where(np.arange(sides.size) % 2 == 0, "left", "right")
     starts_right = np.where(starts_left == "left", "right", "left")
-    agree_left = int(np.sum(starts_left == sides))
-    agree_right = int(np.sum(starts_right == sides))
-    best = starts_left if agree_left >= agree_right else starts_right
-    return best, int(sides.size - max(agree_left, agree_right))
+    feet_margin = int(np.sum(starts_left == sides)) - int(np.sum(starts_right == sides))
+    margin = feet_margin / max(sides.size, 1)
+    if pelvis_says_left is not None:
+        known = np.isfinite(pelvis_says_left)
+        if known.any():
+            expected_left = starts_left[known] == "left"
+            agree = int(np.sum(expected_left == (pelvis_says_left[known] > 0.5)))
+            pelvis_margin = (2 * agree - int(known.sum())) / int(known.sum())
+            if abs(pelvis_margin) > abs(margin):
+                margin = pelvis_margin
+    best = starts_left if margin >= 0 else starts_right
+    return best, int(np.sum(best != sides))
+
+
+def _stance_sides_from_obliquity(
+    obliquity_deg: FloatArray, ic_frames: NDArray[np.int64], end_frames: NDArray[np.int64]
+) -> FloatArray:
+    """Per stance, 1.0 when the pelvis says left stance, 0.0 right, NaN when it cannot tell.
+
+    The mean obliquity over the stance frames, relative to the clip's median (camera roll
+    and a constant tilt cancel), is positive when the left hip is higher, i.e. the right
+    (swing) side has dropped: a left stance. Stances with no measured frame are NaN.
+    """
+    n = obliquity_deg.size
+    centred = obliquity_deg - np.nanmedian(obliquity_deg) if np.isfinite(obliquity_deg).any() else obliquity_deg
+    measured = np.isfinite(centred)
+    cumulative_sum = np.r_[0.0, np.cumsum(np.where(measured, centred, 0.0))]
+    cumulative_count = np.r_[0, np.cumsum(measured)]
+    first = np.clip(ic_frames, 0, n)
+    stop = np.clip(np.maximum(end_frames, ic_frames + 1), 0, n)
+    count = cumulative_count[stop] - cumulative_count[first]
+    total = cumulative_sum[stop] - cumulative_sum[first]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = total / count
+    return np.where(count > 0, (mean > 0).astype(np.float64), np.nan)
 
 
 def _merge_spurious(
