@@ -1,7 +1,8 @@
 """Cleaning a raw pose track before events and metrics are computed.
 
-Steps, in order (all on image coordinates; world coordinates get the same masking, gap
-filling and filtering):
+Steps, in order (on image coordinates; world coordinates get the same masking, outlier
+rejection, swap repair and gap filling but no low-pass: they only give the body scale, as
+a median length, and filtering them would double the cost of cleaning):
 
 1. **Mask** landmarks whose visibility is below :data:`MIN_VISIBILITY`.
 2. **Reject outliers** with a Hampel filter: a coordinate further than
@@ -29,8 +30,9 @@ filling and filtering):
 
 Steps 2-5 apply to :data:`BODY_LANDMARKS` (pixel and world coordinates); the face and hand
 landmarks are only masked. Counts in the report are landmark points (frame x landmark).
-All steps run on one (columns, frames) array, so the cost grows linearly with the frames
-(about 0.2 s for an hour at 60 fps).
+Every step works on (columns, frames) arrays, one contiguous row per coordinate series,
+and visits missing samples only where they are; the cost grows linearly with the frames
+(``benchmarks/bench_metrics.py`` times an hour at 60 fps).
 """
 
 from __future__ import annotations
@@ -113,6 +115,7 @@ class CleanedTracks:
     events : low-pass filtered at :func:`filter_cutoff_hz`, the input of event detection.
     metrics : filtered at :func:`metric_filter_cutoff_hz`, the input of the per-stance
         metrics (its world coordinates are the event track's; they only give the scale).
+        The same object as ``events`` where both cutoffs agree (from 60 fps up).
     report : what cleaning changed.
     """
 
@@ -140,11 +143,17 @@ def metric_filter_cutoff_hz(fps: float) -> float:
 
 
 def _bridge_rows(rows: FloatArray) -> FloatArray:
-    """Every NaN replaced by linear interpolation along a row, ends held; all-NaN rows stay NaN."""
+    """Every NaN replaced by linear interpolation along a row, ends held; all-NaN rows stay NaN.
+
+    Returns ``rows`` itself (not a copy) when nothing is missing.
+    """
+    finite = np.isfinite(rows)
+    incomplete = np.flatnonzero(~finite.all(axis=1))
+    if incomplete.size == 0:
+        return rows
     out = rows.copy()
     frames = np.arange(rows.shape[1])
-    finite = np.isfinite(rows)
-    for row in np.flatnonzero(~finite.all(axis=1)):  # only rows with missing samples
+    for row in incomplete:  # only rows with missing samples
         known = finite[row]
         if known.any():
             out[row] = np.interp(frames, frames[known], rows[row, known])
@@ -153,7 +162,10 @@ def _bridge_rows(rows: FloatArray) -> FloatArray:
 
 def _running_median_rows(rows: FloatArray, window: int) -> FloatArray:
     """Running median of every row (edges repeat the end samples)."""
-    return np.stack([median_filter(row, size=window, mode="nearest") for row in rows])
+    out = np.empty_like(rows)
+    for row, series in enumerate(rows):
+        median_filter(series, size=window, mode="nearest", output=out[row])
+    return out
 
 
 def _hampel_outlier_rows(rows: FloatArray, window: int, min_deviation: float) -> BoolArray:
@@ -166,10 +178,13 @@ def _hampel_outlier_rows(rows: FloatArray, window: int, min_deviation: float) ->
     finite = np.isfinite(rows)
     bridged = _bridge_rows(rows)
     has_data = np.asarray(finite.any(axis=1))
-    safe = np.where(has_data[:, None], bridged, 0.0)
-    deviation = np.abs(safe - _running_median_rows(safe, window))
+    safe = bridged if has_data.all() else np.where(has_data[:, None], bridged, 0.0)
+    deviation = safe - _running_median_rows(safe, window)
+    np.abs(deviation, out=deviation)
     sigma = np.zeros(rows.shape[0])
-    if has_data.any():
+    if has_data.all():
+        sigma = 1.4826 * np.median(deviation, axis=1)
+    elif has_data.any():
         sigma[has_data] = 1.4826 * np.median(deviation[has_data], axis=1)
     threshold = np.maximum(HAMPEL_N_SIGMA * sigma, min_deviation)[:, None]
     return np.asarray((deviation > threshold) & finite)
@@ -181,10 +196,10 @@ def _fill_gap_rows(rows: FloatArray, max_gap: int) -> FloatArray:
     Cubic Hermite interpolation between the two known samples around the gap, with the
     slopes of the known samples next to them (one-sided differences), so a swinging limb
     keeps its speed through the gap; linear where a neighbour's slope is unknown. Only the
-    missing samples are visited.
+    missing samples are visited; ``rows`` itself is returned when no gap is short enough.
     """
-    out = rows.copy()
     finite = np.isfinite(rows)
+    out = rows
     for row in np.flatnonzero(~finite.all(axis=1)):
         series = rows[row]
         known = np.flatnonzero(finite[row])
@@ -199,6 +214,8 @@ def _fill_gap_rows(rows: FloatArray, max_gap: int) -> FloatArray:
         missing, k0, k1 = missing[short], before[short], after[short]
         if missing.size == 0:
             continue
+        if out is rows:
+            out = rows.copy()
         x0, x1 = known[k0].astype(np.float64), known[k1].astype(np.float64)
         y0, y1 = series[known[k0]], series[known[k1]]
         span = x1 - x0
@@ -224,12 +241,14 @@ def _lowpass_rows(rows: FloatArray, cutoff_hz: float, fps: float, missing_points
     b, a = butter(FILTER_ORDER, cutoff_hz / (fps / 2.0))
     missing = ~np.isfinite(rows)
     usable = ~missing.all(axis=1)
-    out = np.full_like(rows, np.nan)
-    if usable.any():
-        series = _bridge_rows(rows if usable.all() else rows[usable])
-        if rows.shape[1] > 3 * max(len(a), len(b)):
-            series = filtfilt(b, a, series, axis=1)
-        out[usable] = series
+    long_enough = rows.shape[1] > 3 * max(len(a), len(b))
+    if usable.all():
+        out = filtfilt(b, a, _bridge_rows(rows), axis=1) if long_enough else rows.copy()
+    else:
+        out = np.full_like(rows, np.nan)
+        if usable.any():
+            series = _bridge_rows(rows[usable])
+            out[usable] = filtfilt(b, a, series, axis=1) if long_enough else series
     missing |= np.repeat(missing_points, rows.shape[0] // missing_points.shape[0], axis=0)
     if missing.any():
         out[missing] = np.nan
@@ -399,20 +418,16 @@ def _clean(track: PoseTrack, classification: ClipClassification, *, metric_track
     scale = np.array([track.width, track.height], dtype=np.float64)
     low_visibility = track.visibility < MIN_VISIBILITY
     if low_visibility.any():
-        low_visibility[low_visibility] = np.isfinite(track.image_xyz[low_visibility][:, :2]).all(axis=1)
+        low_visibility &= np.isfinite(track.image_xyz[..., 0]) & np.isfinite(track.image_xyz[..., 1])
 
-    # (columns, frames): 2 pixel rows, or 3 world rows, per body landmark
-    xy_rows = _landmark_rows(track.image_xyz, body, 2) * np.tile(scale, n_body)[:, None]
-    world_rows = _landmark_rows(track.world_xyz, body, 3)
-    body_hidden = low_visibility[:, body].T
-    xy_rows[np.repeat(body_hidden, 2, axis=0)] = np.nan
-    world_rows[np.repeat(body_hidden, 3, axis=0)] = np.nan
+    # (columns, frames): 2 pixel rows per body landmark
+    xy_rows = _landmark_rows(track.image_xyz, body, 2) * scale_rows(scale, n_body)
+    xy_rows[np.repeat(low_visibility[:, body].T, 2, axis=0)] = np.nan
 
     window = max(3, round(HAMPEL_WINDOW_S * fps) | 1)
     outlier_rows = _hampel_outlier_rows(xy_rows, window, HAMPEL_MIN_DEVIATION_LEG * leg_px)
     outliers = outlier_rows.reshape(n_body, 2, n_frames).any(axis=1) & ~_points_missing(xy_rows, n_body)
     xy_rows[np.repeat(outliers, 2, axis=0)] = np.nan
-    world_rows[np.repeat(outliers, 3, axis=0)] = np.nan
 
     swapped = np.zeros(n_frames, dtype=bool)
     if classification.view.startswith("side") and n_frames >= 3:
@@ -426,14 +441,11 @@ def _clean(track: PoseTrack, classification: ClipClassification, *, metric_track
         if swapped.any():
             body_order = np.array([column[landmark] for landmark in _swap_index()[body]])
             xy_order = (2 * body_order[:, None] + np.arange(2)).ravel()
-            world_order = (3 * body_order[:, None] + np.arange(3)).ravel()
             xy_rows[:, swapped] = xy_rows[xy_order][:, swapped]
-            world_rows[:, swapped] = world_rows[world_order][:, swapped]
 
     missing_before = _points_missing(xy_rows, n_body)
     max_gap = round(MAX_GAP_S * fps)
     xy_rows = _fill_gap_rows(xy_rows, max_gap)
-    world_rows = _fill_gap_rows(world_rows, max_gap)
     missing_after = _points_missing(xy_rows, n_body)
 
     cutoff = filter_cutoff_hz(fps)
@@ -449,30 +461,56 @@ def _clean(track: PoseTrack, classification: ClipClassification, *, metric_track
         max_gap_s=MAX_GAP_S,
         metric_filter_cutoff_hz=metric_cutoff,
     )
+    world = _clean_world(track, body, low_visibility, outliers, swapped, missing_before & ~missing_after, max_gap)
+    _mask_points(world, body, missing_after)
     image = np.array(track.image_xyz, dtype=np.float64)
-    world = np.array(track.world_xyz, dtype=np.float64)
     if low_visibility.any():
         image[low_visibility] = np.nan
-        world[low_visibility] = np.nan
-    if missing_after.any():
-        depth_rows = _landmark_rows(image[..., 2:], body, 1)
-        depth_rows[missing_after] = np.nan
-        _put_landmark_rows(image[..., 2:], body, depth_rows)
-    _put_landmark_rows(world, body, _lowpass_rows(world_rows, cutoff, fps, missing_after))
+    _mask_points(image, body, missing_after)
     _put_landmark_rows(
         image[..., :2], body, _lowpass_rows(xy_rows, cutoff, fps, missing_after) / scale_rows(scale, n_body)
     )
     meta = {**track.meta, "cleaning": report.as_dict()}
     events = track.replace(image_xyz=image, world_xyz=world, meta=meta)
-    if not metric_track:
+    if not metric_track or metric_cutoff == cutoff:
         return CleanedTracks(events, events, report)
     metric_image = image.copy()
-    if metric_cutoff < fps / 2.0:
-        metric_xy = _lowpass_rows(xy_rows, metric_cutoff, fps, missing_after)
-    else:
-        metric_xy = np.where(np.repeat(missing_after, 2, axis=0), np.nan, xy_rows)
+    metric_xy = _lowpass_rows(xy_rows, metric_cutoff, fps, missing_after)
     _put_landmark_rows(metric_image[..., :2], body, metric_xy / scale_rows(scale, n_body))
     return CleanedTracks(events, track.replace(image_xyz=metric_image, world_xyz=world, meta=meta), report)
+
+
+def _clean_world(
+    track: PoseTrack,
+    body: NDArray[np.intp],
+    low_visibility: BoolArray,
+    outliers: BoolArray,
+    swapped: BoolArray,
+    gap_filled: BoolArray,
+    max_gap: int,
+) -> FloatArray:
+    """(T, 33, 3) world coordinates with the pixel coordinates' repairs applied.
+
+    ``low_visibility`` is (T, 33); ``outliers`` and ``gap_filled`` are (body landmarks, T)
+    point masks from the pixel coordinates; ``swapped`` is (T,). Gaps are filled only in
+    the landmarks whose pixel gaps were filled, the same way.
+    """
+    world = np.array(track.world_xyz, dtype=np.float64)
+    if low_visibility.any():
+        world[low_visibility] = np.nan
+    _mask_points(world, body, outliers)
+    if swapped.any():
+        world[swapped] = world[swapped][:, _swap_index()]
+    for position in np.flatnonzero(gap_filled.any(axis=1)):
+        landmark = body[position]
+        world[:, landmark] = _fill_gap_rows(np.ascontiguousarray(world[:, landmark].T), max_gap).T
+    return world
+
+
+def _mask_points(values: FloatArray, landmarks: NDArray[np.intp], points: BoolArray) -> None:
+    """Set every coordinate of the (landmarks, T) ``points`` of a (T, 33, C) array to NaN."""
+    for position in np.flatnonzero(points.any(axis=1)):
+        values[points[position], landmarks[position]] = np.nan
 
 
 def scale_rows(scale: FloatArray, n_landmarks: int) -> FloatArray:
