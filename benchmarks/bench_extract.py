@@ -27,6 +27,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
+def _cpu_s() -> float:
+    """CPU seconds used so far by this process and its finished child processes."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def plain_loop_fps(video: Path, model: Path) -> float:
     """Frames per second of one process decoding and running the landmarker frame by frame."""
     from gaitcheck.pose.mediapipe_backend import landmarks_for_frames
@@ -63,13 +69,17 @@ def main() -> None:
     print(f"{args.video.name}: {info.n_frames} frames, {info.width}x{info.height}, {info.fps:g} fps; model {model}")
     plain, ours = [], []
     for round_number in range(1, args.rounds + 1):
+        cpu_before = _cpu_s()
         plain.append(plain_loop_fps(args.video, model))
+        cpu_plain = _cpu_s() - cpu_before
         fps, timings = gaitcheck_fps(args.video, model, args.workers)
+        cpu_ours = _cpu_s() - cpu_before - cpu_plain
         ours.append(fps)
         load = os.getloadavg()[0]
         print(
-            f"round {round_number}: plain loop {plain[-1]:6.1f} frames/s   gaitcheck {fps:6.1f} frames/s   "
-            f"(1-min load average {load:.1f} on {os.cpu_count()} cores) {timings}"
+            f"round {round_number}: plain loop {plain[-1]:5.1f} frames/s ({cpu_plain:.1f} CPU s)   "
+            f"gaitcheck {fps:5.1f} frames/s ({cpu_ours:.1f} CPU s)   "
+            f"1-min load average {load:.1f} on {os.cpu_count()} cores; {timings}"
         )
     plain_median, ours_median = statistics.median(plain), statistics.median(ours)
     print(

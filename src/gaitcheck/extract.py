@@ -8,16 +8,17 @@
    in every sampled frame: the landmarker sees whole frames. Otherwise the chosen person is
    followed through a square crop and poses off their path are dropped
    (:mod:`gaitcheck.people`);
-3. splits the clip into contiguous frame ranges, one per process (this one and spawned
-   workers), each with its own landmarker. A range after the first starts ``warmup_s`` early so MediaPipe's
+3. splits the clip into contiguous frame ranges, one per worker thread, each with its own
+   landmarker. A range after the first starts ``warmup_s`` early so MediaPipe's
    tracking and smoothing settle; those warm-up frames are discarded, which makes the
    joined track continuous at the joins (``tests/test_extract.py`` checks this against a
-   single-process run);
+   single-threaded run);
 4. stores the track in the cache (Parquet, atomic) with its provenance in ``track.meta``.
 
-Workers are spawned processes (``concurrent.futures`` with the ``spawn`` context) while the
-calling process handles the first range; one decode + inference process keeps about 1.2
-cores busy, so two processes use a 2-core machine.
+Workers are threads (``concurrent.futures.ThreadPoolExecutor``): MediaPipe inference and
+FFmpeg decoding release the GIL, so two threads keep two cores busy without the start-up
+cost of worker processes (importing MediaPipe and loading the model again, about 2 CPU
+seconds each; see ``benchmarks/bench_extract.py``).
 """
 
 from __future__ import annotations
@@ -26,9 +27,8 @@ import concurrent.futures
 import contextlib
 import hashlib
 import json
-import multiprocessing
 import os
-import queue
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from gaitcheck.video import VideoFrame, VideoInfo
 
 CACHE_SUBDIR = "tracks"
-#: Clips shorter than this run in one process: spawning workers would cost more than it saves.
+#: Clips shorter than this run in one thread: a second range's warm-up would cost more than it saves.
 MIN_PARALLEL_DURATION_S = 3.0
 
 #: Frames searched for people during extraction: this many per second of video, within
@@ -278,18 +278,6 @@ def survey_people(
 
 # --------------------------------------------------------------------------- workers
 
-_worker_progress: Any = None
-
-
-def _init_worker(progress_queue: Any) -> None:
-    global _worker_progress
-    _worker_progress = progress_queue
-
-
-def _report_to_queue(n_done: int) -> None:
-    if _worker_progress is not None:
-        _worker_progress.put(n_done)
-
 
 @dataclass(frozen=True)
 class _RangeJob:
@@ -350,57 +338,34 @@ def _run_range(
     return result.select(result.frame_index >= job.start), seen
 
 
-def _run_range_in_worker(job: _RangeJob) -> tuple[FrameLandmarks, list[people.PeopleInFrame]]:
-    return _run_range(job, _report_to_queue)
-
-
 def _run_jobs(
     jobs: Sequence[_RangeJob], on_frames_done: ProgressCallback
 ) -> tuple[FrameLandmarks, list[people.PeopleInFrame]]:
-    """Run the ranges and join them in order.
+    """Run the ranges, one thread and landmarker each, and join them in order.
 
-    The first range runs in this process while spawned worker processes take the others,
-    so the workers' start-up (Python, MediaPipe, the model) overlaps useful work.
+    Threads run truly in parallel here: MediaPipe's inference and FFmpeg's decoding release
+    the GIL. Unlike worker processes they cost no start-up (imports, model load) and no
+    copying of results.
     """
     if len(jobs) == 1:
         landmarks, seen = _run_range(jobs[0], on_frames_done)
         return landmarks, seen
-    context = multiprocessing.get_context("spawn")
-    progress_queue = context.Queue()
+    lock = threading.Lock()
 
-    def report_here_and_there(n_done: int) -> None:
-        on_frames_done(n_done)
-        _drain(progress_queue, on_frames_done)
+    def report(n_done: int) -> None:
+        with lock:
+            on_frames_done(n_done)
 
-    with concurrent.futures.ProcessPoolExecutor(
-        max_workers=len(jobs) - 1, mp_context=context, initializer=_init_worker, initargs=(progress_queue,)
-    ) as pool:
-        futures = [pool.submit(_run_range_in_worker, job) for job in jobs[1:]]
-        parts = [_run_range(jobs[0], report_here_and_there)]
-        pending = set(futures)
-        while pending:
-            _, pending = concurrent.futures.wait(pending, timeout=0.2)
-            _drain(progress_queue, on_frames_done)
-        parts.extend(f.result() for f in futures)
-    _drain(progress_queue, on_frames_done)
-    progress_queue.close()
-    progress_queue.join_thread()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="gaitcheck-pose") as pool:
+        parts = list(pool.map(lambda job: _run_range(job, report), jobs))
     return FrameLandmarks.concatenate([p[0] for p in parts]), [s for p in parts for s in p[1]]
-
-
-def _drain(progress_queue: Any, on_frames_done: ProgressCallback) -> None:
-    while True:
-        try:
-            on_frames_done(progress_queue.get_nowait())
-        except queue.Empty:
-            return
 
 
 # --------------------------------------------------------------------------- main entry
 
 
 def default_workers(duration_s: float) -> int:
-    """Worker processes for a clip: one for short clips, else up to two (the CPU count)."""
+    """Worker threads for a clip: one for short clips, else up to two (the CPU count)."""
     if duration_s < MIN_PARALLEL_DURATION_S:
         return 1
     return max(1, min(2, os.cpu_count() or 1))
@@ -482,8 +447,8 @@ def extract_track(
     person : who to follow when several people are in view: ``None`` (the largest, most
         persistent person), a number from ``gaitcheck info``, ``"left"``, ``"right"`` or
         ``"largest"``.
-    workers : processes to use; default :func:`default_workers` (2 on a 2-core machine, 1
-        for clips under 3 s).
+    workers : threads (each with its own landmarker) to use; default :func:`default_workers`
+        (2 on a 2-core machine, 1 for clips under 3 s).
     use_cache : return a cached track when there is one, and cache the new one.
     progress : ``True`` shows a progress bar on the terminal, ``False`` nothing; a callable
         is called with the number of frames finished since its last call.
