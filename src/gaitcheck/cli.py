@@ -235,7 +235,7 @@ def extract(
     model: str | None = typer.Option(None, "--model", help="Pose model .task file (default: the provisioned one)."),
     person: str | None = typer.Option(None, "--person", help=_PERSON_HELP),
     cache: bool = typer.Option(True, "--cache/--no-cache", help="Reuse and store tracks in the cache."),
-    workers: int | None = typer.Option(None, "--workers", min=1, help="Worker processes (default: 2, 1 if short)."),
+    workers: int | None = typer.Option(None, "--workers", min=1, help="Worker threads (default: 2, 1 if short)."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing output file."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
