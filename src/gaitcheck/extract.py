@@ -4,9 +4,11 @@
 
 1. returns the cached track when the same video was extracted before with the same model,
    settings and gaitcheck version (:func:`cache_key`);
-2. looks at a few frames to see who is in view (:func:`survey_people`). One large person
-   in every sampled frame: the landmarker sees whole frames. Otherwise the chosen person is
-   followed through a square crop and poses off their path are dropped
+2. runs the landmarker on whole frames and, on the way, searches a few evenly spaced
+   frames for everyone in view (:func:`people_in_frame`). When no searched frame is
+   crowded (at most one person, big enough for the whole-frame detector) those landmarks
+   are the result. Otherwise, or when a person is asked for, a second pass follows the
+   chosen person through a square crop of each frame and drops poses off their path
    (:mod:`gaitcheck.people`);
 3. splits the clip into contiguous frame ranges, one per worker thread, each with its own
    landmarker. A range after the first starts ``warmup_s`` early so MediaPipe's
