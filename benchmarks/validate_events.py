@@ -8,8 +8,14 @@ search windows leave the clip). Errors are in frames of the clip's own rate.
 
 With ``--mediapipe-dir DIR`` the same is done for MediaPipe tracks ``DIR/<clip>.parquet``
 (made with ``gaitcheck extract CLIP -o DIR/<clip>.parquet``); the view is then detected
-from the track. The real treadmill clip ``zzzhushi_male_side`` is summarised (cadence,
-contact time, duty factor) when its track is in DIR. The RBDS001 mocap trial is projected
+from the track. ``--extra-renders DIR`` adds renders made for validation only
+(``DIR/<clip>.truth.json``, MediaPipe track ``DIR/<clip>.parquet`` beside it). With
+``--pelvis-texture`` the rear/front MediaPipe clips also get the pelvic obliquity measured
+from the video (``gaitcheck.pelvis``, when its quality is "ok"), which names the stance
+sides when the feet are ambiguous (``detect_stances(..., pelvic_obliquity_deg=...)``); the
+``sides_wrong`` column counts true ICs whose nearest detection carries the other foot's
+name. The real treadmill clip ``zzzhushi_male_side`` is summarised (cadence, contact time,
+duty factor) when its track is in DIR. The RBDS001 mocap trial is projected
 into rear and side cameras and compared with its marker-derived events.
 
 ``--speed`` times classification, cleaning and events on one hour of 60 fps landmarks
@@ -17,7 +23,8 @@ into rear and side cameras and compared with its marker-derived events.
 
 Usage::
 
-    python benchmarks/validate_events.py [--mediapipe-dir DIR] [--markdown OUT.md] [--speed]
+    python benchmarks/validate_events.py [--mediapipe-dir DIR [--pelvis-texture]] [--extra-renders DIR]
+                                         [--markdown OUT.md] [--speed]
 """
 
 from __future__ import annotations
@@ -43,10 +50,12 @@ EDGE_S = 0.25
 MISS_FRAMES = 5.0
 
 
-def truth_files(shared: Path) -> list[Path]:
+def truth_files(shared: Path, extra_renders: Path | None = None) -> list[Path]:
     files = sorted((REPO / "sample_videos").glob("*.truth.json"))
     if (shared / "synthetic").is_dir():
         files += sorted((shared / "synthetic").glob("*.truth.json"))
+    if extra_renders is not None:
+        files += sorted(extra_renders.glob("*.truth.json"))
     return files
 
 
@@ -82,9 +91,9 @@ def summarise(
     return row
 
 
-def run_truth(shared: Path) -> list[dict[str, Any]]:
+def run_truth(shared: Path, extra_renders: Path | None = None) -> list[dict[str, Any]]:
     rows = []
-    for path in truth_files(shared):
+    for path in truth_files(shared, extra_renders):
         truth = read_truth(path)
         track = track_from_truth(truth)
         classification = ClipClassification(
@@ -102,18 +111,46 @@ def run_truth(shared: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def run_mediapipe(shared: Path, directory: Path) -> tuple[list[dict[str, Any]], list[str]]:
+def _texture_obliquity_deg(truth_path: Path, track: PoseTrack) -> np.ndarray | None:
+    """The pelvis-texture obliquity of the clip beside a truth file, when its quality is "ok"."""
+    from gaitcheck.pelvis import estimate_pelvis_obliquity
+
+    video = truth_path.with_name(truth_path.name.replace(".truth.json", ".mp4"))
+    if not video.is_file():
+        return None
+    estimate = estimate_pelvis_obliquity(video, track)
+    return np.asarray(estimate.obliquity_deg, dtype=np.float64) if estimate.quality == "ok" else None
+
+
+def sides_wrong(truth: dict[str, Any], stances: pd.DataFrame, duration_s: float) -> int:
+    """True ICs (away from the ends) whose nearest detected IC carries the other foot's name."""
+    wrong = 0
+    for event in truth["events"]:
+        if event["event"] == "IC" and EDGE_S < event["time_s"] < duration_s - EDGE_S:
+            nearest = int(np.argmin(np.abs(stances["ic_time_s"].to_numpy() - event["time_s"])))
+            wrong += int(stances["side"].iloc[nearest] != event["side"])
+    return wrong
+
+
+def run_mediapipe(
+    shared: Path, directory: Path, extra_renders: Path | None = None, pelvis_texture: bool = False
+) -> tuple[list[dict[str, Any]], list[str]]:
     rows, notes = [], []
-    for path in truth_files(shared):
+    for path in truth_files(shared, extra_renders):
         name = path.name.split(".")[0]
         track_path = directory / f"{name}.parquet"
+        if not track_path.is_file():
+            track_path = path.parent / f"{name}.parquet"
         if not track_path.is_file():
             continue
         truth = read_truth(path)
         track = PoseTrack.load(track_path)
         classification = classify_clip(track)
         cleaned, report = clean_track(track, classification)
-        stances = detect_stances(cleaned, classification)
+        obliquity_deg = None
+        if pelvis_texture and classification.view in ("rear", "front"):
+            obliquity_deg = _texture_obliquity_deg(path, cleaned)
+        stances = detect_stances(cleaned, classification, pelvic_obliquity_deg=obliquity_deg)
         events = [(e["side"], e["event"], e["time_s"]) for e in truth["events"]]
         errors = event_errors(events, stances, track.fps, track.duration_s)
         any_side = event_errors([("any", k, t) for _, k, t in events], stances.assign(side="any"), track.fps, 1e9)
@@ -122,6 +159,8 @@ def run_mediapipe(shared: Path, directory: Path) -> tuple[list[dict[str, Any]], 
             "IC_any_foot_median_frames": round(float(np.median(any_side["IC"])), 2),
             "swap_repaired_frames": report.frames_swap_repaired,
             "sides_relabelled": stances.attrs.get("sides_relabelled", 0),
+            "sides_wrong": sides_wrong(truth, stances, track.duration_s),
+            "pelvis_texture_used": obliquity_deg is not None,
             "cadence_spm": round(cadence_spm(stances), 1),
             "true_cadence_spm": truth["summary"]["cadence_spm"],
         }
@@ -209,17 +248,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shared", type=Path, default=SHARED, help="the shared data folder (../shared/data)")
     parser.add_argument("--mediapipe-dir", type=Path, help="folder with <clip>.parquet MediaPipe tracks")
+    parser.add_argument(
+        "--extra-renders", type=Path, help="folder with more renders (<clip>.truth.json, <clip>.parquet)"
+    )
+    parser.add_argument(
+        "--pelvis-texture", action="store_true", help="rear/front MediaPipe clips: name sides with the pelvis texture"
+    )
     parser.add_argument("--markdown", type=Path, help="also write the tables to this markdown file")
     parser.add_argument("--speed", action="store_true", help="time the stages on one hour of landmarks")
     args = parser.parse_args()
 
     sections: list[tuple[str, str]] = []
-    truth_rows = run_truth(args.shared)
+    truth_rows = run_truth(args.shared, args.extra_renders)
     sections.append(("True landmarks (gaitsynth replay, cleaned)", markdown_table(truth_rows)))
     notes: list[str] = []
     if args.mediapipe_dir:
         try:
-            mp_rows, notes = run_mediapipe(args.shared, args.mediapipe_dir)
+            mp_rows, notes = run_mediapipe(args.shared, args.mediapipe_dir, args.extra_renders, args.pelvis_texture)
         except GaitcheckError as exc:
             mp_rows, notes = [], [f"MediaPipe section failed: {exc}"]
         sections.append(("MediaPipe landmarks of the same renders", markdown_table(mp_rows)))

@@ -157,7 +157,7 @@ def _swap_feet_in_stances(truth: dict[str, Any], track: PoseTrack, stance_number
         )
         for part in ("ankle", "heel", "foot_index"):
             left, right = index(f"left_{part}"), index(f"right_{part}")
-            image[np.ix_(frames, [left, right])] = image[np.ix_(frames, [right, left])]
+            image[np.ix_(frames, np.array([left, right]))] = image[np.ix_(frames, np.array([right, left]))]
     return track.replace(image_xyz=image)
 
 
