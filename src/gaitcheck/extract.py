@@ -445,7 +445,8 @@ def extract_track(
     Parameters
     ----------
     video : the clip.
-    model : pose model file; default: :func:`gaitcheck.pose.model.resolve_model`.
+    model : pose model file; default: :func:`gaitcheck.pose.model.ensure_model` (found, or
+        downloaded / built offline on first use).
     person : who to follow when several people are in view: ``None`` (the largest, most
         persistent person), a number from ``gaitcheck info``, ``"left"``, ``"right"`` or
         ``"largest"``.
@@ -473,7 +474,7 @@ def extract_track(
         Nobody was found in the clip.
     """
     from gaitcheck.fileio import sha256_file
-    from gaitcheck.pose.model import resolve_model
+    from gaitcheck.pose.model import ensure_model, resolve_model
     from gaitcheck.video import frame_times_s, probe_video
 
     started = time.perf_counter()
@@ -482,7 +483,8 @@ def extract_track(
     if person is not None:
         settings = ExtractionSettings(**{**settings.__dict__, "person": str(person).strip().lower()})
     info = probe_video(video)
-    model_path = resolve_model(model)
+    # an explicit model must exist; otherwise find it, or download / build it on first use
+    model_path = resolve_model(model) if model is not None else ensure_model(progress=progress is True)
     video_sha256 = info.sha256
     model_sha256 = sha256_file(model_path)
     cache_path = cache_dir() / f"{cache_key(video_sha256, model_sha256, settings)}.parquet"
