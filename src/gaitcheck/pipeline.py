@@ -157,14 +157,16 @@ def analyze_track(
     if clean:
         cleaned_tracks = clean_tracks(track, classification)
         event_track, cleaned, cleaning_report = cleaned_tracks.events, cleaned_tracks.metrics, cleaned_tracks.report
-    if stances is None:
-        from gaitcheck.events import detect_stances
-
-        stances = detect_stances(event_track, classification)
-    _check_stances(stances, source)
     pelvis_entry = None
     if pelvis_obliquity_deg is None and video is not None and classification.view in ("rear", "front"):
         pelvis_obliquity_deg, pelvis_entry = _pelvis_from_video(video, event_track)
+    if stances is None:
+        from gaitcheck.events import detect_stances
+
+        # in rear/front views a measured pelvis line also tells which foot is in stance
+        # (the pose model can name the feet by image side, e.g. in a crossover gait)
+        stances = detect_stances(event_track, classification, pelvic_obliquity_deg=pelvis_obliquity_deg)
+    _check_stances(stances, source)
     strides = compute_strides(
         cleaned, stances, classification, height_cm=height_cm, pelvis_obliquity_deg=pelvis_obliquity_deg
     )
