@@ -180,3 +180,20 @@ def test_true_landmarks_keep_stance_peaks_through_the_whole_pipeline(shared_data
     assert len(errors) >= n_true - 2
     assert np.abs(errors["fppa"]).max() < PEAK_TOLERANCE_DEG
     assert np.abs(errors["drop"]).max() < PEAK_TOLERANCE_DEG
+
+
+def test_world_coordinates_repaired_not_filtered(true_side: PoseTrack) -> None:
+    """World landmarks only give the body scale: masked and swap-repaired like the pixels, not low-passed."""
+    cleaned, _ = clean_track(true_side, SIDE)
+    np.testing.assert_array_equal(cleaned.world_xyz, true_side.world_xyz)
+    world, image = np.array(true_side.world_xyz), np.array(true_side.image_xyz)
+    swapped = np.r_[180:184]
+    _swap_legs(image, swapped)
+    _swap_legs(world, swapped)
+    repaired, report = clean_track(true_side.replace(image_xyz=image, world_xyz=world), SIDE)
+    assert report.frames_swap_repaired == swapped.size
+    for part in SWAPPED_PARTS:
+        got = repaired.point_world(f"left_{part}")[swapped]
+        own = np.linalg.norm(got - true_side.point_world(f"left_{part}")[swapped], axis=1)
+        other = np.linalg.norm(got - true_side.point_world(f"right_{part}")[swapped], axis=1)
+        assert (own < other).all(), f"left {part} still swapped in world coordinates"

@@ -280,8 +280,9 @@ def _swap_costs(labelled: FloatArray, swapped: FloatArray) -> FloatArray:
     n = labelled.shape[0]
     cost = np.empty((n - 2, 2, 2, 2))
     for b in (0, 1):
+        predicted = 2.0 * views[b][1:-1] - labelled[:-2]
         for c in (0, 1):
-            error = views[c][2:] - 2.0 * views[b][1:-1] + labelled[:-2]
+            error = views[c][2:] - predicted
             error[~np.isfinite(error)] = 0.0
             cost[:, 0, b, c] = np.einsum("ij,ij->i", error, error)
             cost[:, 1, 1 - b, 1 - c] = cost[:, 0, b, c]
