@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
+import math
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 _CHUNK = 1 << 20
 
@@ -68,3 +73,26 @@ def write_bytes_atomic(target: str | os.PathLike[str], data: bytes) -> None:
     """Write bytes to ``target`` atomically."""
     with atomic_path(target) as tmp:
         tmp.write_bytes(data)
+
+
+def jsonable(value: Any) -> Any:
+    """A copy of ``value`` fit for strict JSON: numpy scalars become Python ones and
+    non-finite floats become None, recursively through dicts, lists and tuples.
+
+    >>> jsonable({"a": np.float64("nan"), "b": [np.int64(2)]})
+    {'a': None, 'b': [2]}
+    """
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def strict_json(value: Any) -> str:
+    """Indented JSON text with no NaN or Infinity (see :func:`jsonable`), ending in a newline."""
+    return json.dumps(jsonable(value), indent=2, allow_nan=False) + "\n"

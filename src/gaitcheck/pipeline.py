@@ -8,7 +8,6 @@ stances -> per-stance metrics -> summary, plus reading sources and writing the o
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,8 @@ import pandas as pd
 
 from gaitcheck import skeleton
 from gaitcheck.errors import AnalysisError, InputError
-from gaitcheck.fileio import write_text_atomic
+from gaitcheck.events import STANCE_COLUMNS
+from gaitcheck.fileio import jsonable, strict_json, write_text_atomic
 from gaitcheck.track import PoseTrack
 
 #: Fewest complete stances (both events inside the clip) an analysis accepts: two strides.
@@ -28,15 +28,6 @@ TRACK_SUFFIXES: Final[tuple[str, ...]] = (".parquet",)
 TRUTH_SUFFIX: Final[str] = ".truth.json"
 STRIDES_FILE: Final[str] = "strides.csv"
 SUMMARY_FILE: Final[str] = "summary.json"
-STANCE_COLUMNS: Final[tuple[str, ...]] = (
-    "side",
-    "ic_frame",
-    "to_frame",
-    "ic_time_s",
-    "to_time_s",
-    "contact_time_s",
-    "complete",
-)
 
 
 @dataclass(frozen=True, eq=False)
@@ -263,22 +254,9 @@ def analyze_source(
     )
 
 
-def _jsonable(value: Any) -> Any:
-    """Replace non-finite floats by None and numpy scalars by Python ones, recursively."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
-
-
 def summary_json(summary: dict[str, Any]) -> str:
     """The summary as strict JSON text (no NaN)."""
-    return json.dumps(_jsonable(summary), indent=2, allow_nan=False) + "\n"
+    return strict_json(summary)
 
 
 def check_outdir(outdir: str | os.PathLike[str], *, force: bool = False) -> Path:
@@ -330,7 +308,7 @@ def summary_row(analysis: Analysis) -> dict[str, Any]:
         row[f"{name}_left"] = entry["left"]["mean"]
         row[f"{name}_right"] = entry["right"]["mean"]
         row[f"{name}_quality"] = entry["quality"]["flag"]
-    flat: dict[str, Any] = _jsonable(row)
+    flat: dict[str, Any] = jsonable(row)
     return flat
 
 

@@ -8,13 +8,12 @@ and notes are shown as text, never interpreted as markup.
 from __future__ import annotations
 
 import base64
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 from gaitcheck.errors import InputError
-from gaitcheck.fileio import write_text_atomic
+from gaitcheck.fileio import strict_json, write_text_atomic
 from gaitcheck.report.build import ReportBundle
 
 REPORT_HTML = "report.html"
@@ -65,23 +64,7 @@ def render_html(bundle: ReportBundle) -> str:
 
 def report_json(bundle: ReportBundle) -> str:
     """``report.json`` text (strict JSON; its layout is :data:`gaitcheck.report.schema.REPORT_SCHEMA`)."""
-    return json.dumps(_jsonable(bundle.data), indent=2, allow_nan=False) + "\n"
-
-
-def _jsonable(value: Any) -> Any:
-    import math
-
-    import numpy as np
-
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+    return strict_json(bundle.data)
 
 
 def write_report(
@@ -108,7 +91,7 @@ def write_report(
     outdir.mkdir(parents=True, exist_ok=True)
     if tables:
         write_text_atomic(paths["strides"], bundle.strides_csv)
-        summary_text = json.dumps(_jsonable(bundle.data["summary"]), indent=2, allow_nan=False) + "\n"
+        summary_text = strict_json(bundle.data["summary"])
         write_text_atomic(paths["summary"], summary_text)
     write_text_atomic(paths["json"], json_text)
     write_text_atomic(paths["html"], html_text)
