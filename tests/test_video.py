@@ -9,13 +9,22 @@ from pathlib import Path
 from typing import Any
 
 import av
+import cv2
 import numpy as np
 import pytest
 from numpy.typing import NDArray
 
 from gaitcheck.errors import InputError, VideoError
 from gaitcheck.fileio import sha256_file
-from gaitcheck.video import VideoFrame, frame_times_s, iter_frames, iter_frames_at, probe_video, upright
+from gaitcheck.video import (
+    VideoFrame,
+    frame_times_s,
+    iter_frames,
+    iter_frames_at,
+    iter_luma_frames,
+    probe_video,
+    upright,
+)
 
 WIDTH, HEIGHT = 96, 64
 MARKER_ROWS, MARKER_COLS = 16, 24  # red block in the stored frame's top-left corner
@@ -369,6 +378,48 @@ def test_non_square_pixels_are_resampled(
     top, bottom, left, right = marker_box(frames[0].rgb)
     assert (top, bottom, left, right) == pytest.approx(expected_box, abs=1)  # bilinear edge
     assert float(frames[2].rgb[grey_region].mean()) == pytest.approx(grey_level(2), abs=4)
+
+
+# --------------------------------------------------------------------------- luma frames
+
+
+def limited_range_luma(rgb: NDArray[np.uint8]) -> NDArray[np.float64]:
+    """The Y code (16..235) that a BT.601 limited-range encoder stores for an RGB image."""
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float64)
+    return 16.0 + grey * 219.0 / 255.0
+
+
+@pytest.mark.parametrize(("rotation_ccw_deg", "hflip"), [(None, False), (-90, False), (180, False), (-90, True)])
+def test_luma_frames_are_the_upright_grey_of_the_rgb_frames(
+    tmp_path: Path, rotation_ccw_deg: int | None, hflip: bool
+) -> None:
+    clip = write_clip(tmp_path / "clip.mp4", n_frames=6, rotation_ccw_deg=rotation_ccw_deg, hflip=hflip)
+    colour = decode_all(clip)
+    luma = list(iter_luma_frames(clip))
+    assert [(f.index, f.time_s) for f in luma] == [(f.index, f.time_s) for f in colour]
+    for grey_frame, colour_frame in zip(luma, colour, strict=True):
+        assert grey_frame.luma.dtype == np.uint8
+        assert grey_frame.luma.shape == colour_frame.rgb.shape[:2]
+        assert grey_frame.luma.flags["C_CONTIGUOUS"]
+        difference = np.abs(grey_frame.luma - limited_range_luma(colour_frame.rgb))
+        # Rounding of the two colour conversions; only chroma bleeding at the red marker's
+        # edges (subsampled colour) differs more.
+        assert np.median(difference) <= 1.0
+        assert np.quantile(difference, 0.9) <= 1.5
+    # Upright: the rotated clip's luma is the unrotated decode turned like its RGB frames.
+    quarter_turns = 0 if rotation_ccw_deg is None else (rotation_ccw_deg // 90) % 4
+    plain = list(iter_luma_frames(write_clip(tmp_path / "plain.mp4", n_frames=6)))
+    for shown, stored in zip(luma, plain, strict=True):
+        expected = np.rot90(stored.luma, k=quarter_turns)
+        np.testing.assert_array_equal(shown.luma, expected[:, ::-1] if hflip else expected)
+    assert [f.index for f in iter_luma_frames(clip, start=2, stop=4)] == [2, 3]
+    np.testing.assert_array_equal(next(iter_luma_frames(clip, start=3)).luma, luma[3].luma)
+
+
+def test_luma_of_non_square_pixels_is_the_grey_of_the_resampled_frame(tmp_path: Path) -> None:
+    clip = write_clip(tmp_path / "sar.mp4", n_frames=2, pixel_aspect_ratio=Fraction(4, 3))
+    for grey_frame, colour_frame in zip(iter_luma_frames(clip), decode_all(clip), strict=True):
+        np.testing.assert_array_equal(grey_frame.luma, cv2.cvtColor(colour_frame.rgb, cv2.COLOR_RGB2GRAY))
 
 
 def test_upright_turns_counter_clockwise_and_mirrors() -> None:

@@ -895,10 +895,11 @@ def estimate_pelvis_obliquity(video_path: str | os.PathLike[str], track: PoseTra
     AnalysisError
         No frame shows both hips.
     """
-    from gaitcheck.video import iter_frames
+    from gaitcheck.video import iter_luma_frames
 
     started = time.perf_counter()
-    estimate = estimate_from_frames((frame.rgb for frame in iter_frames(Path(video_path), stop=track.n_frames)), track)
+    frames = iter_luma_frames(Path(video_path), stop=track.n_frames)
+    estimate = estimate_from_frames((frame.luma for frame in frames), track)
     return _with_cost(estimate, 1e3 * (time.perf_counter() - started) / max(track.n_frames, 1))
 
 
