@@ -238,7 +238,8 @@ def test_rendered_asymmetric_drop_meets_acceptance(shared_data: Path) -> None:
     true_obliquity = np.asarray(truth["frames"]["pelvic_obliquity_image_deg"])
     assert estimate.obliquity_level_deg is not None
     assert estimate.camera_roll_deg == pytest.approx(truth["params"]["camera_roll_deg"], abs=0.5)
-    errors, errors_3d, correlations, drops = [], [], [], {"left": [], "right": []}
+    errors, errors_3d, correlations = [], [], []
+    drops: dict[str, list[float]] = {"left": [], "right": []}
     for stance in truth["stances"]:
         if not (stance["complete_in_clip"] and stance["in_view"]):
             continue
@@ -255,3 +256,15 @@ def test_rendered_asymmetric_drop_meets_acceptance(shared_data: Path) -> None:
     assert np.median(errors_3d) <= 1.0
     assert np.median(correlations) >= 0.8
     assert np.mean(drops["right"]) - np.mean(drops["left"]) > 4.0
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", [(480, 1301), (481, 1300), (3, 50)])
+def test_row_medians_equal_numpy_median_exactly(dtype: str, shape: tuple[int, int]) -> None:
+    # The robust registration's medians are split over threads for speed; the values (and
+    # their dtype, which sets the precision of the Huber weights) must not change.
+    values = np.abs(np.random.default_rng(7).standard_normal(shape)).astype(np.dtype(dtype))
+    medians = pelvis._row_medians(values)
+    expected = np.median(values, axis=-1, keepdims=True)
+    assert medians.dtype == expected.dtype
+    np.testing.assert_array_equal(medians, expected)

@@ -105,6 +105,8 @@ _N_PASSES: Final[int] = 3
 _N_ITERATIONS: Final[int] = 25
 _CONVERGED_RAD: Final[float] = 1e-4
 _MOSAIC_MAX_ROWS: Final[int] = 30000  # cv2.remap needs images below 32767 rows
+_MEDIAN_THREADS: Final[int] = 2
+_MEDIAN_THREAD_MIN_SIZE: Final[int] = 100_000  # smaller stacks are not worth the threads
 
 
 @dataclass(frozen=True)
@@ -366,8 +368,17 @@ def _sample_stack(
     cos = np.cos(angle_rad).astype(np.float32)[:, None]
     sin = np.sin(angle_rad).astype(np.float32)[:, None]
     shift = shift_px.astype(np.float32)
-    map_x = np.clip(cos * xc - sin * yc + np.float32(centre[0]) + shift[:, :1], 0.0, cols - 1.0)
-    map_y = np.clip(sin * xc + cos * yc + np.float32(centre[1]) + shift[:, 1:], 0.0, rows - 1.0)
+    # In place, in the order of cos * xc - sin * yc + centre + shift (fewer temporaries).
+    map_x = cos * xc
+    map_x -= sin * yc
+    map_x += np.float32(centre[0])
+    map_x += shift[:, :1]
+    np.clip(map_x, 0.0, cols - 1.0, out=map_x)
+    map_y = sin * xc
+    map_y += cos * yc
+    map_y += np.float32(centre[1])
+    map_y += shift[:, 1:]
+    np.clip(map_y, 0.0, rows - 1.0, out=map_y)
     out = np.empty((n, points_xy.shape[0]), dtype=np.float32)
     chunk = max(1, _MOSAIC_MAX_ROWS // rows)
     for start in range(0, n, chunk):
@@ -384,10 +395,35 @@ def _sample_stack(
     return out
 
 
+def _row_medians(values: NDArray[np.floating[Any]]) -> NDArray[np.floating[Any]]:
+    """Median of each row of a 2-D float array, as a (rows, 1) column of the same dtype.
+
+    Same values as ``np.median(values, axis=-1, keepdims=True)``; large stacks are split
+    into row blocks handled on :data:`_MEDIAN_THREADS` threads (numpy's partition releases
+    the GIL), since the robust registration takes these medians every iteration.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    n_rows = values.shape[0]
+    if n_rows < 2 * _MEDIAN_THREADS or values.size < _MEDIAN_THREAD_MIN_SIZE:
+        return np.median(values, axis=-1, keepdims=True)
+    bounds = np.linspace(0, n_rows, _MEDIAN_THREADS + 1).astype(int)
+    medians = np.empty((n_rows, 1), dtype=values.dtype)
+
+    def fill(block: int) -> None:
+        rows = slice(bounds[block], bounds[block + 1])
+        medians[rows] = np.median(values[rows], axis=-1, keepdims=True)
+
+    with ThreadPoolExecutor(max_workers=_MEDIAN_THREADS) as pool:
+        list(pool.map(fill, range(_MEDIAN_THREADS)))
+    return medians
+
+
 def _huber_weights(error: NDArray[Any], k: float = 1.345) -> FloatArray:
     """Huber weights of residuals, scaled per row by the median absolute deviation."""
-    sigma = 1.4826 * np.median(np.abs(error), axis=-1, keepdims=True)
-    ratio = np.abs(error) / np.maximum(sigma, 1e-6)
+    absolute = np.abs(error)
+    sigma = 1.4826 * _row_medians(absolute)
+    ratio = absolute / np.maximum(sigma, 1e-6)
     return np.asarray(np.minimum(1.0, k / np.maximum(ratio, 1e-12)), dtype=np.float64)
 
 
@@ -447,13 +483,15 @@ def align_to_template(
     ridge = 1e-9 * max(float(np.sum(steepest**2)), 1.0) * np.eye(3)
     hessian_inv = np.linalg.inv(steepest @ steepest.T + ridge)
     projector = (hessian_inv @ steepest).astype(np.float32)  # (3, P)
+    steepest_products = (steepest[:, None, :] * steepest[None, :, :]).reshape(9, -1)  # (9, P)
     iterations = 0
     for iterations in range(1, n_iterations + 1):  # noqa: B007 (the count is reported)
         error = _normalised_rows(_sample_stack(patches, angle, shift, points, centre)) - reference  # (T, P)
         if robust:
             weights = _huber_weights(error)
-            hessians = np.einsum("tp,kp,lp->tkl", weights, steepest, steepest) + ridge
-            gradients = np.einsum("tp,kp->tk", weights * error, steepest)
+            # Per-frame weighted 3x3 Hessians and gradients as two matrix products (BLAS).
+            hessians = (weights @ steepest_products.T).reshape(n, 3, 3) + ridge
+            gradients = (weights * error) @ steepest.T
             step = np.linalg.solve(hessians, gradients[..., None])[..., 0]
         else:
             step = (error @ projector.T).astype(np.float64)  # (T, 3): d_angle, d_shift_x, d_shift_y
