@@ -200,6 +200,7 @@ def analyze(
     analyses, paths = analyze_session(
         sources, outdir, view=view, setting=setting, activity=activity, height_cm=height_cm,
         rules_path=rules, runner_name=name, notes=notes, force=force, report=report, overlay=video,
+        progress=True,
     )  # fmt: skip
     for analysis in analyses:
         Console().print(pipeline.summary_table(analysis.summary))
@@ -219,7 +220,7 @@ def demo(
 
     rear, side = demo_clips()
     sources = [clip.with_name(clip.stem + ".truth.json") if from_truth else clip for clip in (rear, side)]
-    _, paths = analyze_session(sources, outdir, force=force, runner_name="Demo runner (rendered)")
+    _, paths = analyze_session(sources, outdir, force=force, runner_name="Demo runner (rendered)", progress=True)
     typer.echo(f"Demo report: {paths['html'].resolve()}")
     typer.echo(f"Open it in a browser, e.g. file://{paths['html'].resolve()}")
 

@@ -78,18 +78,21 @@ def analyze_session(
     force: bool = False,
     report: bool = True,
     overlay: bool = False,
+    progress: bool = False,
 ) -> tuple[list[AnalysisLike], dict[str, Path]]:
     """Analyse one clip, or a rear and a side clip of the same session, and write the outputs.
 
     One clip: strides.csv and summary.json as :func:`gaitcheck.pipeline.write_outputs` writes
     them, plus report.html and report.json. Two clips: the session's merged summary and
     combined strides table, plus the report. ``overlay`` adds ``overlay_<video>.mp4`` per clip:
-    the clip with the skeleton and the running values drawn.
+    the clip with the skeleton and the running values drawn. ``progress`` shows a progress bar
+    while a video's pose is extracted.
     """
     from gaitcheck import pipeline
     from gaitcheck.findings import load_rules
 
-    rules = load_rules(rules_path)  # a bad rules file fails before the slow analysis
+    rules = load_rules(rules_path)  # a bad rules file or output folder fails before the slow analysis
+    pipeline.check_outdir(outdir, force=force)
     if not 1 <= len(sources) <= 2:
         raise InputError(f"give one or two clips (rear and side of the same run), got {len(sources)}")
     if len(sources) == 2 and view is not None:
@@ -98,7 +101,9 @@ def analyze_session(
             "(film one straight from behind and one exactly side-on), or analyse them one at a time"
         )
     analyses: list[AnalysisLike] = [
-        pipeline.analyze_source(source, view=view, setting=setting, activity=activity, height_cm=height_cm)
+        pipeline.analyze_source(
+            source, view=view, setting=setting, activity=activity, height_cm=height_cm, progress=progress
+        )
         for source in sources
     ]
     paths: dict[str, Path] = {}
