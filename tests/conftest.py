@@ -25,6 +25,15 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+def truth_files() -> list[Path]:
+    """Every gaitsynth truth file available: the bundled sample clips', then the shared
+    rendered suite's when ``../shared/data`` is beside the checkout (for parametrising)."""
+    files = sorted(SAMPLE_VIDEOS.glob("*.truth.json"))
+    if (SHARED_DATA / "synthetic").is_dir():
+        files += sorted((SHARED_DATA / "synthetic").glob("*.truth.json"))
+    return files
+
+
 def summary_from_truth(truth_path: Path) -> dict[str, Any]:
     """A summary dict (gaitcheck.summary.summarize) built from a gaitsynth truth file's TRUE
     per-stance values: in-image pelvic drop and knee FPPA (rear/front views), heel ahead of

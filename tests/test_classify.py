@@ -7,22 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import SAMPLE_VIDEOS as SAMPLES
+from conftest import truth_files
 from gaitcheck.classify import classify_clip
 from gaitcheck.errors import AnalysisError
 from gaitcheck.pose.replay import read_truth, track_from_truth
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-SAMPLES = Path(__file__).resolve().parents[1] / "sample_videos"
 
-
-def _truth_files() -> list[Path]:
-    files = sorted(SAMPLES.glob("*.truth.json"))
-    if (SHARED / "synthetic").is_dir():
-        files += sorted((SHARED / "synthetic").glob("*.truth.json"))
-    return files
-
-
-@pytest.mark.parametrize("truth_path", _truth_files(), ids=lambda p: p.name.split(".")[0])
+@pytest.mark.parametrize("truth_path", truth_files(), ids=lambda p: p.name.split(".")[0])
 def test_view_setting_and_activity_of_renders(truth_path: Path) -> None:
     truth = read_truth(truth_path)
     params = truth["params"]

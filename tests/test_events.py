@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import SAMPLE_VIDEOS as SAMPLES
+from conftest import truth_files
 from gaitcheck.classify import ClipClassification
 from gaitcheck.clean import clean_track
 from gaitcheck.errors import AnalysisError
@@ -16,16 +18,6 @@ from gaitcheck.events import STANCE_COLUMNS, cadence_spm, detect_stances
 from gaitcheck.pose.replay import read_truth, track_from_truth
 from gaitcheck.skeleton import LEG_LANDMARKS, index
 from gaitcheck.track import PoseTrack
-
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-SAMPLES = Path(__file__).resolve().parents[1] / "sample_videos"
-
-
-def _truth_files() -> list[Path]:
-    files = sorted(SAMPLES.glob("*.truth.json"))
-    if (SHARED / "synthetic").is_dir():
-        files += sorted((SHARED / "synthetic").glob("*.truth.json"))
-    return files
 
 
 def _classification(view: str) -> ClipClassification:
@@ -41,7 +33,7 @@ def _stances_of(truth_path: Path) -> tuple[dict[str, Any], PoseTrack, pd.DataFra
     return truth, track, detect_stances(cleaned, classification)
 
 
-@pytest.mark.parametrize("truth_path", _truth_files(), ids=lambda p: p.name.split(".")[0])
+@pytest.mark.parametrize("truth_path", truth_files(), ids=lambda p: p.name.split(".")[0])
 def test_initial_contacts_within_one_frame_of_truth(truth_path: Path) -> None:
     """Every true IC inside the clip (0.25 s from either end) is found within 1 frame."""
     truth, track, stances = _stances_of(truth_path)
@@ -57,7 +49,7 @@ def test_initial_contacts_within_one_frame_of_truth(truth_path: Path) -> None:
         assert error <= 1.0, f"{stance['side']} IC at frame {ic:.1f} missed by {error:.2f} frames"
 
 
-@pytest.mark.parametrize("truth_path", _truth_files(), ids=lambda p: p.name.split(".")[0])
+@pytest.mark.parametrize("truth_path", truth_files(), ids=lambda p: p.name.split(".")[0])
 def test_toe_offs_within_one_frame_of_truth(truth_path: Path) -> None:
     """Every complete true stance inside the clip has its TO located within 1 frame."""
     truth, track, stances = _stances_of(truth_path)
@@ -72,7 +64,7 @@ def test_toe_offs_within_one_frame_of_truth(truth_path: Path) -> None:
         assert error <= 1.0, f"{stance['side']} TO at frame {to:.1f} missed by {error:.2f} frames"
 
 
-@pytest.mark.parametrize("truth_path", _truth_files(), ids=lambda p: p.name.split(".")[0])
+@pytest.mark.parametrize("truth_path", truth_files(), ids=lambda p: p.name.split(".")[0])
 def test_sides_alternate_and_cadence_matches(truth_path: Path) -> None:
     truth, _, stances = _stances_of(truth_path)
     sides = stances["side"].to_numpy()
