@@ -9,12 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import gaitcheck.events as gaitcheck_events
 from conftest import SAMPLE_VIDEOS as SAMPLES
 from conftest import truth_files
 from gaitcheck.classify import ClipClassification
 from gaitcheck.clean import clean_track
 from gaitcheck.errors import AnalysisError
-from gaitcheck.events import STANCE_COLUMNS, cadence_spm, detect_stances
+from gaitcheck.events import STANCE_COLUMNS, cadence_spm, detect_stances, leg_length_px
 from gaitcheck.pose.replay import read_truth, track_from_truth
 from gaitcheck.skeleton import LEG_LANDMARKS, index
 from gaitcheck.track import PoseTrack
@@ -186,3 +187,83 @@ def test_pelvic_obliquity_does_not_overrule_clear_feet() -> None:
     noise_deg = np.random.default_rng(3).normal(0.0, 0.5, track.n_frames)
     stances = detect_stances(track, _classification("rear"), pelvic_obliquity_deg=noise_deg)
     assert all(_side_matches(truth, stances, track.duration_s))
+
+
+def _side_truth_files(min_fps: float) -> list[Path]:
+    """Side-view renders at ``min_fps`` or more (the heel-landing refinement's range)."""
+    files = []
+    for path in truth_files():
+        truth = read_truth(path)
+        if truth["params"]["view"].startswith("side") and truth["clip"]["fps"] >= min_fps:
+            files.append(path)
+    return files
+
+
+@pytest.mark.parametrize("truth_path", _side_truth_files(50.0), ids=lambda p: p.name.split(".")[0])
+def test_side_initial_contacts_within_a_fifth_of_a_frame(truth_path: Path) -> None:
+    """Side views from 50 fps: the heel's landing kink places every IC within 0.2 frame.
+
+    Heel ahead of the pelvis at IC changes by 2-5 % of leg length per frame of IC error,
+    so the metric needs contacts far tighter than the one-frame bound above.
+    """
+    truth, track, stances = _stances_of(truth_path)
+    fps = track.fps
+    margin = 0.25 * fps
+    errors = []
+    for stance in truth["stances"]:
+        ic = stance["ic_time_s"] * fps
+        if margin < ic < track.n_frames - margin:
+            mine = stances[stances["side"] == stance["side"]]
+            errors.append(np.min(np.abs(mine["ic_time_s"].to_numpy() * fps - ic)))
+    assert errors
+    assert max(errors) <= 0.2, f"IC errors {np.round(errors, 2)} frames"
+
+
+@pytest.mark.parametrize("contact_frame", [30.0, 30.25, 30.5, 30.8])
+@pytest.mark.parametrize("cutoff_hz", [None, 12.0])
+def test_heel_landing_fit_recovers_a_known_contact(contact_frame: float, cutoff_hz: float | None) -> None:
+    """A heel planted on a moving belt after a decelerating approach, sampled at 60 fps and
+    (optionally) low-passed like the event track: the fit finds the contact instant."""
+    from scipy.signal import butter, filtfilt
+
+    from gaitcheck.events import _fit_heel_landing
+
+    frames = np.arange(80, dtype=np.float64)
+    before = np.maximum(contact_frame - frames, 0.0)
+    belt_px_per_frame = -14.0
+    heel_u = 600.0 + belt_px_per_frame * (frames - contact_frame) - 9.0 * before + 1.9 * before**2
+    if cutoff_hz is not None:
+        b, a = butter(2, cutoff_hz / 30.0)
+        heel_u = filtfilt(b, a, heel_u)
+    first_guess = np.array([contact_frame + 0.7, contact_frame - 0.9])
+    found, rms_px, fitted = _fit_heel_landing(heel_u, first_guess, 60.0, cutoff_hz, 2)
+    assert fitted.all()
+    assert found == pytest.approx(contact_frame, abs=0.03)
+    assert (rms_px < 0.05).all()
+
+
+def test_heel_landing_refinement_needs_precise_landmarks() -> None:
+    """The landing fit moves the rules' contacts on exact landmarks, and leaves them as they
+    are when the heel is as noisy as a pose model's (2 % of leg length, white)."""
+    truth = read_truth(SAMPLES / "demo_side.truth.json")
+    track = track_from_truth(truth)
+    classification = _classification("side_right")
+    moved = []
+    for noise_leg in (0.0, 0.02):
+        rng = np.random.default_rng(7)
+        image = track.image_xyz.copy()
+        image[:, :, 0] += rng.normal(0.0, noise_leg * leg_length_px(track) / track.width, size=image.shape[:2])
+        image[:, :, 1] += rng.normal(0.0, noise_leg * leg_length_px(track) / track.height, size=image.shape[:2])
+        cleaned, _ = clean_track(track.replace(image_xyz=image), classification)
+        stances = detect_stances(cleaned, classification)
+        frames = stances["ic_time_s"].to_numpy() * track.fps + 0.4  # a first estimate off the kink
+        refined = gaitcheck_events._refine_side_contacts(
+            cleaned,
+            frames,
+            np.ones(frames.size, dtype=bool),
+            (stances["side"] == "left").to_numpy(),
+            leg_length_px(cleaned),
+        )
+        moved.append(float(np.median(np.abs(refined - frames))))
+    assert moved[0] > 0.3
+    assert moved[1] == 0.0

@@ -124,9 +124,12 @@ FOREFOOT_STRIKE_TOE_DELAY_S = 0.075
 #: striker's stance (0.1 s or more), longer windows run past heel-off (calibrated on the
 #: gaitsynth side renders at 60 and 120 fps; 0.15 s was 3-10 times worse).
 HEEL_LANDING_HALF_WINDOW_S = 0.1
-#: The contact is searched this many frames either side of the rule's estimate, in steps of
-#: :data:`HEEL_LANDING_STEP_FRAMES`; a best fit on the search's edge keeps the rule's value.
-HEEL_LANDING_SEARCH_FRAMES = 2.0
+#: The contact is searched this long (s) either side of the rules' estimate, in steps of
+#: :data:`HEEL_LANDING_STEP_FRAMES`; a best fit on the search's edge keeps the rules' value.
+#: The rules were up to 1.1 frames (18 ms) off on true landmarks of the renders; a wider
+#: search lets a poor fit (noisy heel) move single contacts further (+-2 frames moved some
+#: 1.7-2.7 frames off with 0.5-1 % of leg length of landmark noise).
+HEEL_LANDING_SEARCH_S = 0.030
 HEEL_LANDING_STEP_FRAMES = 0.05
 #: The refinement needs the velocity kink of the landing to survive the event track's
 #: low-pass: below this cutoff (Hz; 6 Hz at 30 fps) the fit was biased by 0.4-0.7 frames on
@@ -135,7 +138,9 @@ MIN_HEEL_LANDING_CUTOFF_HZ = 10.0
 #: ... and precise landmarks: it is used when the fit's median RMS residual over the clip is
 #: at most this fraction of leg length. True landmarks of the renders: 0.01-0.11 %; MediaPipe
 #: tracks of the same renders: 0.40-0.91 %, where the fitted contacts were 1-2 frames off.
-MAX_HEEL_LANDING_RESIDUAL_LEG = 0.002
+#: Gaussian noise added to true landmarks: 0.5 % of leg length gives about 0.1 % (fitted
+#: contacts better than the rules' in median), 1 % about 0.2 % (no better: rules kept).
+MAX_HEEL_LANDING_RESIDUAL_LEG = 0.0015
 
 
 @dataclass(frozen=True)
@@ -425,7 +430,7 @@ def _fit_heel_landing(
 ) -> tuple[FloatArray, FloatArray, NDArray[np.bool_]]:
     """Initial contacts where the heel's horizontal image track best fits a landing.
 
-    For every candidate contact time within :data:`HEEL_LANDING_SEARCH_FRAMES` of each first
+    For every candidate contact time within :data:`HEEL_LANDING_SEARCH_S` of each first
     estimate, the heel's horizontal pixel position over :data:`HEEL_LANDING_HALF_WINDOW_S`
     either side is fitted by least squares with :func:`_landing_model`; the contact is the
     candidate of smallest residual, refined by parabolic interpolation. Unlike the peak of
@@ -440,7 +445,8 @@ def _fit_heel_landing(
     """
     half_window = max(3, round(HEEL_LANDING_HALF_WINDOW_S * fps))
     step = HEEL_LANDING_STEP_FRAMES
-    offsets = np.arange(-HEEL_LANDING_SEARCH_FRAMES, HEEL_LANDING_SEARCH_FRAMES + 0.5 * step, step)
+    search = max(2.0 * step, round(HEEL_LANDING_SEARCH_S * fps / step) * step)
+    offsets = np.arange(-search - 0.5, search + 0.5 + 0.5 * step, step)  # around the nearest frame
     basis, _ = np.linalg.qr(_landing_model(offsets, half_window, cutoff_hz, filter_order, fps))  # (U, W, 4)
     n = heel_u_px.size
     usable = np.isfinite(first_frames)
@@ -452,9 +458,13 @@ def _fit_heel_landing(
     window = window - window.mean(axis=1, keepdims=True)
     explained = np.einsum("uwk,sw->suk", basis, window)
     residual = np.maximum((window**2).sum(axis=1)[:, None] - (explained**2).sum(axis=2), 0.0)  # (S, U)
-    best = np.argmin(residual, axis=1)
-    interior = (best > 0) & (best < offsets.size - 1)
+    first_offset = np.where(usable, first_frames - reference, 0.0)
+    allowed = np.abs(offsets[None, :] - first_offset[:, None]) <= search + 1e-9
+    best = np.argmin(np.where(allowed, residual, np.inf), axis=1)
     rows = np.arange(best.size)
+    last = offsets.size - 1
+    interior = allowed[rows, np.clip(best - 1, 0, last)] & allowed[rows, np.clip(best + 1, 0, last)]
+    interior &= (best > 0) & (best < last)
     left = residual[rows, np.clip(best - 1, 0, offsets.size - 1)]
     mid = residual[rows, best]
     right = residual[rows, np.clip(best + 1, 0, offsets.size - 1)]
