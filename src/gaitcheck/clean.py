@@ -47,7 +47,7 @@ from scipy.signal import butter, filtfilt
 
 from gaitcheck import skeleton
 from gaitcheck.events import leg_length_px
-from gaitcheck.track import PoseTrack
+from gaitcheck.track import PoseTrack, gather_landmark_rows, scatter_landmark_rows
 
 if TYPE_CHECKING:
     from gaitcheck.classify import ClipClassification
@@ -181,11 +181,16 @@ def _hampel_outlier_rows(rows: FloatArray, window: int, min_deviation: float) ->
     safe = bridged if has_data.all() else np.where(has_data[:, None], bridged, 0.0)
     deviation = safe - _running_median_rows(safe, window)
     np.abs(deviation, out=deviation)
+    # The robust sigma only matters where HAMPEL_N_SIGMA sigma exceeds ``min_deviation``. When
+    # more than half of a row's deviations lie at or below that sigma's deviation (a little
+    # less, against rounding), so does their median, and the threshold is ``min_deviation``
+    # whatever the exact median; it is computed (a selection over every frame) for the rest only.
     sigma = np.zeros(rows.shape[0])
-    if has_data.all():
-        sigma = 1.4826 * np.median(deviation, axis=1)
-    elif has_data.any():
-        sigma[has_data] = 1.4826 * np.median(deviation[has_data], axis=1)
+    settled_below = min_deviation / (HAMPEL_N_SIGMA * 1.4826) * (1.0 - 1e-9)
+    median_settled = np.count_nonzero(deviation <= settled_below, axis=1) > rows.shape[1] // 2
+    needed = has_data & ~median_settled
+    if needed.any():
+        sigma[needed] = 1.4826 * np.median(deviation[needed], axis=1)
     threshold = np.maximum(HAMPEL_N_SIGMA * sigma, min_deviation)[:, None]
     return np.asarray((deviation > threshold) & finite)
 
@@ -416,14 +421,14 @@ def _clean(track: PoseTrack, classification: ClipClassification, *, metric_track
     leg_px = leg_length_px(track)
     body = np.array([skeleton.index(name) for name in BODY_LANDMARKS])
     n_body = body.size
-    scale = np.array([track.width, track.height], dtype=np.float64)
     low_visibility = track.visibility < MIN_VISIBILITY
     if low_visibility.any():
         low_visibility &= np.isfinite(track.image_xyz[..., 0]) & np.isfinite(track.image_xyz[..., 1])
 
-    # (columns, frames): 2 pixel rows per body landmark
-    xy_rows = _landmark_rows(track.image_xyz, body, 2) * scale_rows(scale, n_body)
-    xy_rows[np.repeat(low_visibility[:, body].T, 2, axis=0)] = np.nan
+    # (columns, frames): 2 pixel rows per body landmark, as the track keeps them (PoseTrack.points_px)
+    xy_rows = np.concatenate([points.T for points in track.points_px(BODY_LANDMARKS).values()])
+    if low_visibility.any():
+        xy_rows[np.repeat(low_visibility[:, body].T, 2, axis=0)] = np.nan
 
     window = max(3, round(HAMPEL_WINDOW_S * fps) | 1)
     outlier_rows = _hampel_outlier_rows(xy_rows, window, HAMPEL_MIN_DEVIATION_LEG * leg_px)
@@ -464,21 +469,39 @@ def _clean(track: PoseTrack, classification: ClipClassification, *, metric_track
     )
     world = _clean_world(track, body, low_visibility, outliers, swapped, missing_before & ~missing_after, max_gap)
     _mask_points(world, body, missing_after)
-    image = np.array(track.image_xyz, dtype=np.float64)
-    if low_visibility.any():
-        image[low_visibility] = np.nan
+    image = _masked_copy(track.image_xyz, low_visibility)
     _mask_points(image, body, missing_after)
-    _put_landmark_rows(
-        image[..., :2], body, _lowpass_rows(xy_rows, cutoff, fps, missing_after) / scale_rows(scale, n_body)
-    )
     meta = {**track.meta, "cleaning": report.as_dict()}
-    events = track.replace(image_xyz=image, world_xyz=world, meta=meta)
+    events = _with_body_xy(track, image, _lowpass_rows(xy_rows, cutoff, fps, missing_after), world, meta)
     if not metric_track or metric_cutoff == cutoff:
         return CleanedTracks(events, events, report)
-    metric_image = image.copy()
     metric_xy = _lowpass_rows(xy_rows, metric_cutoff, fps, missing_after)
-    _put_landmark_rows(metric_image[..., :2], body, metric_xy / scale_rows(scale, n_body))
-    return CleanedTracks(events, track.replace(image_xyz=metric_image, world_xyz=world, meta=meta), report)
+    return CleanedTracks(events, _with_body_xy(track, image.copy(), metric_xy, world, meta), report)
+
+
+def _with_body_xy(
+    track: PoseTrack, image: FloatArray, xy_rows_px: FloatArray, world: FloatArray, meta: dict[str, Any]
+) -> PoseTrack:
+    """The track with ``image`` (its body x, y replaced by the pixel rows) and ``world``.
+
+    The new track keeps the body landmarks' pixel coordinates (:meth:`PoseTrack.keep_points_px`)
+    as ``image * (width, height)`` gives them, so events and metrics read them without
+    gathering them from the (T, 33, 3) array again.
+    """
+    scale = scale_rows(np.array([track.width, track.height], dtype=np.float64), len(BODY_LANDMARKS))
+    normalised = xy_rows_px / scale
+    scatter_landmark_rows(image, np.array([skeleton.index(name) for name in BODY_LANDMARKS]), normalised)
+    cleaned = track.replace(image_xyz=image, world_xyz=world, meta=meta)
+    normalised *= scale  # the pixels as PoseTrack.points_px computes them from the image
+    cleaned.keep_points_px(normalised, BODY_LANDMARKS)
+    return cleaned
+
+
+def _masked_copy(values: NDArray[Any], points: BoolArray) -> FloatArray:
+    """A writable copy of a (T, 33, C) array with every coordinate of the (T, 33) ``points`` NaN."""
+    if not points.any():
+        return np.array(values, dtype=np.float64)
+    return np.where(points[..., None], np.nan, values)
 
 
 def _clean_world(
@@ -494,17 +517,22 @@ def _clean_world(
 
     ``low_visibility`` is (T, 33); ``outliers`` and ``gap_filled`` are (body landmarks, T)
     point masks from the pixel coordinates; ``swapped`` is (T,). Gaps are filled only in
-    the landmarks whose pixel gaps were filled, the same way.
+    the landmarks whose pixel gaps were filled, the same way; only the filled points are
+    written back.
     """
-    world = np.array(track.world_xyz, dtype=np.float64)
-    if low_visibility.any():
-        world[low_visibility] = np.nan
+    world = _masked_copy(track.world_xyz, low_visibility)
     _mask_points(world, body, outliers)
     if swapped.any():
         world[swapped] = world[swapped][:, _swap_index()]
-    for position in np.flatnonzero(gap_filled.any(axis=1)):
-        landmark = body[position]
-        world[:, landmark] = _fill_gap_rows(np.ascontiguousarray(world[:, landmark].T), max_gap).T
+    filled_landmarks = body[gap_filled.any(axis=1)]
+    if filled_landmarks.size:
+        rows = gather_landmark_rows(world, filled_landmarks, 3)
+        filled = _fill_gap_rows(rows, max_gap)
+        if filled is not rows:
+            changed = np.isnan(rows) & ~np.isnan(filled)
+            for row in np.flatnonzero(changed.any(axis=1)):
+                frames = np.flatnonzero(changed[row])
+                world[frames, filled_landmarks[row // 3], row % 3] = filled[row, frames]
     return world
 
 
@@ -522,24 +550,3 @@ def scale_rows(scale: FloatArray, n_landmarks: int) -> FloatArray:
 def _points_missing(xy_rows: FloatArray, n_landmarks: int) -> BoolArray:
     """(landmarks, T) mask of points with a missing x or y in (2 x landmarks, T) pixel rows."""
     return np.asarray(~np.isfinite(xy_rows).reshape(n_landmarks, 2, -1).all(axis=1))
-
-
-def _landmark_rows(values: NDArray[Any], landmarks: NDArray[np.intp], n_coords: int) -> FloatArray:
-    """(landmarks x n_coords, T) rows of the first ``n_coords`` coordinates of some landmarks
-    of a (T, 33, C) array, contiguous in time."""
-    rows = np.empty((landmarks.size * n_coords, values.shape[0]))
-    for position, landmark in enumerate(landmarks):
-        for coord in range(n_coords):
-            rows[position * n_coords + coord] = values[:, landmark, coord]
-    return rows
-
-
-def _put_landmark_rows(target: FloatArray, landmarks: NDArray[np.intp], rows: FloatArray) -> None:
-    """Write (landmarks x C, T) rows back into a (T, 33, C) array (``landmarks`` ascending),
-    one block of consecutive landmarks at a time."""
-    n_coords = target.shape[2]
-    per_frame = np.ascontiguousarray(rows.T).reshape(rows.shape[1], landmarks.size, n_coords)
-    run_starts = np.flatnonzero(np.diff(landmarks, prepend=-2) != 1)
-    run_ends = np.append(run_starts[1:], landmarks.size)
-    for start, end in zip(run_starts, run_ends, strict=True):
-        target[:, landmarks[start] : landmarks[end - 1] + 1] = per_frame[:, start:end]

@@ -205,7 +205,7 @@ class PoseTrack:
         missing = sorted({k for k in indices if k not in self._pixel_rows})
         if missing:
             scale = np.array([self.width, self.height], dtype=np.float64)
-            gathered = _gather_xy_rows(self.image_xyz, np.array(missing))
+            gathered = gather_landmark_rows(self.image_xyz, np.array(missing), 2)
             gathered *= np.tile(scale, len(missing))[:, None]
             gathered.setflags(write=False)
             for position, k in enumerate(missing):
@@ -340,21 +340,42 @@ class PoseTrack:
         )
 
 
-def _gather_xy_rows(image_xyz: FloatArray, landmarks: NDArray[np.intp]) -> FloatArray:
-    """(2 x landmarks, T) rows of the x and y coordinates of some landmarks (ascending).
+def _landmark_runs(landmarks: NDArray[np.intp]) -> list[tuple[int, int]]:
+    """(start, end) positions of the runs of consecutive indices in ascending ``landmarks``."""
+    starts = np.flatnonzero(np.diff(landmarks, prepend=-2) != 1)
+    ends = np.append(starts[1:], landmarks.size)
+    return [(int(start), int(end)) for start, end in zip(starts, ends, strict=True)]
 
-    The (T, 33, 3) array is read in blocks of :data:`_GATHER_BLOCK_FRAMES` frames and each
-    run of consecutive landmarks is transposed block by block, which keeps the strided
-    reads and the transposition in cache (about twice as fast as one fancy-indexed gather
-    and transpose of the whole clip).
+
+def gather_landmark_rows(values: NDArray[Any], landmarks: NDArray[np.intp], n_coords: int) -> NDArray[np.float64]:
+    """(landmarks x n_coords, T) rows of the first ``n_coords`` coordinates of some landmarks
+    (ascending indices) of a (T, 33, C) array: one contiguous row per coordinate series.
+
+    The array is read in blocks of :data:`_GATHER_BLOCK_FRAMES` frames and each run of
+    consecutive landmarks is transposed block by block, which keeps the strided reads and
+    the transposition in cache (about twice as fast as one fancy-indexed gather and
+    transpose of a whole hour).
     """
-    n_frames = image_xyz.shape[0]
-    rows = np.empty((landmarks.size, 2, n_frames))
-    run_starts = np.flatnonzero(np.diff(landmarks, prepend=-2) != 1)
-    run_ends = np.append(run_starts[1:], landmarks.size)
+    n_frames = values.shape[0]
+    rows = np.empty((landmarks.size, n_coords, n_frames))
+    runs = _landmark_runs(landmarks)
     for first in range(0, n_frames, _GATHER_BLOCK_FRAMES):
-        block = image_xyz[first : first + _GATHER_BLOCK_FRAMES]
-        for start, end in zip(run_starts, run_ends, strict=True):
-            run = block[:, landmarks[start] : landmarks[end - 1] + 1, :2]
+        block = values[first : first + _GATHER_BLOCK_FRAMES]
+        for start, end in runs:
+            run = block[:, landmarks[start] : landmarks[end - 1] + 1, :n_coords]
             rows[start:end, :, first : first + _GATHER_BLOCK_FRAMES] = run.transpose(1, 2, 0)
-    return rows.reshape(2 * landmarks.size, n_frames)
+    return rows.reshape(landmarks.size * n_coords, n_frames)
+
+
+def scatter_landmark_rows(target: FloatArray, landmarks: NDArray[np.intp], rows: FloatArray) -> None:
+    """Write (landmarks x C, T) rows into the first C coordinates of some landmarks (ascending
+    indices) of a (T, 33, >=C) array; the inverse of :func:`gather_landmark_rows`, blocked the same way."""
+    n_frames = target.shape[0]
+    per_landmark = rows.reshape(landmarks.size, -1, n_frames)
+    n_coords = per_landmark.shape[1]
+    runs = _landmark_runs(landmarks)
+    for first in range(0, n_frames, _GATHER_BLOCK_FRAMES):
+        block = target[first : first + _GATHER_BLOCK_FRAMES]
+        for start, end in runs:
+            run = per_landmark[start:end, :, first : first + _GATHER_BLOCK_FRAMES]
+            block[:, landmarks[start] : landmarks[end - 1] + 1, :n_coords] = run.transpose(2, 0, 1)
