@@ -195,16 +195,18 @@ def _hampel_outlier_rows(rows: FloatArray, window: int, min_deviation: float) ->
     return np.asarray((deviation > threshold) & finite)
 
 
-def _fill_gap_rows(rows: FloatArray, max_gap: int) -> FloatArray:
+def _fill_gap_rows(rows: FloatArray, max_gap: int, *, in_place: bool = False) -> FloatArray:
     """Fill NaN runs of at most ``max_gap`` samples along every row.
 
     Cubic Hermite interpolation between the two known samples around the gap, with the
     slopes of the known samples next to them (one-sided differences), so a swinging limb
     keeps its speed through the gap; linear where a neighbour's slope is unknown. Only the
-    missing samples are visited; ``rows`` itself is returned when no gap is short enough.
+    missing samples are visited; ``rows`` itself is returned when no gap is short enough,
+    or always with ``in_place`` (the gaps are then filled in ``rows``).
     """
     finite = np.isfinite(rows)
     out = rows
+    copy_on_fill = not in_place
     for row in np.flatnonzero(~finite.all(axis=1)):
         series = rows[row]
         known = np.flatnonzero(finite[row])
@@ -219,8 +221,8 @@ def _fill_gap_rows(rows: FloatArray, max_gap: int) -> FloatArray:
         missing, k0, k1 = missing[short], before[short], after[short]
         if missing.size == 0:
             continue
-        if out is rows:
-            out = rows.copy()
+        if copy_on_fill:
+            out, copy_on_fill = rows.copy(), False
         x0, x1 = known[k0].astype(np.float64), known[k1].astype(np.float64)
         y0, y1 = series[known[k0]], series[known[k1]]
         span = x1 - x0
@@ -294,6 +296,19 @@ def _swap_costs(labelled: FloatArray, swapped: FloatArray) -> FloatArray:
     cost += SWAPPED_STATE_COST * np.array([0.0, 1.0])[None, None, None, :]
     cost += SWAP_CHANGE_COST * (np.arange(2)[None, None, :, None] != np.arange(2)[None, None, None, :])
     return cost
+
+
+def _blockwise_swap_costs(labelled: FloatArray, swapped: FloatArray, block: int = 4096) -> FloatArray:
+    """:func:`_swap_costs` over blocks of ``block`` frames, joined: the same values (the cost of
+    a frame depends on it and the two frames before it, which each block includes) with the
+    temporaries of a block in cache (a third faster on an hour of frames)."""
+    n = labelled.shape[0]
+    return np.concatenate(
+        [
+            _swap_costs(labelled[first : first + block + 2], swapped[first : first + block + 2])
+            for first in range(0, n - 2, block)
+        ]
+    )
 
 
 def _viterbi_pairs(cost: FloatArray) -> BoolArray:
@@ -443,7 +458,7 @@ def _clean(track: PoseTrack, classification: ClipClassification, *, metric_track
         partner_rows = np.array([2 * column[landmark] + axis for landmark in partners for axis in (0, 1)])
         labelled = xy_rows[leg_rows].T / leg_px
         exchanged = xy_rows[partner_rows].T / leg_px
-        swapped = _decode_swaps(_swap_costs(labelled, exchanged), 1024, 128)
+        swapped = _decode_swaps(_blockwise_swap_costs(labelled, exchanged), 1024, 128)
         if swapped.any():
             body_order = np.array([column[landmark] for landmark in _swap_index()[body]])
             xy_order = (2 * body_order[:, None] + np.arange(2)).ravel()
@@ -451,7 +466,7 @@ def _clean(track: PoseTrack, classification: ClipClassification, *, metric_track
 
     missing_before = _points_missing(xy_rows, n_body)
     max_gap = round(MAX_GAP_S * fps)
-    xy_rows = _fill_gap_rows(xy_rows, max_gap)
+    _fill_gap_rows(xy_rows, max_gap, in_place=True)
     missing_after = _points_missing(xy_rows, n_body)
 
     cutoff = filter_cutoff_hz(fps)
@@ -469,28 +484,33 @@ def _clean(track: PoseTrack, classification: ClipClassification, *, metric_track
     )
     world = _clean_world(track, body, low_visibility, outliers, swapped, missing_before & ~missing_after, max_gap)
     _mask_points(world, body, missing_after)
-    image = _masked_copy(track.image_xyz, low_visibility)
-    _mask_points(image, body, missing_after)
+    # every coordinate of these points is NaN in the cleaned image (body x, y are replaced)
+    masked_points = low_visibility.copy()
+    masked_points[:, body] |= missing_after.T
     meta = {**track.meta, "cleaning": report.as_dict()}
-    events = _with_body_xy(track, image, _lowpass_rows(xy_rows, cutoff, fps, missing_after), world, meta)
+    events_xy = _lowpass_rows(xy_rows, cutoff, fps, missing_after)
+    events = _with_body_xy(track, masked_points, events_xy, world, meta)
     if not metric_track or metric_cutoff == cutoff:
         return CleanedTracks(events, events, report)
     metric_xy = _lowpass_rows(xy_rows, metric_cutoff, fps, missing_after)
-    return CleanedTracks(events, _with_body_xy(track, image.copy(), metric_xy, world, meta), report)
+    return CleanedTracks(events, _with_body_xy(track, masked_points, metric_xy, world, meta), report)
 
 
 def _with_body_xy(
-    track: PoseTrack, image: FloatArray, xy_rows_px: FloatArray, world: FloatArray, meta: dict[str, Any]
+    track: PoseTrack, masked_points: BoolArray, xy_rows_px: FloatArray, world: FloatArray, meta: dict[str, Any]
 ) -> PoseTrack:
-    """The track with ``image`` (its body x, y replaced by the pixel rows) and ``world``.
+    """The track with the (T, 33) ``masked_points`` NaN, the body x, y replaced by the pixel rows,
+    and ``world``.
 
     The new track keeps the body landmarks' pixel coordinates (:meth:`PoseTrack.keep_points_px`)
     as ``image * (width, height)`` gives them, so events and metrics read them without
     gathering them from the (T, 33, 3) array again.
     """
-    scale = scale_rows(np.array([track.width, track.height], dtype=np.float64), len(BODY_LANDMARKS))
+    body = np.array([skeleton.index(name) for name in BODY_LANDMARKS])
+    scale = scale_rows(np.array([track.width, track.height], dtype=np.float64), body.size)
     normalised = xy_rows_px / scale
-    scatter_landmark_rows(image, np.array([skeleton.index(name) for name in BODY_LANDMARKS]), normalised)
+    image = _masked_copy(track.image_xyz, masked_points)
+    scatter_landmark_rows(image, body, normalised)
     cleaned = track.replace(image_xyz=image, world_xyz=world, meta=meta)
     normalised *= scale  # the pixels as PoseTrack.points_px computes them from the image
     cleaned.keep_points_px(normalised, BODY_LANDMARKS)
@@ -498,7 +518,8 @@ def _with_body_xy(
 
 
 def _masked_copy(values: NDArray[Any], points: BoolArray) -> FloatArray:
-    """A writable copy of a (T, 33, C) array with every coordinate of the (T, 33) ``points`` NaN."""
+    """A writable copy of a (T, 33, C) array with every coordinate of the (T, 33) ``points`` NaN
+    (copied and masked in one pass)."""
     if not points.any():
         return np.array(values, dtype=np.float64)
     return np.where(points[..., None], np.nan, values)
@@ -527,12 +548,12 @@ def _clean_world(
     filled_landmarks = body[gap_filled.any(axis=1)]
     if filled_landmarks.size:
         rows = gather_landmark_rows(world, filled_landmarks, 3)
-        filled = _fill_gap_rows(rows, max_gap)
-        if filled is not rows:
-            changed = np.isnan(rows) & ~np.isnan(filled)
-            for row in np.flatnonzero(changed.any(axis=1)):
-                frames = np.flatnonzero(changed[row])
-                world[frames, filled_landmarks[row // 3], row % 3] = filled[row, frames]
+        missing = np.isnan(rows)
+        _fill_gap_rows(rows, max_gap, in_place=True)
+        filled = missing & ~np.isnan(rows)
+        for row in np.flatnonzero(filled.any(axis=1)):
+            frames = np.flatnonzero(filled[row])
+            world[frames, filled_landmarks[row // 3], row % 3] = rows[row, frames]
     return world
 
 

@@ -38,7 +38,7 @@ _IMAGE_COORDS = ("x", "y", "z")
 _WORLD_COORDS = ("world_x", "world_y", "world_z")
 #: Frames copied at a time when gathering landmark coordinates: a block of (T, 33, 3)
 #: float64 this long (1.6 MB) is transposed inside the processor cache.
-_GATHER_BLOCK_FRAMES = 2048
+GATHER_BLOCK_FRAMES = 2048
 
 
 def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -351,7 +351,7 @@ def gather_landmark_rows(values: NDArray[Any], landmarks: NDArray[np.intp], n_co
     """(landmarks x n_coords, T) rows of the first ``n_coords`` coordinates of some landmarks
     (ascending indices) of a (T, 33, C) array: one contiguous row per coordinate series.
 
-    The array is read in blocks of :data:`_GATHER_BLOCK_FRAMES` frames and each run of
+    The array is read in blocks of :data:`GATHER_BLOCK_FRAMES` frames and each run of
     consecutive landmarks is transposed block by block, which keeps the strided reads and
     the transposition in cache (about twice as fast as one fancy-indexed gather and
     transpose of a whole hour).
@@ -359,11 +359,11 @@ def gather_landmark_rows(values: NDArray[Any], landmarks: NDArray[np.intp], n_co
     n_frames = values.shape[0]
     rows = np.empty((landmarks.size, n_coords, n_frames))
     runs = _landmark_runs(landmarks)
-    for first in range(0, n_frames, _GATHER_BLOCK_FRAMES):
-        block = values[first : first + _GATHER_BLOCK_FRAMES]
+    for first in range(0, n_frames, GATHER_BLOCK_FRAMES):
+        block = values[first : first + GATHER_BLOCK_FRAMES]
         for start, end in runs:
             run = block[:, landmarks[start] : landmarks[end - 1] + 1, :n_coords]
-            rows[start:end, :, first : first + _GATHER_BLOCK_FRAMES] = run.transpose(1, 2, 0)
+            rows[start:end, :, first : first + GATHER_BLOCK_FRAMES] = run.transpose(1, 2, 0)
     return rows.reshape(landmarks.size * n_coords, n_frames)
 
 
@@ -374,8 +374,8 @@ def scatter_landmark_rows(target: FloatArray, landmarks: NDArray[np.intp], rows:
     per_landmark = rows.reshape(landmarks.size, -1, n_frames)
     n_coords = per_landmark.shape[1]
     runs = _landmark_runs(landmarks)
-    for first in range(0, n_frames, _GATHER_BLOCK_FRAMES):
-        block = target[first : first + _GATHER_BLOCK_FRAMES]
+    for first in range(0, n_frames, GATHER_BLOCK_FRAMES):
+        block = target[first : first + GATHER_BLOCK_FRAMES]
         for start, end in runs:
-            run = per_landmark[start:end, :, first : first + _GATHER_BLOCK_FRAMES]
+            run = per_landmark[start:end, :, first : first + GATHER_BLOCK_FRAMES]
             block[:, landmarks[start] : landmarks[end - 1] + 1, :n_coords] = run.transpose(2, 0, 1)
