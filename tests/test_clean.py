@@ -197,3 +197,30 @@ def test_world_coordinates_repaired_not_filtered(true_side: PoseTrack) -> None:
         own = np.linalg.norm(got - true_side.point_world(f"left_{part}")[swapped], axis=1)
         other = np.linalg.norm(got - true_side.point_world(f"right_{part}")[swapped], axis=1)
         assert (own < other).all(), f"left {part} still swapped in world coordinates"
+
+
+def test_blockwise_swap_costs_equal_the_costs_of_the_whole_track() -> None:
+    from gaitcheck.clean import _blockwise_swap_costs, _swap_costs
+
+    rng = np.random.default_rng(3)
+    labelled = rng.normal(size=(101, 16)).cumsum(axis=0)
+    labelled[rng.random(labelled.shape) < 0.05] = np.nan
+    exchanged = labelled[:, ::-1].copy()
+    for block in (1, 7, 99, 4096):
+        np.testing.assert_array_equal(
+            _blockwise_swap_costs(labelled, exchanged, block), _swap_costs(labelled, exchanged)
+        )
+
+
+def test_gaps_filled_in_place_as_in_a_copy() -> None:
+    from gaitcheck.clean import _fill_gap_rows
+
+    rng = np.random.default_rng(4)
+    rows = rng.normal(size=(5, 200)).cumsum(axis=1)
+    rows[rng.random(rows.shape) < 0.1] = np.nan
+    rows[2, 50:90] = np.nan  # a long gap stays
+    filled = _fill_gap_rows(rows, 6)
+    in_place = rows.copy()
+    assert _fill_gap_rows(in_place, 6, in_place=True) is in_place
+    np.testing.assert_array_equal(in_place, filled)
+    assert np.isnan(in_place[2, 60]) and np.isnan(rows).sum() > np.isnan(filled).sum()

@@ -49,6 +49,30 @@ def test_pixels_scale_normalised_coordinates_by_the_upright_frame_size() -> None
     np.testing.assert_allclose(track.point_px("left_knee"), expected)
 
 
+def test_points_px_are_the_pixel_coordinates_read_once_and_kept() -> None:
+    track = _random_track(n=5000)  # longer than one gather block of frames
+    names = ("right_foot_index", "nose", "left_hip", "right_hip", "left_wrist")
+    points = track.points_px(names)
+    for name in names:
+        np.testing.assert_array_equal(points[name], track.xy_px[:, skeleton.index(name)])
+        with pytest.raises(ValueError, match="read-only"):
+            points[name][0, 0] = 1.0
+    assert track.point_px("left_hip") is not points["left_hip"]
+    assert np.shares_memory(track.point_px("left_hip"), points["left_hip"])  # not gathered again
+    moved = track.replace(image_xyz=track.image_xyz + 0.25)
+    np.testing.assert_array_equal(moved.point_px("nose"), moved.xy_px[:, skeleton.index("nose")])
+
+
+def test_kept_pixel_rows_must_match_the_image_coordinates() -> None:
+    track = _random_track()
+    rows = np.concatenate([track.xy_px[:, skeleton.index(name)].T for name in ("left_knee", "left_ankle")])
+    fresh = track.replace()
+    fresh.keep_points_px(rows, ("left_knee", "left_ankle"))
+    np.testing.assert_array_equal(fresh.point_px("left_ankle"), track.point_px("left_ankle"))
+    with pytest.raises(ValueError, match="left_knee do not match"):
+        track.replace().keep_points_px(rows + 1.0, ("left_knee", "left_ankle"))
+
+
 def test_arrays_are_read_only() -> None:
     track = _random_track()
     with pytest.raises(ValueError, match="read-only"):

@@ -64,7 +64,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from gaitcheck import skeleton
 from gaitcheck.errors import AnalysisError
 from gaitcheck.track import PoseTrack
 
@@ -207,13 +206,9 @@ _RULES: dict[str, tuple[tuple[_EventRule, ...], tuple[_EventRule, ...]]] = {
 
 
 def point_px(track: PoseTrack, name: str) -> FloatArray:
-    """(T, 2) pixel coordinates of one landmark.
-
-    Same values as :meth:`PoseTrack.point_px`, without converting all 33 landmarks first
-    (that conversion dominates the run time on hour-long tracks).
-    """
-    scale = np.array([track.width, track.height], dtype=np.float64)
-    return np.asarray(track.image_xyz[:, skeleton.index(name), :2] * scale, dtype=np.float64)
+    """(T, 2) pixel coordinates of one landmark, read-only (:meth:`PoseTrack.point_px`, which
+    reads each landmark from the track's (T, 33, 3) array once and keeps it)."""
+    return np.asarray(track.point_px(name), dtype=np.float64)
 
 
 def leg_length_px(track: PoseTrack) -> float:

@@ -65,8 +65,9 @@ def stances_from_truth(truth: dict[str, Any]) -> pd.DataFrame:
 
 
 def _check_legs_visible(track: PoseTrack, source: str) -> None:
-    legs = track.image_xyz[:, [skeleton.index(name) for name in skeleton.LEG_LANDMARKS], :2]
-    if track.n_frames == 0 or not np.isfinite(legs).all(axis=(1, 2)).any():
+    # read through the track's kept pixel coordinates, which classification and cleaning reuse
+    legs = track.points_px(skeleton.LEG_LANDMARKS).values()
+    if track.n_frames == 0 or not np.logical_and.reduce([np.isfinite(xy).all(axis=1) for xy in legs]).any():
         raise AnalysisError(
             f"{source}: no frame shows both legs (hips, knees, ankles, feet); film the whole body "
             "from hips to feet, with the runner in view the whole time"

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -36,6 +36,9 @@ TRACK_FORMAT = "gaitcheck-track/1"
 _META_KEY = b"gaitcheck"
 _IMAGE_COORDS = ("x", "y", "z")
 _WORLD_COORDS = ("world_x", "world_y", "world_z")
+#: Frames copied at a time when gathering landmark coordinates: a block of (T, 33, 3)
+#: float64 this long (1.6 MB) is transposed inside the processor cache.
+GATHER_BLOCK_FRAMES = 2048
 
 
 def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -77,6 +80,10 @@ class PoseTrack:
     height: int
     fps: float
     meta: Mapping[str, Any] = field(default_factory=dict)
+    #: Pixel coordinates of the landmarks read so far, by landmark index: (2, T) rows of
+    #: ``image_xyz[:, k, :2] * (width, height)``, filled by :meth:`points_px` (not copied by
+    #: :meth:`replace`, whose image may differ).
+    _pixel_rows: dict[int, FloatArray] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         t = np.asarray(self.time_s, dtype=np.float64)
@@ -118,8 +125,10 @@ class PoseTrack:
         object.__setattr__(self, "fps", float(self.fps))
         for name in ("visibility", "presence"):
             arr = getattr(self, name)
-            finite = arr[np.isfinite(arr)]
-            if finite.size and (finite.min() < 0 or finite.max() > 1):
+            outside = arr[(arr < 0) | (arr > 1)]  # NaN compares False: only the offending values
+            finite_outside = outside[np.isfinite(outside)]
+            if finite_outside.size:
+                finite = arr[np.isfinite(arr)]
                 raise TrackError(f"{name} must lie in [0, 1], got values from {finite.min():.3g} to {finite.max():.3g}")
         object.__setattr__(self, "meta", _frozen(self.meta))
 
@@ -179,8 +188,53 @@ class PoseTrack:
         return self.image_xyz[..., :2] * np.array([self.width, self.height], dtype=np.float64)
 
     def point_px(self, name: str) -> FloatArray:
-        """(T, 2) pixel coordinates of one landmark, selected by name."""
-        return self.xy_px[:, skeleton.index(name), :]
+        """(T, 2) pixel coordinates of one landmark, selected by name (read-only, see :meth:`points_px`)."""
+        return self.points_px((name,))[name]
+
+    def points_px(self, names: Iterable[str]) -> dict[str, FloatArray]:
+        """(T, 2) pixel coordinates of some landmarks, by name: ``xy_px[:, index(name)]``.
+
+        The arrays are read-only views of (2, T) rows kept with the track: each landmark is
+        gathered from ``image_xyz`` the first time it is asked for, all missing ones in one
+        pass over the frames, so the analysis stages can read the same landmarks again
+        without touching the (T, 33, 3) array (on an hour of frames one strided read of a
+        landmark costs about as much as the metric arithmetic on it).
+        """
+        names = tuple(names)
+        indices = [skeleton.index(name) for name in names]
+        missing = sorted({k for k in indices if k not in self._pixel_rows})
+        if missing:
+            scale = np.array([self.width, self.height], dtype=np.float64)
+            gathered = gather_landmark_rows(self.image_xyz, np.array(missing), 2)
+            gathered *= np.tile(scale, len(missing))[:, None]
+            gathered.setflags(write=False)
+            for position, k in enumerate(missing):
+                self._pixel_rows[k] = gathered[2 * position : 2 * position + 2]
+        return {name: self._pixel_rows[k].T for name, k in zip(names, indices, strict=True)}
+
+    def keep_points_px(self, rows_px: FloatArray, names: Iterable[str]) -> None:
+        """Keep pixel coordinates a producer already holds, so :meth:`points_px` need not gather them.
+
+        ``rows_px`` is (2 x landmarks, T): the x and y pixel rows of each of ``names`` in
+        turn, equal to ``image_xyz[:, index(name), :2] * (width, height)`` (e.g. the rows
+        the image coordinates were computed from, as ``rows / scale * scale``). A few
+        frames are compared with ``image_xyz``; a mismatch raises ValueError.
+        """
+        names = tuple(names)
+        rows = np.asarray(rows_px, dtype=np.float64)
+        if rows.shape != (2 * len(names), self.n_frames):
+            raise ValueError(f"rows_px must have shape {(2 * len(names), self.n_frames)}, got {rows.shape}")
+        check = slice(None, None, max(1, self.n_frames // 64))
+        scale = np.array([self.width, self.height], dtype=np.float64)
+        for position, name in enumerate(names):
+            k = skeleton.index(name)
+            expected = self.image_xyz[check, k, :2] * scale
+            if not np.array_equal(rows[2 * position : 2 * position + 2, check].T, expected, equal_nan=True):
+                raise ValueError(f"rows_px for {name} do not match image_xyz * (width, height)")
+        rows = rows.view()
+        rows.setflags(write=False)
+        for position, name in enumerate(names):
+            self._pixel_rows[skeleton.index(name)] = rows[2 * position : 2 * position + 2]
 
     def point_world(self, name: str) -> FloatArray:
         """(T, 3) world coordinates (metres) of one landmark, selected by name."""
@@ -284,3 +338,44 @@ class PoseTrack:
             fps=header["fps"],
             meta=header.get("meta", {}),
         )
+
+
+def _landmark_runs(landmarks: NDArray[np.intp]) -> list[tuple[int, int]]:
+    """(start, end) positions of the runs of consecutive indices in ascending ``landmarks``."""
+    starts = np.flatnonzero(np.diff(landmarks, prepend=-2) != 1)
+    ends = np.append(starts[1:], landmarks.size)
+    return [(int(start), int(end)) for start, end in zip(starts, ends, strict=True)]
+
+
+def gather_landmark_rows(values: NDArray[Any], landmarks: NDArray[np.intp], n_coords: int) -> NDArray[np.float64]:
+    """(landmarks x n_coords, T) rows of the first ``n_coords`` coordinates of some landmarks
+    (ascending indices) of a (T, 33, C) array: one contiguous row per coordinate series.
+
+    The array is read in blocks of :data:`GATHER_BLOCK_FRAMES` frames and each run of
+    consecutive landmarks is transposed block by block, which keeps the strided reads and
+    the transposition in cache (about twice as fast as one fancy-indexed gather and
+    transpose of a whole hour).
+    """
+    n_frames = values.shape[0]
+    rows = np.empty((landmarks.size, n_coords, n_frames))
+    runs = _landmark_runs(landmarks)
+    for first in range(0, n_frames, GATHER_BLOCK_FRAMES):
+        block = values[first : first + GATHER_BLOCK_FRAMES]
+        for start, end in runs:
+            run = block[:, landmarks[start] : landmarks[end - 1] + 1, :n_coords]
+            rows[start:end, :, first : first + GATHER_BLOCK_FRAMES] = run.transpose(1, 2, 0)
+    return rows.reshape(landmarks.size * n_coords, n_frames)
+
+
+def scatter_landmark_rows(target: FloatArray, landmarks: NDArray[np.intp], rows: FloatArray) -> None:
+    """Write (landmarks x C, T) rows into the first C coordinates of some landmarks (ascending
+    indices) of a (T, 33, >=C) array; the inverse of :func:`gather_landmark_rows`, blocked the same way."""
+    n_frames = target.shape[0]
+    per_landmark = rows.reshape(landmarks.size, -1, n_frames)
+    n_coords = per_landmark.shape[1]
+    runs = _landmark_runs(landmarks)
+    for first in range(0, n_frames, GATHER_BLOCK_FRAMES):
+        block = target[first : first + GATHER_BLOCK_FRAMES]
+        for start, end in runs:
+            run = per_landmark[start:end, :, first : first + GATHER_BLOCK_FRAMES]
+            block[:, landmarks[start] : landmarks[end - 1] + 1, :n_coords] = run.transpose(2, 0, 1)

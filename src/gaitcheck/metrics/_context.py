@@ -72,10 +72,9 @@ MAX_FRAMES_FOR_LENGTHS = 20_000
 
 
 def landmarks_px(track: PoseTrack, names: tuple[str, ...]) -> dict[str, FloatArray]:
-    """(T, 2) pixel tracks of some landmarks, read in one gather (``track.xy_px`` converts all 33)."""
-    picked = track.image_xyz[:, [skeleton.index(name) for name in names], :2]
-    scaled = np.ascontiguousarray(np.moveaxis(picked, 1, 0)) * np.array([track.width, track.height], dtype=np.float64)
-    return dict(zip(names, scaled, strict=True))
+    """(T, 2) pixel tracks of some landmarks, read-only (:meth:`PoseTrack.points_px`: read
+    once per track, in one gather, and kept with it)."""
+    return track.points_px(names)
 
 
 def _length_sample(n_frames: int) -> slice:
