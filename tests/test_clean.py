@@ -67,6 +67,42 @@ def test_injected_leg_swaps_are_repaired(true_side: PoseTrack) -> None:
         assert (own < other).all(), f"left {part} still swapped"
 
 
+def _front_foot_gap_leg(track: PoseTrack) -> np.ndarray:
+    """(T,) left minus right foot position along the image u axis, in leg lengths (true track)."""
+    feet = ("ankle", "heel", "foot_index")
+    left = np.mean([track.point_px(f"left_{part}")[:, 0] for part in feet], axis=0)
+    right = np.mean([track.point_px(f"right_{part}")[:, 0] for part in feet], axis=0)
+    legs = track.point_px("left_hip")[:, 1] - track.point_px("left_ankle")[:, 1]
+    return (left - right) / np.median(np.abs(legs))
+
+
+def test_label_flicker_within_a_half_stride_is_repaired(true_side: PoseTrack) -> None:
+    """The pose model flips the leg labels every other frame while the feet are far apart
+    (as MediaPipe does before the near foot lands): 4 of 7 frames swapped, plus one frame in
+    which both feet are drawn to the same place, must not flip the half-stride."""
+    gap = _front_foot_gap_leg(true_side)
+    widest = int(np.argmax(np.abs(gap[60:-60]))) + 60
+    swapped = widest + np.array([-3, -1, 1, 3])
+    image = np.array(true_side.image_xyz)
+    _swap_legs(image, swapped)
+    merged = widest + 5  # both feet drawn onto the left foot for one frame
+    for part in ("ankle", "heel", "foot_index"):
+        image[merged, skeleton.index(f"right_{part}")] = image[merged, skeleton.index(f"left_{part}")]
+    cleaned, report = clean_track(_with_image(true_side, image), SIDE)
+    assert report.frames_swap_repaired >= swapped.size
+    for part in SWAPPED_PARTS:
+        got = cleaned.point_px(f"left_{part}")[swapped]
+        own = np.linalg.norm(got - true_side.point_px(f"left_{part}")[swapped], axis=1)
+        other = np.linalg.norm(got - true_side.point_px(f"right_{part}")[swapped], axis=1)
+        assert (own < other).all(), f"left {part} still swapped"
+    untouched = np.setdiff1d(np.arange(widest - 12, widest + 12), np.r_[swapped, merged])
+    for part in SWAPPED_PARTS:
+        got = cleaned.point_px(f"left_{part}")[untouched]
+        own = np.linalg.norm(got - true_side.point_px(f"left_{part}")[untouched], axis=1)
+        other = np.linalg.norm(got - true_side.point_px(f"right_{part}")[untouched], axis=1)
+        assert (own < other).all(), f"left {part} swapped where the labels were right"
+
+
 def test_clean_true_track_changes_little(true_side: PoseTrack) -> None:
     cleaned, report = clean_track(true_side, SIDE)
     assert report.frames_swap_repaired == 0

@@ -265,3 +265,28 @@ def test_leg_labels_swapped_at_ic_are_read_from_the_contact_leg(sample_videos: P
         assert swapped.loc[6, column] == pytest.approx(reference.loc[6, column], abs=1e-9)
     # the % of leg length also moves with the leg-length estimate, which sees the two swapped frames
     assert swapped.loc[6, "heel_ahead_pct_leg"] == pytest.approx(reference.loc[6, "heel_ahead_pct_leg"], rel=1e-3)
+
+
+def test_pose_model_heel_is_moved_back_to_the_contact_point(sample_videos: Path) -> None:
+    """The pose model's heel landmark sits ahead of the contact point; true landmarks are the contact point."""
+    from gaitcheck.metrics.foot import POSE_MODEL_HEEL_AHEAD_OF_CONTACT_LEG
+    from gaitcheck.pose.mediapipe_backend import BACKEND_NAME
+
+    truth = read_truth(sample_videos / "demo_side.truth.json")
+    track, stances = track_from_truth(truth), stances_from_truth(truth)
+    classification = SimpleNamespace(view="side_right", oblique=False)
+    height_cm = 100.0 * truth["params"]["body_height_m"]
+    replay = compute_strides(track, stances, classification, height_cm=height_cm)
+    as_model = track.replace(meta={**track.meta, "backend": BACKEND_NAME})
+    model = compute_strides(as_model, stances, classification, height_cm=height_cm)
+    measured = replay["heel_ahead_pct_leg"].notna().to_numpy()  # a stance whose IC precedes the clip has none
+    assert measured.sum() >= 10
+    np.testing.assert_array_equal(model["heel_ahead_pct_leg"].notna(), measured)
+    shift_pct_leg = (replay["heel_ahead_pct_leg"] - model["heel_ahead_pct_leg"])[measured]
+    np.testing.assert_allclose(shift_pct_leg, 100.0 * POSE_MODEL_HEEL_AHEAD_OF_CONTACT_LEG, rtol=1e-9)
+    shift_cm = (replay["heel_ahead_cm"] - model["heel_ahead_cm"])[measured]
+    leg_cm = replay.attrs["leg_length_px"] / replay.attrs["px_per_cm"]
+    np.testing.assert_allclose(shift_cm, POSE_MODEL_HEEL_AHEAD_OF_CONTACT_LEG * leg_cm, rtol=1e-9)
+    # nothing else moves
+    for column in ("shank_angle_ic_deg", "foot_inclination_ic_deg", "knee_flexion_ic_deg"):
+        np.testing.assert_array_equal(model[column], replay[column])

@@ -9,11 +9,14 @@ a median length, and filtering them would double the cost of cleaning):
    :data:`HAMPEL_N_SIGMA` robust standard deviations (and at least
    :data:`HAMPEL_MIN_DEVIATION_LEG` leg lengths) from the running median is dropped.
 3. **Repair left/right leg swaps** (knee, ankle, heel, toe exchanged between the legs, as
-   MediaPipe does in side views): a Viterbi pass over "as labelled" / "swapped" states
-   picks, for every frame, the labelling whose trajectories continue the previous two
-   frames best (constant-velocity prediction); changing state costs a fixed penalty and
-   the swapped state a small one, so a labelling is only flipped when the motion clearly
-   says so.
+   MediaPipe does in side views). Label flickers are put right first, before step 2 (which
+   would otherwise delete them): between two crossings of the feet the same foot stays in
+   front, so a frame that names the front foot differently from most of its half-stride is
+   relabelled (:func:`_order_flicker`). After step 2 a Viterbi pass over "as labelled" /
+   "swapped" states picks, for every frame, the labelling whose trajectories continue the
+   previous two frames best (constant-velocity prediction); changing state costs a fixed
+   penalty and the swapped state a small one (a large one where the foot order agrees with
+   the half-stride), so a labelling is only flipped when the motion clearly says so.
 4. **Fill gaps** of at most :data:`MAX_GAP_S` by cubic Hermite interpolation (the limb keeps
    the speed it had on both sides of the gap); longer gaps stay NaN.
 5. **Smooth**, twice from the same repaired landmarks:
@@ -70,6 +73,20 @@ FILTER_ORDER = 2
 #: Viterbi costs, in squared leg lengths of prediction error.
 SWAP_CHANGE_COST = 0.01
 SWAPPED_STATE_COST = 0.01
+#: Label flicker (:func:`_order_flicker`). Fastest closing speed of the two feet in leg
+#: lengths per second: the swing foot moves forward at up to ~1.5x running speed while the
+#: stance foot moves back at running speed, ~12 m/s at 5 m/s, i.e. 13 leg lengths/s (physical
+#: bound, not fitted). Feet closer than what they can close within the median window (at
+#: least MIN_CROSSING_HALF_WIDTH_LEG) count as crossing. The median window (0.07 s: 5 frames
+#: at 60 fps) passes over up to two frames in which the model draws both feet onto one;
+#: chosen on side_land30_cad155 (the suite clip whose MediaPipe labels flicker), checked on
+#: the other side clips and three held-out side renders.
+MAX_FEET_CLOSING_SPEED_LEG_PER_S = 13.0
+MIN_CROSSING_HALF_WIDTH_LEG = 0.15
+CROSSING_MEDIAN_WINDOW_S = 0.07
+#: Viterbi cost of the swapped state in a frame whose foot order agrees with its half-stride:
+#: a whole half-stride is relabelled only when the motion through its crossings clearly says so.
+SWAPPED_AGAINST_ORDER_COST = 1.0
 
 _SWAPPABLE_PARTS = ("knee", "ankle", "heel", "foot_index")
 
@@ -357,6 +374,64 @@ def _decode_swaps(cost: FloatArray, segment: int, overlap: int) -> BoolArray:
     return states
 
 
+def _order_flicker(labelled: FloatArray, fps: float) -> tuple[BoolArray, BoolArray]:
+    """Frames whose front/back foot order disagrees with the rest of their half-stride.
+
+    Between two crossings of the feet (where their image u positions pass each other) the
+    same leg stays in front, so the label of the front foot must not change; a frame in which
+    the pose model gives the front foot the other label than most frames of its half-stride
+    is a flicker of the labels (MediaPipe does this in side views just before the near foot
+    lands). A frame is at a crossing when the running median of the feet's distance (the same
+    under either labelling) is within what the feet can close over the median window
+    (:data:`MAX_FEET_CLOSING_SPEED_LEG_PER_S`), so fast feet at a low frame rate cannot cross
+    unseen, or when the feet are missing; such frames do not vote and are never flickers.
+
+    Parameters
+    ----------
+    labelled : (T, N) leg coordinates in leg lengths, columns (x, y) per landmark of
+        :func:`_leg_swap_pairs` (the left leg's parts, then the right leg's).
+    fps : frame rate.
+
+    Returns
+    -------
+    (flicker, ordered) : (T,) bool each; ``ordered`` marks the frames that voted.
+    """
+    n_parts = len(_SWAPPABLE_PARTS)
+    feet = [_SWAPPABLE_PARTS.index(part) for part in ("ankle", "heel", "foot_index")]
+    left_u = labelled[:, [2 * part for part in feet]].mean(axis=1)
+    right_u = labelled[:, [2 * (n_parts + part) for part in feet]].mean(axis=1)
+    apart = left_u - right_u
+    finite = np.isfinite(apart)
+    # the feet's distance is the same under either labelling; its running median ignores a
+    # frame or two in which the model put both feet in one place, which is not a crossing
+    window = max(3, round(CROSSING_MEDIAN_WINDOW_S * fps) | 1)
+    distance = median_filter(np.abs(_bridge_rows(apart[None, :])[0]), size=window, mode="nearest")
+    closing_leg = MAX_FEET_CLOSING_SPEED_LEG_PER_S / fps * (1 + (window - 1) // 4)  # the median of a V
+    crossing = ~finite | (distance < max(MIN_CROSSING_HALF_WIDTH_LEG, closing_leg))
+    half_stride = np.cumsum(crossing)
+    voting = finite & ~crossing
+    votes = np.bincount(half_stride[voting], weights=np.sign(apart[voting]), minlength=half_stride[-1] + 1)
+    majority = np.sign(votes)[half_stride]
+    return np.asarray(voting & (majority != 0) & (np.sign(apart) != majority)), voting
+
+
+def leg_label_swaps(labelled: FloatArray, swapped: FloatArray, fps: float) -> BoolArray:
+    """(T,) frames whose leg labels are exchanged.
+
+    Order flickers within a half-stride (:func:`_order_flicker`) are exchanged first; then
+    the Viterbi pass (:func:`_swap_costs`) decides the frames at crossings and whole
+    half-strides, with the swapped state costing :data:`SWAPPED_AGAINST_ORDER_COST` extra
+    where the foot order agrees with its half-stride. ``labelled`` and ``swapped`` are (T, N)
+    leg coordinates in leg lengths, as labelled and with the legs exchanged.
+    """
+    flicker, ordered = _order_flicker(labelled, fps)
+    first = np.where(flicker[:, None], swapped, labelled)
+    second = np.where(flicker[:, None], labelled, swapped)
+    cost = _blockwise_swap_costs(first, second)
+    cost[:, :, :, 1] += SWAPPED_AGAINST_ORDER_COST * ordered[2:, None, None]
+    return np.asarray(flicker ^ _decode_swaps(cost, 1024, 128))
+
+
 def _leg_swap_pairs() -> tuple[NDArray[np.intp], NDArray[np.intp]]:
     """Landmark indices of the swappable leg points and of their exchanged partners."""
     legs = np.array([skeleton.index(f"{side}_{part}") for side in ("left", "right") for part in _SWAPPABLE_PARTS])
@@ -445,24 +520,32 @@ def _clean(track: PoseTrack, classification: ClipClassification, *, metric_track
     if low_visibility.any():
         xy_rows[np.repeat(low_visibility[:, body].T, 2, axis=0)] = np.nan
 
+    swapped = np.zeros(n_frames, dtype=bool)
+    side_view = classification.view.startswith("side") and n_frames >= 3
+    if side_view:
+        column = {landmark: position for position, landmark in enumerate(body)}
+        legs, partners = _leg_swap_pairs()
+        leg_rows = np.array([2 * column[landmark] + axis for landmark in legs for axis in (0, 1)])
+        body_order = np.array([column[landmark] for landmark in _swap_index()[body]])
+        xy_order = (2 * body_order[:, None] + np.arange(2)).ravel()
+        # before outlier rejection, which would delete a flickering label instead of relabelling it
+        flicker, _ = _order_flicker(xy_rows[leg_rows].T / leg_px, fps)
+        if flicker.any():
+            xy_rows[:, flicker] = xy_rows[xy_order][:, flicker]
+
     window = max(3, round(HAMPEL_WINDOW_S * fps) | 1)
     outlier_rows = _hampel_outlier_rows(xy_rows, window, HAMPEL_MIN_DEVIATION_LEG * leg_px)
     outliers = outlier_rows.reshape(n_body, 2, n_frames).any(axis=1) & ~_points_missing(xy_rows, n_body)
     xy_rows[np.repeat(outliers, 2, axis=0)] = np.nan
 
-    swapped = np.zeros(n_frames, dtype=bool)
-    if classification.view.startswith("side") and n_frames >= 3:
-        column = {landmark: position for position, landmark in enumerate(body)}
-        legs, partners = _leg_swap_pairs()
-        leg_rows = np.array([2 * column[landmark] + axis for landmark in legs for axis in (0, 1)])
+    if side_view:
         partner_rows = np.array([2 * column[landmark] + axis for landmark in partners for axis in (0, 1)])
-        labelled = xy_rows[leg_rows].T / leg_px
-        exchanged = xy_rows[partner_rows].T / leg_px
-        swapped = _decode_swaps(_blockwise_swap_costs(labelled, exchanged), 1024, 128)
+        swapped = leg_label_swaps(xy_rows[leg_rows].T / leg_px, xy_rows[partner_rows].T / leg_px, fps)
         if swapped.any():
-            body_order = np.array([column[landmark] for landmark in _swap_index()[body]])
-            xy_order = (2 * body_order[:, None] + np.arange(2)).ravel()
             xy_rows[:, swapped] = xy_rows[xy_order][:, swapped]
+        if flicker.any():
+            outliers[:, flicker] = outliers[body_order][:, flicker]  # as labelled in the raw track
+            swapped ^= flicker
 
     missing_before = _points_missing(xy_rows, n_body)
     max_gap = round(MAX_GAP_S * fps)
