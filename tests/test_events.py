@@ -14,7 +14,7 @@ from conftest import truth_files
 from gaitcheck.classify import ClipClassification
 from gaitcheck.clean import clean_track
 from gaitcheck.errors import AnalysisError
-from gaitcheck.events import STANCE_COLUMNS, cadence_spm, detect_stances
+from gaitcheck.events import STANCE_COLUMNS, cadence_spm, clip_cadence_spm, detect_stances
 from gaitcheck.pose.replay import read_truth, track_from_truth
 from gaitcheck.skeleton import LEG_LANDMARKS, index
 from gaitcheck.track import PoseTrack
@@ -186,3 +186,32 @@ def test_pelvic_obliquity_does_not_overrule_clear_feet() -> None:
     noise_deg = np.random.default_rng(3).normal(0.0, 0.5, track.n_frames)
     stances = detect_stances(track, _classification("rear"), pelvic_obliquity_deg=noise_deg)
     assert all(_side_matches(truth, stances, track.duration_s))
+
+
+def test_cadence_counts_a_missed_contact() -> None:
+    """A contact missing from a regular rhythm is counted as a step, not skipped."""
+    step_s = 0.35
+    contacts_s = np.delete(step_s * np.arange(12), 5)
+    assert clip_cadence_spm(contacts_s) == pytest.approx(60.0 / step_s)
+
+
+def test_cadence_of_precise_contacts_is_steps_over_time() -> None:
+    """Contacts scattered as little as real running (2 ms): ``60 (n - 1) / (last - first)``,
+    the definition of gaitsynth's truth, including a left/right step-time asymmetry."""
+    rng = np.random.default_rng(5)
+    steps_s = np.resize([0.33, 0.37], 15) + rng.normal(0.0, 0.002, 15)
+    contacts_s = np.r_[0.0, np.cumsum(steps_s)]
+    expected = 60.0 * (contacts_s.size - 1) / (contacts_s[-1] - contacts_s[0])
+    assert clip_cadence_spm(contacts_s) == pytest.approx(expected, rel=1e-12)
+
+
+def test_cadence_of_erratic_contacts_follows_the_rhythm() -> None:
+    """Contacts located 20 ms apart at random (landmarks seen poorly), the last one 50 ms
+    late: the fitted rhythm is nearer the true cadence than the first-to-last formula."""
+    rng = np.random.default_rng(7)
+    step_s = 0.36
+    contacts_s = step_s * np.arange(16) + rng.normal(0.0, 0.020, 16)
+    contacts_s[-1] += 0.050
+    true_spm = 60.0 / step_s
+    first_to_last_spm = 60.0 * 15 / (contacts_s[-1] - contacts_s[0])
+    assert abs(clip_cadence_spm(contacts_s) - true_spm) < 0.5 * abs(first_to_last_spm - true_spm)
