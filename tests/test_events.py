@@ -215,3 +215,42 @@ def test_cadence_of_erratic_contacts_follows_the_rhythm() -> None:
     true_spm = 60.0 / step_s
     first_to_last_spm = 60.0 * 15 / (contacts_s[-1] - contacts_s[0])
     assert abs(clip_cadence_spm(contacts_s) - true_spm) < 0.5 * abs(first_to_last_spm - true_spm)
+
+
+GAITSYNTH = Path(__file__).resolve().parents[2] / "shared" / "tools" / "gaitsynth.py"
+
+
+@pytest.fixture(scope="module")
+def gaitsynth() -> Any:
+    """The shared renderer's module (truth only, no video), or skip when it is not beside the checkout."""
+    import importlib.util
+    import sys
+
+    if not GAITSYNTH.is_file():
+        pytest.skip(f"gaitsynth not found at {GAITSYNTH} (CI provides ../shared beside the checkout)")
+    spec = importlib.util.spec_from_file_location("gaitsynth_for_event_tests", GAITSYNTH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up while being built
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(("seed", "foot_strike"), [(301, {}), (302, {}), (303, {"foot_strike_deg": 4.0})])
+def test_front_view_contacts_within_one_frame(gaitsynth: Any, seed: int, foot_strike: dict[str, float]) -> None:
+    """Front-view runners of benchmarks/event_holdout_suite.toml, true landmarks: every IC
+    within 1 frame, also for a foot landing nearly flat (4 deg), whose toe is highest only
+    well after contact."""
+    params = gaitsynth.params_from_dict(
+        {"seed": seed, "view": "front", "fps": 60, "duration_s": 5.0, "treadmill": True, "variability": 1.0}
+        | foot_strike
+    )
+    truth = gaitsynth.Clip(gaitsynth.resolve_params(params)).truth(f"front_{seed}")
+    track = track_from_truth(truth)
+    classification = _classification("front")
+    stances = detect_stances(clean_track(track, classification)[0], classification)
+    fps = track.fps
+    true_ic = [s["ic_time_s"] * fps for s in truth["stances"] if 15 < s["ic_time_s"] * fps < track.n_frames - 15]
+    assert true_ic
+    for ic in true_ic:
+        assert np.min(np.abs(stances["ic_time_s"].to_numpy() * fps - ic)) <= 1.0, f"IC at frame {ic:.1f} missed"

