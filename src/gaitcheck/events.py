@@ -30,11 +30,12 @@ feature/side combinations, never over frames):
    times. Front views whose toe peaks well after the leg's extension (a foot landing
    nearly flat, :func:`_toe_rises_late_from_the_front`) use the leg most extended (+17 ms).
 
-   MediaPipe tracks (``track.meta["backend"]``) in rear and front views use their own IC
+   MediaPipe tracks (``track.meta["backend"]``) in rear and front views use their own
    rules: seen from behind or in front, MediaPipe's landmarks lag the true ones by 20-30 ms
    and its toe is erratic, so IC is the mean of the ankle's landing deceleration (+6 ms)
    and the pelvis's highest point (+20 ms) from behind, the leg most extended (-8 ms) from
-   the front, lags calibrated on MediaPipe tracks of the renders.
+   the front, and TO the pelvis's fastest rise (+13 ms), lags calibrated on MediaPipe
+   tracks of the renders.
 
 The lags were calibrated on gaitsynth renders (true landmarks and MediaPipe tracks, heel
 strikers) and the RBDS001 mocap runner (forefoot striker) projected into virtual cameras;
@@ -204,17 +205,24 @@ _RULES: dict[str, tuple[tuple[_EventRule, ...], tuple[_EventRule, ...]]] = {
 }
 # MediaPipe landmarks seen from behind or in front: its VIDEO-mode tracking lags and blurs
 # the feet (on the shared renders every feature's peak came 20-30 ms later than on the true
-# landmarks, the pelvis's as much as the ankle's, and the toe was erratic), so IC uses the
-# large, well-tracked landmarks with lags calibrated on the MediaPipe tracks of the shared
-# renders (rear: 9 clips, front: front_treadmill); confirmed on the held-out renders
-# (benchmarks/validate_events.py --extra-renders). TO keeps the rules above.
-_MEDIAPIPE_IC_RULES: dict[str, tuple[_EventRule, ...]] = {
-    # the ankle's landing deceleration (MediaPipe peak 6 ms before IC, mean over the 9
-    # rear clips) and the pelvis's highest point (20 ms before IC), averaged; the same for
-    # heel and forefoot strikers
-    "rear": (_EventRule(*_IC_WINDOW_S, (("ankle_falling_acceleration", 0.006), ("pelvis_high", 0.020))),),
-    # leg most extended (8 ms after IC on front_treadmill's MediaPipe track)
-    "front": (_EventRule(*_IC_WINDOW_S, (("leg_extension", -0.008),)),),
+# landmarks, the pelvis's as much as the ankle's, and the toe was erratic), so the events
+# come from the large, well-tracked landmarks, with lags calibrated on the MediaPipe tracks
+# of the shared renders (rear: the 9 shared rear clips, front: front_treadmill) and confirmed
+# on the held-out renders (benchmarks/validate_events.py --extra-renders).
+_MEDIAPIPE_RULES: dict[str, tuple[tuple[_EventRule, ...], tuple[_EventRule, ...]]] = {
+    "rear": (
+        # the ankle's landing deceleration (peak 6 ms before IC, mean over the rear clips)
+        # and the pelvis's highest point (20 ms before IC), averaged; heel or forefoot strike
+        (_EventRule(*_IC_WINDOW_S, (("ankle_falling_acceleration", 0.006), ("pelvis_high", 0.020))),),
+        # the pelvis rising fastest, 13 ms before TO (mean over the rear clips)
+        (_EventRule(*_TO_WINDOW_S, (("pelvis_rising_speed", 0.013),)),),
+    ),
+    "front": (
+        # leg most extended (8 ms after IC on front_treadmill's MediaPipe track)
+        (_EventRule(*_IC_WINDOW_S, (("leg_extension", -0.008),)),),
+        # the rear TO rule as it is (held-out check: 0.2-0.8 frames on the front renders)
+        (_EventRule(*_TO_WINDOW_S, (("pelvis_rising_speed", 0.013),)),),
+    ),
 }
 
 
@@ -662,8 +670,8 @@ def detect_stances(
     direction = {"side_right": 1.0, "side_left": -1.0}.get(view, 0.0)
     features = {side: _event_features(track, side, direction) for side in ("left", "right")}
     ic_rules, to_rules = _RULES[family]
-    if family in _MEDIAPIPE_IC_RULES and track.meta.get("backend") == MEDIAPIPE_BACKEND:
-        ic_rules = _MEDIAPIPE_IC_RULES[family]
+    if family in _MEDIAPIPE_RULES and track.meta.get("backend") == MEDIAPIPE_BACKEND:
+        ic_rules, to_rules = _MEDIAPIPE_RULES[family]
     elif family == "rear" and _lands_on_forefoot(features, starts.astype(np.float64), is_left, fps):
         ic_rules = _RULES["rear_forefoot"][0]
     elif family == "front" and _toe_rises_late_from_the_front(features, starts.astype(np.float64), is_left, fps):
