@@ -254,3 +254,17 @@ def test_front_view_contacts_within_one_frame(gaitsynth: Any, seed: int, foot_st
     assert true_ic
     for ic in true_ic:
         assert np.min(np.abs(stances["ic_time_s"].to_numpy() * fps - ic)) <= 1.0, f"IC at frame {ic:.1f} missed"
+
+
+def test_cadence_uses_the_timing_noise_hidden_by_regularisation() -> None:
+    """Inner contacts already pulled onto the rhythm, the first and last 30 ms off: told the
+    contacts' real timing noise (20 ms), the cadence moves toward the rhythm; not told, the
+    regular inner contacts make the ends look precise and they are kept."""
+    step_s = 0.35
+    contacts_s = step_s * np.arange(14)
+    contacts_s[0] -= 0.030
+    contacts_s[-1] += 0.030
+    true_spm = 60.0 / step_s
+    told_spm, not_told_spm = clip_cadence_spm(contacts_s, timing_sd_s=0.020), clip_cadence_spm(contacts_s)
+    assert not_told_spm == pytest.approx(60.0 * 13 / (contacts_s[-1] - contacts_s[0]))
+    assert abs(told_spm - true_spm) < 0.5 * abs(not_told_spm - true_spm)
