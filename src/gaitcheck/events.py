@@ -474,7 +474,7 @@ def _locate_best(
     return candidates[best]
 
 
-def _regularise_steps(frames: FloatArray, seen: NDArray[np.bool_], fps: float) -> tuple[FloatArray, float]:
+def _regularise_steps(frames: FloatArray, seen: NDArray[np.bool_], fps: float) -> tuple[FloatArray, float | None]:
     """Pull noisy initial contacts toward the rhythm predicted by the neighbouring steps.
 
     Each seen event gets a step number (gaps of about two median steps count as two, so a
@@ -494,15 +494,16 @@ def _regularise_steps(frames: FloatArray, seen: NDArray[np.bool_], fps: float) -
     events : numpy.ndarray
         The events, same shape; unseen events and clips with fewer than six seen events
         unchanged.
-    spread : float
-        ``r`` in frames, the timing noise of the measured events (0 when not estimated).
+    spread : float or None
+        ``r`` in frames, the timing noise of the measured events; None when the clip has
+        too few events to estimate it.
     """
     times = frames[seen]
     m = times.size
     if m < 6:
-        return frames, 0.0
+        return frames, None
     if not np.median(np.diff(times)) > 0:
-        return frames, 0.0
+        return frames, None
     step_number = step_numbers(times)
     half = REGULARITY_HALF_WINDOW_STEPS
     offsets = np.r_[np.arange(-half, 0), np.arange(1, half + 1)]
@@ -530,7 +531,7 @@ def _regularise_steps(frames: FloatArray, seen: NDArray[np.bool_], fps: float) -
         predicted = np.where(solvable, coefficients[:, 0] + coefficients[:, 2] * own_alternation, times)
         residual = times - predicted
         if int(solvable.sum()) < 5:
-            return frames, 0.0
+            return frames, None
         spread = 1.4826 * float(np.median(np.abs(residual[solvable] - np.median(residual[solvable]))))
         scaled = np.abs(residual) / (1.5 * max(spread, jitter))
         robust_weight = np.where(scaled <= 1.0, 1.0, 1.0 / np.maximum(scaled, 1e-12))  # Huber
@@ -667,7 +668,7 @@ def detect_stances(
     starts, ends, is_left = _pelvis_intervals(track, smooth, leg_px, walking=classification.activity == "walking")
 
     family = view if view in ("rear", "front") else "side"
-    ic_spread_frames = 0.0
+    ic_spread_frames: float | None = 0.0
     if family == "side" and classification.activity == "walking":
         family = "side_walking"
     direction = {"side_right": 1.0, "side_left": -1.0}.get(view, 0.0)
@@ -723,7 +724,9 @@ def detect_stances(
         )
     table["side"], relabelled = _alternate_sides(table["side"].to_numpy(), pelvis_says_left)
     table.attrs["sides_relabelled"] = relabelled
-    table.attrs["ic_timing_sd_s"] = ic_spread_frames / fps
+    # the contacts' timing noise, for the cadence: measured where they are regularised
+    # (rear/front; None when too few to measure); side-view contacts count as precise
+    table.attrs["ic_timing_sd_s"] = None if ic_spread_frames is None else ic_spread_frames / fps
     if len(table) < MIN_STANCES:
         raise AnalysisError(
             _source(track) + f"only {len(table)} foot contacts found, at least {MIN_STANCES} (two strides) are needed; "
@@ -812,7 +815,7 @@ def step_numbers(ic_time_s: FloatArray) -> NDArray[np.int64]:
     return np.r_[0, np.cumsum(np.maximum(1, np.round(gaps / step_s)))].astype(np.int64)
 
 
-def clip_cadence_spm(ic_time_s: NDArray[np.floating[Any]], timing_sd_s: float = 0.0) -> float:
+def clip_cadence_spm(ic_time_s: NDArray[np.floating[Any]], timing_sd_s: float | None = None) -> float:
     """Steps per minute over a clip: 60 / the step time fitted to every initial contact.
 
     The step time is the slope of a robust least-squares line of IC time against step
@@ -822,18 +825,18 @@ def clip_cadence_spm(ic_time_s: NDArray[np.floating[Any]], timing_sd_s: float = 
     contact, so the error of the first and last one no longer dominates on a short clip.
 
     The first and last contacts keep the weight ``j^2 / r^2`` (at most 1) against the
-    fitted line, ``j`` being :data:`STEP_TIMING_JITTER_S` and ``r`` the larger of the
-    contacts' robust scatter about the line and ``timing_sd_s``: contacts located about as
-    precisely as real running varies give exactly ``60 (n - 1) / (t_last - t_first)``
-    (gaitsynth's definition of cadence, n counting missed contacts), erratic ones the
-    fitted rhythm.
+    fitted line, ``j`` being :data:`STEP_TIMING_JITTER_S` and ``r`` the contacts' timing
+    noise: contacts located about as precisely as real running varies give exactly
+    ``60 (n - 1) / (t_last - t_first)`` (gaitsynth's definition of cadence, n counting
+    missed contacts), erratic ones the fitted rhythm.
 
     Parameters
     ----------
     ic_time_s : initial-contact times (s), any order.
     timing_sd_s : the contacts' timing noise when known (``detect_stances`` stores it in
-        ``attrs["ic_timing_sd_s"]``): the times may already have been regularised, which
-        hides it from the scatter.
+        ``attrs["ic_timing_sd_s"]``; regularised contacts hide it from their scatter), 0
+        for contacts known to be precise; None: their robust scatter about the fitted line
+        (which also holds the runner's own drift in rhythm).
 
     Returns
     -------
@@ -860,7 +863,8 @@ def clip_cadence_spm(ic_time_s: NDArray[np.floating[Any]], timing_sd_s: float = 
         spread = 1.4826 * float(np.median(np.abs(residual - np.median(residual))))
         scaled = np.abs(residual) / (1.5 * max(spread, STEP_TIMING_JITTER_S))
         weights = np.where(scaled <= 1.0, 1.0, 1.0 / np.maximum(scaled, 1e-12))  # Huber
-    spread = max(spread, timing_sd_s)
+    if timing_sd_s is not None:
+        spread = timing_sd_s
     keep_measured = min(1.0, STEP_TIMING_JITTER_S**2 / max(spread**2, 1e-12))
     ends = fitted[[0, -1]] + keep_measured * (times[[0, -1]] - fitted[[0, -1]])
     duration_s = float(ends[1] - ends[0])
@@ -868,8 +872,8 @@ def clip_cadence_spm(ic_time_s: NDArray[np.floating[Any]], timing_sd_s: float = 
 
 
 def cadence_spm(stances: pd.DataFrame) -> float:
-    """Steps per minute from all initial contacts of a stances table (:func:`clip_cadence_spm`,
-    with the table's ``attrs["ic_timing_sd_s"]`` when present).
+    """Steps per minute from all initial contacts of a stances table (:func:`clip_cadence_spm`
+    with the table's ``attrs["ic_timing_sd_s"]``; without it the contacts count as precise).
 
     Raises
     ------

@@ -119,7 +119,7 @@ def compute_strides(
         strides[name] = values
     strides.attrs.update(
         cadence_spm=clip_cadence_spm(
-            ctx.ic_time_s[ctx.ic_time_s >= track.time_s[0]], float(stances.attrs.get("ic_timing_sd_s", 0.0))
+            ctx.ic_time_s[ctx.ic_time_s >= track.time_s[0]], stances.attrs.get("ic_timing_sd_s", 0.0)
         )
         if track.n_frames
         else float("nan"),
