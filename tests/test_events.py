@@ -14,7 +14,14 @@ from conftest import truth_files
 from gaitcheck.classify import ClipClassification
 from gaitcheck.clean import clean_track
 from gaitcheck.errors import AnalysisError
-from gaitcheck.events import STANCE_COLUMNS, cadence_spm, clip_cadence_spm, detect_stances
+from gaitcheck.events import (
+    MEDIAPIPE_IC_TIMING_SD_S,
+    STANCE_COLUMNS,
+    cadence_spm,
+    clip_cadence_spm,
+    detect_stances,
+)
+from gaitcheck.pose.mediapipe_backend import BACKEND_NAME as MEDIAPIPE_BACKEND
 from gaitcheck.pose.replay import read_truth, track_from_truth
 from gaitcheck.skeleton import LEG_LANDMARKS, index
 from gaitcheck.track import PoseTrack
@@ -268,3 +275,21 @@ def test_cadence_uses_the_timing_noise_hidden_by_regularisation() -> None:
     told_spm, not_told_spm = clip_cadence_spm(contacts_s, timing_sd_s=0.020), clip_cadence_spm(contacts_s)
     assert not_told_spm == pytest.approx(60.0 * 13 / (contacts_s[-1] - contacts_s[0]))
     assert abs(told_spm - true_spm) < 0.5 * abs(not_told_spm - true_spm)
+
+
+def test_mediapipe_tracks_use_their_own_rear_rules() -> None:
+    """The same rear-view landmarks labelled as MediaPipe's: the MediaPipe rules, which
+    compensate its 20-30 ms latency, place every IC about that much before the truth, and
+    the contacts carry MediaPipe's timing noise for the cadence."""
+    truth = read_truth(SAMPLES / "demo_rear.truth.json")
+    classification = _classification("rear")
+    cleaned, _ = clean_track(track_from_truth(truth), classification)
+    precise = detect_stances(cleaned, classification)
+    as_mediapipe = detect_stances(cleaned.with_meta(backend=MEDIAPIPE_BACKEND), classification)
+    true_ic_s = np.array([s["ic_time_s"] for s in truth["stances"]])
+    lead_s = [
+        np.min(np.abs(true_ic_s - t)) * np.sign(true_ic_s[np.argmin(np.abs(true_ic_s - t))] - t)
+        for t in as_mediapipe["ic_time_s"]
+    ]
+    assert 0.010 < float(np.median(lead_s)) < 0.040
+    assert precise.attrs["ic_timing_sd_s"] < MEDIAPIPE_IC_TIMING_SD_S <= as_mediapipe.attrs["ic_timing_sd_s"]

@@ -115,6 +115,11 @@ MIN_FOOT_EXCURSION_LEG = 0.05
 STEP_TIMING_JITTER_S = 0.006
 #: Contacts from which :func:`clip_cadence_spm` also fits a left/right step-time offset.
 CADENCE_MIN_CONTACTS_FOR_ALTERNATION = 6
+#: Least timing noise (s) of initial contacts located on MediaPipe rear/front tracks, for
+#: the cadence: the spread that :func:`_regularise_steps` measures understates it (slow
+#: drifts of the error look like rhythm). Per-clip SD of the IC error on the 10 shared
+#: rear/front renders' MediaPipe tracks: 7.5 to 27 ms, median 18 ms.
+MEDIAPIPE_IC_TIMING_SD_S = 0.015
 #: Neighbouring contacts on either side of an IC that predict it in :func:`_regularise_steps`.
 REGULARITY_HALF_WINDOW_STEPS = 8
 #: Rear view: when the toe's highest point relative to the ankle comes this long (median
@@ -668,13 +673,14 @@ def detect_stances(
     starts, ends, is_left = _pelvis_intervals(track, smooth, leg_px, walking=classification.activity == "walking")
 
     family = view if view in ("rear", "front") else "side"
-    ic_spread_frames: float | None = 0.0
+    ic_timing_sd_s: float | None = 0.0
     if family == "side" and classification.activity == "walking":
         family = "side_walking"
     direction = {"side_right": 1.0, "side_left": -1.0}.get(view, 0.0)
     features = {side: _event_features(track, side, direction) for side in ("left", "right")}
     ic_rules, to_rules = _RULES[family]
-    if family in _MEDIAPIPE_RULES and track.meta.get("backend") == MEDIAPIPE_BACKEND:
+    mediapipe_rules = family in _MEDIAPIPE_RULES and track.meta.get("backend") == MEDIAPIPE_BACKEND
+    if mediapipe_rules:
         ic_rules, to_rules = _MEDIAPIPE_RULES[family]
     elif family == "rear" and _lands_on_forefoot(features, starts.astype(np.float64), is_left, fps):
         ic_rules = _RULES["rear_forefoot"][0]
@@ -690,6 +696,9 @@ def detect_stances(
         # toe-offs are left as measured: their true timing varies more from step to step
         # (contact time varies), and regularising them moved true-landmark TOs off by 1.2 frames
         ic_frames, ic_spread_frames = _regularise_steps(ic_frames, ic_seen, fps)
+        ic_timing_sd_s = None if ic_spread_frames is None else ic_spread_frames / fps
+        if mediapipe_rules:
+            ic_timing_sd_s = max(ic_timing_sd_s or 0.0, MEDIAPIPE_IC_TIMING_SD_S)
     last = track.n_frames - 1
     to_frames = np.where(to_seen, to_frames, float(last))
     keep = ic_seen & (ic_frames >= 0) & (ic_frames < to_frames)
@@ -726,7 +735,7 @@ def detect_stances(
     table.attrs["sides_relabelled"] = relabelled
     # the contacts' timing noise, for the cadence: measured where they are regularised
     # (rear/front; None when too few to measure); side-view contacts count as precise
-    table.attrs["ic_timing_sd_s"] = None if ic_spread_frames is None else ic_spread_frames / fps
+    table.attrs["ic_timing_sd_s"] = ic_timing_sd_s
     if len(table) < MIN_STANCES:
         raise AnalysisError(
             _source(track) + f"only {len(table)} foot contacts found, at least {MIN_STANCES} (two strides) are needed; "
