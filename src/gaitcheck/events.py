@@ -673,7 +673,7 @@ def detect_stances(
     starts, ends, is_left = _pelvis_intervals(track, smooth, leg_px, walking=classification.activity == "walking")
 
     family = view if view in ("rear", "front") else "side"
-    ic_timing_sd_s: float | None = 0.0
+    ic_timing_sd_s: float | None = None
     if family == "side" and classification.activity == "walking":
         family = "side_walking"
     direction = {"side_right": 1.0, "side_left": -1.0}.get(view, 0.0)
@@ -734,7 +734,7 @@ def detect_stances(
     table["side"], relabelled = _alternate_sides(table["side"].to_numpy(), pelvis_says_left)
     table.attrs["sides_relabelled"] = relabelled
     # the contacts' timing noise, for the cadence: measured where they are regularised
-    # (rear/front; None when too few to measure); side-view contacts count as precise
+    # (rear/front); None (side views, too few contacts): their scatter about the rhythm
     table.attrs["ic_timing_sd_s"] = ic_timing_sd_s
     if len(table) < MIN_STANCES:
         raise AnalysisError(
