@@ -15,7 +15,15 @@ from conftest import truth_files
 from gaitcheck.classify import ClipClassification
 from gaitcheck.clean import clean_track
 from gaitcheck.errors import AnalysisError
-from gaitcheck.events import STANCE_COLUMNS, cadence_spm, detect_stances, leg_length_px
+from gaitcheck.events import (
+    MEDIAPIPE_IC_TIMING_SD_S,
+    STANCE_COLUMNS,
+    cadence_spm,
+    clip_cadence_spm,
+    detect_stances,
+    leg_length_px,
+)
+from gaitcheck.pose.mediapipe_backend import BACKEND_NAME as MEDIAPIPE_BACKEND
 from gaitcheck.pose.replay import read_truth, track_from_truth
 from gaitcheck.skeleton import LEG_LANDMARKS, index
 from gaitcheck.track import PoseTrack
@@ -267,3 +275,103 @@ def test_heel_landing_refinement_needs_precise_landmarks() -> None:
         moved.append(float(np.median(np.abs(refined - frames))))
     assert moved[0] > 0.3
     assert moved[1] == 0.0
+
+
+def test_cadence_counts_a_missed_contact() -> None:
+    """A contact missing from a regular rhythm is counted as a step, not skipped."""
+    step_s = 0.35
+    contacts_s = np.delete(step_s * np.arange(12), 5)
+    assert clip_cadence_spm(contacts_s) == pytest.approx(60.0 / step_s)
+
+
+def test_cadence_of_precise_contacts_is_steps_over_time() -> None:
+    """Contacts scattered as little as real running (2 ms): ``60 (n - 1) / (last - first)``,
+    the definition of gaitsynth's truth, including a left/right step-time asymmetry."""
+    rng = np.random.default_rng(5)
+    steps_s = np.resize([0.33, 0.37], 15) + rng.normal(0.0, 0.002, 15)
+    contacts_s = np.r_[0.0, np.cumsum(steps_s)]
+    expected = 60.0 * (contacts_s.size - 1) / (contacts_s[-1] - contacts_s[0])
+    assert clip_cadence_spm(contacts_s) == pytest.approx(expected, rel=1e-12)
+
+
+def test_cadence_of_erratic_contacts_follows_the_rhythm() -> None:
+    """Contacts located 20 ms apart at random (landmarks seen poorly), the last one 50 ms
+    late: the fitted rhythm is nearer the true cadence than the first-to-last formula."""
+    rng = np.random.default_rng(7)
+    step_s = 0.36
+    contacts_s = step_s * np.arange(16) + rng.normal(0.0, 0.020, 16)
+    contacts_s[-1] += 0.050
+    true_spm = 60.0 / step_s
+    first_to_last_spm = 60.0 * 15 / (contacts_s[-1] - contacts_s[0])
+    assert abs(clip_cadence_spm(contacts_s) - true_spm) < 0.5 * abs(first_to_last_spm - true_spm)
+
+
+GAITSYNTH = Path(__file__).resolve().parents[2] / "shared" / "tools" / "gaitsynth.py"
+
+
+@pytest.fixture(scope="module")
+def gaitsynth() -> Any:
+    """The shared renderer's module (truth only, no video), or skip when it is not beside the checkout."""
+    import importlib.util
+    import sys
+
+    if not GAITSYNTH.is_file():
+        pytest.skip(f"gaitsynth not found at {GAITSYNTH} (CI provides ../shared beside the checkout)")
+    spec = importlib.util.spec_from_file_location("gaitsynth_for_event_tests", GAITSYNTH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up while being built
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(("seed", "foot_strike"), [(301, {}), (302, {}), (303, {"foot_strike_deg": 4.0})])
+def test_front_view_contacts_within_one_frame(gaitsynth: Any, seed: int, foot_strike: dict[str, float]) -> None:
+    """Front-view runners of benchmarks/event_holdout_suite.toml, true landmarks: every IC
+    within 1 frame, also for a foot landing nearly flat (4 deg), whose toe is highest only
+    well after contact."""
+    params = gaitsynth.params_from_dict(
+        {"seed": seed, "view": "front", "fps": 60, "duration_s": 5.0, "treadmill": True, "variability": 1.0}
+        | foot_strike
+    )
+    truth = gaitsynth.Clip(gaitsynth.resolve_params(params)).truth(f"front_{seed}")
+    track = track_from_truth(truth)
+    classification = _classification("front")
+    stances = detect_stances(clean_track(track, classification)[0], classification)
+    fps = track.fps
+    true_ic = [s["ic_time_s"] * fps for s in truth["stances"] if 15 < s["ic_time_s"] * fps < track.n_frames - 15]
+    assert true_ic
+    for ic in true_ic:
+        assert np.min(np.abs(stances["ic_time_s"].to_numpy() * fps - ic)) <= 1.0, f"IC at frame {ic:.1f} missed"
+
+
+def test_cadence_uses_the_timing_noise_hidden_by_regularisation() -> None:
+    """Inner contacts already pulled onto the rhythm, the first and last 30 ms off: told the
+    contacts' real timing noise (20 ms), the cadence moves toward the rhythm; not told, the
+    regular inner contacts make the ends look precise and they are kept."""
+    step_s = 0.35
+    contacts_s = step_s * np.arange(14)
+    contacts_s[0] -= 0.030
+    contacts_s[-1] += 0.030
+    true_spm = 60.0 / step_s
+    told_spm, not_told_spm = clip_cadence_spm(contacts_s, timing_sd_s=0.020), clip_cadence_spm(contacts_s)
+    assert not_told_spm == pytest.approx(60.0 * 13 / (contacts_s[-1] - contacts_s[0]))
+    assert abs(told_spm - true_spm) < 0.5 * abs(not_told_spm - true_spm)
+
+
+def test_mediapipe_tracks_use_their_own_rear_rules() -> None:
+    """The same rear-view landmarks labelled as MediaPipe's: the MediaPipe rules, which
+    compensate its 20-30 ms latency, place every IC about that much before the truth, and
+    the contacts carry MediaPipe's timing noise for the cadence."""
+    truth = read_truth(SAMPLES / "demo_rear.truth.json")
+    classification = _classification("rear")
+    cleaned, _ = clean_track(track_from_truth(truth), classification)
+    precise = detect_stances(cleaned, classification)
+    as_mediapipe = detect_stances(cleaned.with_meta(backend=MEDIAPIPE_BACKEND), classification)
+    true_ic_s = np.array([s["ic_time_s"] for s in truth["stances"]])
+    lead_s = [
+        np.min(np.abs(true_ic_s - t)) * np.sign(true_ic_s[np.argmin(np.abs(true_ic_s - t))] - t)
+        for t in as_mediapipe["ic_time_s"]
+    ]
+    assert 0.010 < float(np.median(lead_s)) < 0.040
+    assert precise.attrs["ic_timing_sd_s"] < MEDIAPIPE_IC_TIMING_SD_S <= as_mediapipe.attrs["ic_timing_sd_s"]

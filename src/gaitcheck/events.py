@@ -21,13 +21,21 @@ feature/side combinations, never over frames):
                                                            (-12 ms)
    rear   toe highest relative to the ankle (+18 ms)       toe lowest relative to the pelvis
                                                            (-24 ms)
-   front  leg most extended (-8 ms)                        ankle's upward acceleration peak
-                                                           (-19 ms)
+   front  toe highest relative to the ankle (+19 ms)       ankle's upward acceleration peak
+                                                           (-27 ms)
    =====  ===============================================  =================================
 
    Rear views have a second IC rule (median of the toe feature, the ankle's vertical
    acceleration and the pelvis's height), used when it gives clearly more regular stride
-   times (MediaPipe sees the toe poorly from behind).
+   times. Front views whose toe peaks well after the leg's extension (a foot landing
+   nearly flat, :func:`_toe_rises_late_from_the_front`) use the leg most extended (+17 ms).
+
+   MediaPipe tracks (``track.meta["backend"]``) in rear and front views use their own
+   rules: seen from behind or in front, MediaPipe's landmarks lag the true ones by 20-30 ms
+   and its toe is erratic, so IC is the mean of the ankle's landing deceleration (+6 ms)
+   and the pelvis's highest point (+20 ms) from behind, the leg most extended (-8 ms) from
+   the front, and TO the pelvis's fastest rise (+13 ms), lags calibrated on MediaPipe
+   tracks of the renders.
 
    Side-view running ICs are then refined, when the landmarks are precise enough, to the
    instant the heel's horizontal image track bends from its late-swing approach onto the
@@ -65,6 +73,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from gaitcheck.errors import AnalysisError
+from gaitcheck.pose.mediapipe_backend import BACKEND_NAME as MEDIAPIPE_BACKEND
 from gaitcheck.track import PoseTrack
 
 if TYPE_CHECKING:
@@ -109,6 +118,13 @@ MIN_FOOT_EXCURSION_LEG = 0.05
 #: steady rhythm, which :func:`_regularise_steps` leaves alone: treadmill step times vary by
 #: about 2 % (6-7 ms); the renders' true ICs scatter 2-7 ms around a regular left/right rhythm.
 STEP_TIMING_JITTER_S = 0.006
+#: Contacts from which :func:`clip_cadence_spm` also fits a left/right step-time offset.
+CADENCE_MIN_CONTACTS_FOR_ALTERNATION = 6
+#: Least timing noise (s) of initial contacts located on MediaPipe rear/front tracks, for
+#: the cadence: the spread that :func:`_regularise_steps` measures understates it (slow
+#: drifts of the error look like rhythm). Per-clip SD of the IC error on the 10 shared
+#: rear/front renders' MediaPipe tracks: 7.5 to 27 ms, median 18 ms.
+MEDIAPIPE_IC_TIMING_SD_S = 0.015
 #: Neighbouring contacts on either side of an IC that predict it in :func:`_regularise_steps`.
 REGULARITY_HALF_WINDOW_STEPS = 8
 #: Rear view: when the toe's highest point relative to the ankle comes this long (median
@@ -140,6 +156,12 @@ MIN_HEEL_LANDING_CUTOFF_HZ = 10.0
 #: Gaussian noise added to true landmarks: 0.5 % of leg length gives about 0.1 % (fitted
 #: contacts better than the rules' in median), 1 % about 0.2 % (no better: rules kept).
 MAX_HEEL_LANDING_RESIDUAL_LEG = 0.0015
+#: Front view: when the toe's highest point relative to the ankle comes this long (median
+#: over the clip) after the leg's most extended point, the toe does not mark the landing
+#: and the leg-extension IC rule is used. True landmarks of gaitsynth front renders: -18 to
+#: +4 ms for heel strikes of 11-17 deg (front_treadmill, seeds 301, 302, 304 of
+#: benchmarks/event_holdout_suite.toml); +130 ms for a 4 deg strike (seed 303).
+FRONT_TOE_LATE_S = 0.06
 
 
 @dataclass(frozen=True)
@@ -198,9 +220,41 @@ _RULES: dict[str, tuple[tuple[_EventRule, ...], tuple[_EventRule, ...]]] = {
         (_EventRule(0.30, 0.20, (("heel_ahead_of_pelvis", 0.0),)),),
         (_EventRule(0.20, 0.30, (("toe_behind_pelvis", 0.0),)),),
     ),
+    # front view: the toe rises to its highest relative to the ankle at a heel strike, as
+    # from behind (lag from the true landmarks of front_treadmill and seeds 301, 302, 304 of
+    # benchmarks/event_holdout_suite.toml: 17-23 ms); TO: the ankle's upward acceleration
+    # peaks 25-29 ms after TO (true landmarks of front_treadmill and seeds 301-303)
     "front": (
+        (_EventRule(*_IC_WINDOW_S, (("toe_up", 0.019),)),),
+        (_EventRule(*_TO_WINDOW_S, (("ankle_rising_acceleration", -0.027),)),),
+    ),
+    # front view, foot landing nearly flat (:func:`_toe_rises_late_from_the_front`): the leg
+    # most extended, 16-24 ms before IC on the true landmarks of the front renders except
+    # front_treadmill (0 ms; its camera is 0.65 m high, the others' 1.0-1.3 m)
+    "front_flat_foot": (
+        (_EventRule(*_IC_WINDOW_S, (("leg_extension", 0.017),)),),
+        (),
+    ),
+}
+# MediaPipe landmarks seen from behind or in front: its VIDEO-mode tracking lags and blurs
+# the feet (on the shared renders every feature's peak came 20-30 ms later than on the true
+# landmarks, the pelvis's as much as the ankle's, and the toe was erratic), so the events
+# come from the large, well-tracked landmarks, with lags calibrated on the MediaPipe tracks
+# of the shared renders (rear: the 9 shared rear clips, front: front_treadmill) and confirmed
+# on the held-out renders (benchmarks/validate_events.py --extra-renders).
+_MEDIAPIPE_RULES: dict[str, tuple[tuple[_EventRule, ...], tuple[_EventRule, ...]]] = {
+    "rear": (
+        # the ankle's landing deceleration (peak 6 ms before IC, mean over the rear clips)
+        # and the pelvis's highest point (20 ms before IC), averaged; heel or forefoot strike
+        (_EventRule(*_IC_WINDOW_S, (("ankle_falling_acceleration", 0.006), ("pelvis_high", 0.020))),),
+        # the pelvis rising fastest, 13 ms before TO (mean over the rear clips)
+        (_EventRule(*_TO_WINDOW_S, (("pelvis_rising_speed", 0.013),)),),
+    ),
+    "front": (
+        # leg most extended (8 ms after IC on front_treadmill's MediaPipe track)
         (_EventRule(*_IC_WINDOW_S, (("leg_extension", -0.008),)),),
-        (_EventRule(*_TO_WINDOW_S, (("ankle_rising_acceleration", -0.019),)),),
+        # the rear TO rule as it is (held-out check: 0.2-0.8 frames on the front renders)
+        (_EventRule(*_TO_WINDOW_S, (("pelvis_rising_speed", 0.013),)),),
     ),
 }
 
@@ -560,7 +614,7 @@ def _locate_best(
     return candidates[best]
 
 
-def _regularise_steps(frames: FloatArray, seen: NDArray[np.bool_], fps: float) -> FloatArray:
+def _regularise_steps(frames: FloatArray, seen: NDArray[np.bool_], fps: float) -> tuple[FloatArray, float | None]:
     """Pull noisy initial contacts toward the rhythm predicted by the neighbouring steps.
 
     Each seen event gets a step number (gaps of about two median steps count as two, so a
@@ -577,19 +631,20 @@ def _regularise_steps(frames: FloatArray, seen: NDArray[np.bool_], fps: float) -
 
     Returns
     -------
-    numpy.ndarray
+    events : numpy.ndarray
         The events, same shape; unseen events and clips with fewer than six seen events
         unchanged.
+    spread : float or None
+        ``r`` in frames, the timing noise of the measured events; None when the clip has
+        too few events to estimate it.
     """
     times = frames[seen]
     m = times.size
     if m < 6:
-        return frames
-    gaps = np.diff(times)
-    step = float(np.median(gaps))
-    if not step > 0:
-        return frames
-    step_number = np.r_[0, np.cumsum(np.maximum(1, np.round(gaps / step)))].astype(np.int64)
+        return frames, None
+    if not np.median(np.diff(times)) > 0:
+        return frames, None
+    step_number = step_numbers(times)
     half = REGULARITY_HALF_WINDOW_STEPS
     offsets = np.r_[np.arange(-half, 0), np.arange(1, half + 1)]
     neighbour = np.arange(m)[:, None] + offsets[None, :]
@@ -616,14 +671,36 @@ def _regularise_steps(frames: FloatArray, seen: NDArray[np.bool_], fps: float) -
         predicted = np.where(solvable, coefficients[:, 0] + coefficients[:, 2] * own_alternation, times)
         residual = times - predicted
         if int(solvable.sum()) < 5:
-            return frames
+            return frames, None
         spread = 1.4826 * float(np.median(np.abs(residual[solvable] - np.median(residual[solvable]))))
         scaled = np.abs(residual) / (1.5 * max(spread, jitter))
         robust_weight = np.where(scaled <= 1.0, 1.0, 1.0 / np.maximum(scaled, 1e-12))  # Huber
     keep_measured = min(1.0, jitter**2 / max(spread**2, 1e-12))
     regular = frames.copy()
     regular[seen] = predicted + keep_measured * (times - predicted)
-    return regular
+    return regular, spread
+
+
+def _median_peak_delay_s(
+    features: dict[str, dict[str, FloatArray]],
+    later: str,
+    earlier: str,
+    boundaries: FloatArray,
+    is_left: NDArray[np.bool_],
+    fps: float,
+) -> float:
+    """Clip-wide median time (s) from the IC-window peak of ``earlier`` to that of ``later``.
+
+    NaN when no contact shows both peaks.
+    """
+    later_frames, later_seen = _locate(features, _EventRule(*_IC_WINDOW_S, ((later, 0.0),)), boundaries, is_left, fps)
+    earlier_frames, earlier_seen = _locate(
+        features, _EventRule(*_IC_WINDOW_S, ((earlier, 0.0),)), boundaries, is_left, fps
+    )
+    both = later_seen & earlier_seen
+    if not both.any():
+        return float("nan")
+    return float(np.median(later_frames[both] - earlier_frames[both])) / fps
 
 
 def _lands_on_forefoot(
@@ -636,15 +713,22 @@ def _lands_on_forefoot(
     once the heel has come down. The clip-wide median delay between the two peaks, compared
     with :data:`FOREFOOT_STRIKE_TOE_DELAY_S`, tells the two apart.
     """
-    toe_rule = _EventRule(*_IC_WINDOW_S, (("toe_up", 0.0),))
-    landing_rule = _EventRule(*_IC_WINDOW_S, (("ankle_falling_acceleration", 0.0),))
-    toe_frames, toe_seen = _locate(features, toe_rule, boundaries, is_left, fps)
-    landing_frames, landing_seen = _locate(features, landing_rule, boundaries, is_left, fps)
-    both = toe_seen & landing_seen
-    if not both.any():
-        return False
-    delay_s = float(np.median(toe_frames[both] - landing_frames[both])) / fps
-    return delay_s > FOREFOOT_STRIKE_TOE_DELAY_S
+    delay_s = _median_peak_delay_s(features, "toe_up", "ankle_falling_acceleration", boundaries, is_left, fps)
+    return bool(delay_s > FOREFOOT_STRIKE_TOE_DELAY_S)
+
+
+def _toe_rises_late_from_the_front(
+    features: dict[str, dict[str, FloatArray]], boundaries: FloatArray, is_left: NDArray[np.bool_], fps: float
+) -> bool:
+    """Whether, seen from the front, the toe's highest point does not mark the landing.
+
+    At a clear heel strike the toe is highest relative to the ankle at contact, just as the
+    leg is most extended; a foot landing nearly flat (or on the forefoot) shows its toe
+    highest only later, as the foot lifts toward toe-off. The clip-wide median delay of the
+    toe's peak after the leg's, compared with :data:`FRONT_TOE_LATE_S`, tells them apart.
+    """
+    delay_s = _median_peak_delay_s(features, "toe_up", "leg_extension", boundaries, is_left, fps)
+    return bool(delay_s > FRONT_TOE_LATE_S)
 
 
 def _frame_to_time(track: PoseTrack, frames: FloatArray) -> FloatArray:
@@ -724,13 +808,19 @@ def detect_stances(
     starts, ends, is_left = _pelvis_intervals(track, smooth, leg_px, walking=classification.activity == "walking")
 
     family = view if view in ("rear", "front") else "side"
+    ic_timing_sd_s: float | None = None
     if family == "side" and classification.activity == "walking":
         family = "side_walking"
     direction = {"side_right": 1.0, "side_left": -1.0}.get(view, 0.0)
     features = {side: _event_features(track, side, direction) for side in ("left", "right")}
     ic_rules, to_rules = _RULES[family]
-    if family == "rear" and _lands_on_forefoot(features, starts.astype(np.float64), is_left, fps):
+    mediapipe_rules = family in _MEDIAPIPE_RULES and track.meta.get("backend") == MEDIAPIPE_BACKEND
+    if mediapipe_rules:
+        ic_rules, to_rules = _MEDIAPIPE_RULES[family]
+    elif family == "rear" and _lands_on_forefoot(features, starts.astype(np.float64), is_left, fps):
         ic_rules = _RULES["rear_forefoot"][0]
+    elif family == "front" and _toe_rises_late_from_the_front(features, starts.astype(np.float64), is_left, fps):
+        ic_rules = _RULES["front_flat_foot"][0]
     ic_frames, ic_seen = _locate_best(
         features, ic_rules, starts.astype(np.float64), is_left, fps, erratic_s=MAX_IC_IRREGULARITY_S
     )
@@ -742,7 +832,10 @@ def detect_stances(
     if family in ("rear", "front"):
         # toe-offs are left as measured: their true timing varies more from step to step
         # (contact time varies), and regularising them moved true-landmark TOs off by 1.2 frames
-        ic_frames = _regularise_steps(ic_frames, ic_seen, fps)
+        ic_frames, ic_spread_frames = _regularise_steps(ic_frames, ic_seen, fps)
+        ic_timing_sd_s = None if ic_spread_frames is None else ic_spread_frames / fps
+        if mediapipe_rules:
+            ic_timing_sd_s = max(ic_timing_sd_s or 0.0, MEDIAPIPE_IC_TIMING_SD_S)
     last = track.n_frames - 1
     to_frames = np.where(to_seen, to_frames, float(last))
     keep = ic_seen & (ic_frames >= 0) & (ic_frames < to_frames)
@@ -777,6 +870,9 @@ def detect_stances(
         )
     table["side"], relabelled = _alternate_sides(table["side"].to_numpy(), pelvis_says_left)
     table.attrs["sides_relabelled"] = relabelled
+    # the contacts' timing noise, for the cadence: measured where they are regularised
+    # (rear/front); None (side views, too few contacts): their scatter about the rhythm
+    table.attrs["ic_timing_sd_s"] = ic_timing_sd_s
     if len(table) < MIN_STANCES:
         raise AnalysisError(
             _source(track) + f"only {len(table)} foot contacts found, at least {MIN_STANCES} (two strides) are needed; "
@@ -852,12 +948,90 @@ def _merge_spurious(
     return starts[first], last_end, is_left[first]
 
 
-def cadence_spm(stances: pd.DataFrame) -> float:
-    """Steps per minute from all initial contacts: ``60 (n_IC - 1) / (t_last - t_first)``."""
-    times = np.sort(np.asarray(stances["ic_time_s"], dtype=np.float64))
+def step_numbers(ic_time_s: FloatArray) -> NDArray[np.int64]:
+    """Step number of each (sorted) initial contact, counting the contacts that were missed.
+
+    A gap of about ``k`` median step times counts as ``k`` steps (at least one), so a
+    missed contact keeps the numbering of the ones after it.
+    """
+    gaps = np.diff(ic_time_s)
+    step_s = float(np.median(gaps)) if gaps.size else 0.0
+    if not step_s > 0:
+        return np.arange(ic_time_s.size, dtype=np.int64)
+    return np.r_[0, np.cumsum(np.maximum(1, np.round(gaps / step_s)))].astype(np.int64)
+
+
+def clip_cadence_spm(ic_time_s: NDArray[np.floating[Any]], timing_sd_s: float | None = None) -> float:
+    """Steps per minute over a clip: 60 / the step time fitted to every initial contact.
+
+    The step time is the slope of a robust least-squares line of IC time against step
+    number (:func:`step_numbers`), plus a left/right alternating offset from six contacts
+    on (an asymmetric runner's steps alternate long and short), with Huber weights against
+    a badly located contact. Unlike ``60 (n - 1) / (t_last - t_first)`` it uses every
+    contact, so the error of the first and last one no longer dominates on a short clip.
+
+    The first and last contacts keep the weight ``j^2 / r^2`` (at most 1) against the
+    fitted line, ``j`` being :data:`STEP_TIMING_JITTER_S` and ``r`` the contacts' timing
+    noise: contacts located about as precisely as real running varies give exactly
+    ``60 (n - 1) / (t_last - t_first)`` (gaitsynth's definition of cadence, n counting
+    missed contacts), erratic ones the fitted rhythm.
+
+    Parameters
+    ----------
+    ic_time_s : initial-contact times (s), any order.
+    timing_sd_s : the contacts' timing noise when known (``detect_stances`` stores it in
+        ``attrs["ic_timing_sd_s"]``; regularised contacts hide it from their scatter), 0
+        for contacts known to be precise; None: their robust scatter about the fitted line
+        (which also holds the runner's own drift in rhythm).
+
+    Returns
+    -------
+    float
+        NaN with fewer than two distinct contact times.
+    """
+    times = np.sort(np.asarray(ic_time_s, dtype=np.float64))
+    times = times[np.isfinite(times)]
     if times.size < 2 or times[-1] <= times[0]:
+        return float("nan")
+    number = step_numbers(times).astype(np.float64)
+    columns = [np.ones_like(number), number]
+    if times.size >= CADENCE_MIN_CONTACTS_FOR_ALTERNATION:
+        columns.append(np.where(number % 2 == 0, 1.0, -1.0))
+    design = np.stack(columns, axis=1)
+    weights = np.ones_like(times)
+    fitted = times
+    spread = 0.0
+    for _ in range(4):
+        root = np.sqrt(weights)
+        coefficients = np.linalg.lstsq(design * root[:, None], times * root, rcond=None)[0]
+        fitted = design @ coefficients
+        residual = times - fitted
+        spread = 1.4826 * float(np.median(np.abs(residual - np.median(residual))))
+        scaled = np.abs(residual) / (1.5 * max(spread, STEP_TIMING_JITTER_S))
+        weights = np.where(scaled <= 1.0, 1.0, 1.0 / np.maximum(scaled, 1e-12))  # Huber
+    if timing_sd_s is not None:
+        spread = timing_sd_s
+    keep_measured = min(1.0, STEP_TIMING_JITTER_S**2 / max(spread**2, 1e-12))
+    ends = fitted[[0, -1]] + keep_measured * (times[[0, -1]] - fitted[[0, -1]])
+    duration_s = float(ends[1] - ends[0])
+    return 60.0 * float(number[-1] - number[0]) / duration_s if duration_s > 0 else float("nan")
+
+
+def cadence_spm(stances: pd.DataFrame) -> float:
+    """Steps per minute from all initial contacts of a stances table (:func:`clip_cadence_spm`
+    with the table's ``attrs["ic_timing_sd_s"]``; without it the contacts count as precise).
+
+    Raises
+    ------
+    AnalysisError
+        With fewer than two distinct contact times.
+    """
+    cadence = clip_cadence_spm(
+        np.asarray(stances["ic_time_s"], dtype=np.float64), stances.attrs.get("ic_timing_sd_s", 0.0)
+    )
+    if not np.isfinite(cadence):
         raise AnalysisError("cadence needs at least two initial contacts")
-    return float(60.0 * (times.size - 1) / (times[-1] - times[0]))
+    return cadence
 
 
 def describe(stances: pd.DataFrame) -> dict[str, Any]:

@@ -118,7 +118,9 @@ def compute_strides(
     for name, values in columns.items():
         strides[name] = values
     strides.attrs.update(
-        cadence_spm=clip_cadence_spm(ctx.ic_time_s[ctx.ic_time_s >= track.time_s[0]])
+        cadence_spm=clip_cadence_spm(
+            ctx.ic_time_s[ctx.ic_time_s >= track.time_s[0]], stances.attrs.get("ic_timing_sd_s", 0.0)
+        )
         if track.n_frames
         else float("nan"),
         leg_length_px=ctx.leg_length_px,

@@ -1,19 +1,16 @@
-"""Timing: step, stride, contact and flight time, duty factor and step cadence (all views)."""
+"""Timing: step, stride, contact and flight time, duty factor and step cadence (all views).
+
+The clip cadence is :func:`gaitcheck.events.clip_cadence_spm`, re-exported here.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
+from gaitcheck.events import clip_cadence_spm
 from gaitcheck.metrics._context import MetricColumns, StrideContext
-from gaitcheck.metrics._geometry import FloatArray
 
-
-def clip_cadence_spm(ic_time_s: FloatArray) -> float:
-    """Steps per minute over a clip: 60 * (n_IC - 1) / (last IC - first IC); NaN under 2 ICs."""
-    ic_time_s = np.sort(np.asarray(ic_time_s, dtype=np.float64))
-    if ic_time_s.size < 2 or ic_time_s[-1] <= ic_time_s[0]:
-        return float("nan")
-    return float(60.0 * (ic_time_s.size - 1) / (ic_time_s[-1] - ic_time_s[0]))
+__all__ = ["clip_cadence_spm", "timing"]
 
 
 def timing(ctx: StrideContext) -> MetricColumns:
