@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import pandas as pd
@@ -21,6 +21,9 @@ from gaitcheck.errors import AnalysisError, InputError
 from gaitcheck.events import STANCE_COLUMNS
 from gaitcheck.fileio import jsonable, strict_json, write_text_atomic
 from gaitcheck.track import PoseTrack
+
+if TYPE_CHECKING:
+    from gaitcheck.pelvis import PelvisCrops
 
 #: Fewest complete stances (both events inside the clip) an analysis accepts: two strides.
 MIN_COMPLETE_STANCES: Final[int] = 4
@@ -192,7 +195,7 @@ class ExtractedVideo(os.PathLike[str]):
     Without crops (a cached track) it is just the path.
     """
 
-    def __init__(self, path: str | os.PathLike[str], pelvis_crops: Any = None) -> None:
+    def __init__(self, path: str | os.PathLike[str], pelvis_crops: PelvisCrops | None = None) -> None:
         self.path = Path(path)
         self.pelvis_crops = pelvis_crops
 
@@ -207,18 +210,20 @@ def _pelvis_cache_path(track: PoseTrack) -> Path | None:
     """Where the pelvis estimate of a track extracted from a video is cached (None for other tracks).
 
     The key covers the video's bytes (its sha256 from extraction), every landmark's pixel
-    position (the estimate's only other input), the frame rate and the gaitcheck version.
+    position (the estimate's only other input), the frame rate, the gaitcheck version and
+    the estimator's source code, so an edited estimator never reads an older estimate.
     """
     import hashlib
 
     video_sha256 = track.meta.get("video_sha256")
     if not video_sha256:
         return None
-    from gaitcheck import __version__
+    from gaitcheck import __version__, pelvis
     from gaitcheck.pose.model import cache_root
 
     digest = hashlib.sha256()
     digest.update(f"{video_sha256} {__version__} {track.fps!r} {track.width}x{track.height}".encode())
+    digest.update(Path(pelvis.__file__).read_bytes())
     digest.update(np.ascontiguousarray(track.xy_px, dtype=np.float64).tobytes())
     return cache_root() / PELVIS_CACHE_SUBDIR / f"{digest.hexdigest()}.npz"
 
