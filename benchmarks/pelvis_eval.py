@@ -16,6 +16,13 @@ Usage::
     python benchmarks/pelvis_eval.py                          # ../shared/data/synthetic, truth landmarks
     python benchmarks/pelvis_eval.py /work/pelvis_renders --tracks /tmp/mp_tracks
     python benchmarks/pelvis_eval.py CLIP.mp4 ... --per-stance
+    python benchmarks/pelvis_eval.py ... --rgb     # crops cut from RGB frames, as extraction cuts them
+
+By default the estimate decodes the luma plane (:func:`gaitcheck.pelvis.estimate_pelvis_obliquity`,
+the route of a re-analysis whose track came from the cache); with ``--rgb`` it runs on the RGB
+frames extraction decodes for the pose model (:func:`gaitcheck.pelvis.estimate_from_frames`,
+whose crops equal those extraction cuts; ``tests/test_extract.py`` checks that), the route of
+a first analysis.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from gaitcheck.pelvis import PelvisEstimate, estimate_pelvis_obliquity
+from gaitcheck.pelvis import PelvisEstimate, estimate_from_frames, estimate_pelvis_obliquity
 from gaitcheck.pose.replay import read_truth, track_from_truth
 from gaitcheck.track import PoseTrack
 from gaitcheck.video import iter_frames
@@ -120,6 +127,7 @@ def main() -> None:
     parser.add_argument("inputs", nargs="*", type=Path, help="clips or folders (default ../shared/data/synthetic)")
     parser.add_argument("--tracks", type=Path, default=None, help="folder of MediaPipe tracks <clip>.parquet")
     parser.add_argument("--per-stance", action="store_true", help="also print every stance")
+    parser.add_argument("--rgb", action="store_true", help="estimate from RGB frames (extraction's route)")
     args = parser.parse_args()
     inputs = args.inputs or [DEFAULT_DIR]
     videos = sorted(v for item in inputs for v in (sorted(item.glob("*.mp4")) if item.is_dir() else [item]))
@@ -141,7 +149,10 @@ def main() -> None:
             pass
         decode_ms = 1e3 * (time.process_time() - started) / track.n_frames
         started = time.process_time()
-        estimate = estimate_pelvis_obliquity(video, track)
+        if args.rgb:
+            estimate = estimate_from_frames((frame.rgb for frame in iter_frames(video, stop=track.n_frames)), track)
+        else:
+            estimate = estimate_pelvis_obliquity(video, track)
         cpu_ms = 1e3 * (time.process_time() - started) / track.n_frames
         s = clip_summary(video.stem, truth, estimate)
         s["decode_ms"] = decode_ms

@@ -200,6 +200,28 @@ def test_cache_hit_skips_extraction(
         extract.extract_track(short_clip, model=model_path, progress=False, use_cache=False)
 
 
+def test_pelvis_crops_cut_during_extraction_equal_those_of_the_frames(short_clip: Path, model_path: Path) -> None:
+    """The crops cut inside the extraction loop (two workers, so across the join) are the
+    crops :func:`gaitcheck.pelvis.crops_from_frames` cuts from the decoded frames."""
+    from gaitcheck.pelvis import crops_from_frames
+    from gaitcheck.video import iter_frames
+
+    track, crops = extract.extract_with_pelvis_crops(
+        short_clip, model=model_path, workers=2, use_cache=False, progress=False
+    )
+    assert crops is not None and track.meta["workers"] == 2
+    expected = crops_from_frames((frame.rgb for frame in iter_frames(short_clip)), track)
+    assert crops.n_frames == track.n_frames
+    assert sorted(crops.crops) == sorted(expected.crops) and len(crops.crops) >= 0.9 * track.n_frames
+    for index, crop in expected.crops.items():
+        assert crops.crops[index].origin_px == crop.origin_px and crops.crops[index].scale == crop.scale
+        np.testing.assert_array_equal(crops.crops[index].image, crop.image)
+    assert sorted(crops.scenes) == sorted(expected.scenes)
+    for index, scene in expected.scenes.items():
+        np.testing.assert_array_equal(crops.scenes[index], scene)
+    assert track.meta["timings_s"]["pelvis_crops_cpu"] >= 0.0
+
+
 def test_progress_callback_counts_every_frame(short_clip: Path, model_path: Path) -> None:
     counted: list[int] = []
     track = extract.extract_track(short_clip, model=model_path, use_cache=False, progress=counted.append)

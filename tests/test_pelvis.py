@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from gaitcheck import pelvis, skeleton
-from gaitcheck.errors import AnalysisError
+from gaitcheck.errors import AnalysisError, InputError
 from gaitcheck.track import PoseTrack
 
 WIDTH, HEIGHT, FPS = 320, 240, 60.0
@@ -148,6 +148,96 @@ def test_frames_without_hips_are_not_measured() -> None:
     assert np.all(estimate.confidence[10:15] == 0.0)
     keep = np.r_[0:10, 15:60]
     np.testing.assert_allclose(estimate.obliquity_deg[keep], truth[keep], atol=0.5)
+
+
+def test_crops_give_the_frames_own_patches() -> None:
+    """A pelvis narrower than CROP_HIP_WIDTH_PX is cropped at full resolution: the patches cut
+    from the crops are exactly those cut from the frames."""
+    truth = _true_obliquity_deg(30)
+    frames, track = _frames(True, truth), _level_hips_track(truth.size)
+    geometry = pelvis.pelvis_geometry(track)
+    direct, direct_valid, _ = pelvis.cut_patches(frames, geometry)
+    crops = pelvis.crops_from_frames(frames, track)
+    assert all(crop.scale == 1.0 for crop in crops.crops.values())
+    assert sorted(crops.scenes) == pelvis.scene_frame_indices(truth.size) == [0, 14, 29]
+    patches, valid, outside = pelvis.patches_from_crops(crops, geometry)
+    assert outside == 0
+    np.testing.assert_array_equal(valid, direct_valid)
+    np.testing.assert_array_equal(patches, direct)
+
+
+def test_large_pelvis_is_read_from_shrunk_crops() -> None:
+    """At twice the size (hips 96 px apart) the crops are shrunk; the tilt is read as well."""
+    import cv2
+
+    truth = _true_obliquity_deg(60)
+    frames = [cv2.resize(frame, None, fx=2.0, fy=2.0, interpolation=cv2.INTER_LINEAR) for frame in _frames(True, truth)]
+    small = _level_hips_track(truth.size)
+    track = small.replace(width=2 * WIDTH, height=2 * HEIGHT)  # same normalised landmarks, twice the pixels
+    crops = pelvis.crops_from_frames(frames, track)
+    assert all(
+        crop.scale == pytest.approx(pelvis.CROP_HIP_WIDTH_PX / (2 * HIP_WIDTH_PX)) for crop in crops.crops.values()
+    )
+    estimate = pelvis.estimate_from_crops(crops, track)
+    assert estimate.quality == "ok", estimate.reasons
+    assert estimate.meta["frames_outside_crop"] == 0
+    np.testing.assert_allclose(estimate.obliquity_deg, truth, atol=0.5)
+
+
+def test_frame_whose_box_leaves_its_crop_is_skipped() -> None:
+    """One frame's hips nearly meet (a landmark glitch): its crop is too small for the box of
+    the smoothed hip width, so that frame is not measured and the others are."""
+    truth = _true_obliquity_deg(60)
+    track = _level_hips_track(truth.size)
+    image = np.array(track.image_xyz)
+    image[30, skeleton.index("left_hip"), 0] = (HIP_CENTRE[0] - 4.0) / WIDTH
+    image[30, skeleton.index("right_hip"), 0] = (HIP_CENTRE[0] + 4.0) / WIDTH
+    track = track.replace(image_xyz=image)
+    estimate = pelvis.estimate_from_frames(_frames(True, truth), track)
+    assert estimate.meta["frames_outside_crop"] == 1
+    assert np.isnan(estimate.obliquity_deg[30])
+    keep = np.r_[0:30, 31:60]
+    np.testing.assert_allclose(estimate.obliquity_deg[keep], truth[keep], atol=0.5)
+
+
+def test_estimate_survives_a_save_and_load(tmp_path: Path) -> None:
+    truth = _true_obliquity_deg(40)
+    estimate = pelvis.estimate_from_frames(_frames(True, truth), _level_hips_track(truth.size))
+    path = tmp_path / "pelvis" / "estimate.npz"
+    pelvis.save_estimate(estimate, path)
+    loaded = pelvis.load_estimate(path)
+    assert loaded is not None
+    for name in ("obliquity_deg", "confidence", "angle_se_deg", "hip_line_deg", "obliquity_level_deg"):
+        np.testing.assert_array_equal(getattr(loaded, name), getattr(estimate, name))
+    assert loaded.as_dict() == estimate.as_dict()
+    assert pelvis.load_estimate(tmp_path / "missing.npz") is None
+    (tmp_path / "damaged.npz").write_bytes(b"not a zip file")
+    assert pelvis.load_estimate(tmp_path / "damaged.npz") is None
+
+
+def test_analysis_measures_on_the_extraction_crops_and_caches_the_estimate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With crops from extraction the clip is not decoded again; a second analysis of the
+    same track (its track cached, so no crops) takes the estimate from the cache."""
+    from gaitcheck import pipeline
+
+    monkeypatch.setenv("GAITCHECK_CACHE_DIR", str(tmp_path))
+    truth = _true_obliquity_deg(60)
+    track = _level_hips_track(truth.size).with_meta(video_sha256="ab" * 32)
+    crops = pelvis.crops_from_frames(_frames(True, truth), track)
+    missing_video = tmp_path / "not_there.mp4"  # decoding it would fail
+
+    first, entry = pipeline._pelvis_from_video(pipeline.ExtractedVideo(missing_video, crops), track)
+    assert first is not None and entry["used"] is True
+    np.testing.assert_allclose(first, truth, atol=0.5)
+    assert len(list((tmp_path / pipeline.PELVIS_CACHE_SUBDIR).glob("*.npz"))) == 1
+    again, entry_again = pipeline._pelvis_from_video(pipeline.ExtractedVideo(missing_video), track)
+    np.testing.assert_array_equal(again, first)
+    assert entry_again == entry
+    moved = track.replace(image_xyz=track.image_xyz + 0.001)  # another track: not the cached estimate
+    with pytest.raises(InputError):
+        pipeline._pelvis_from_video(missing_video, moved)
 
 
 def test_track_without_hips_raises() -> None:

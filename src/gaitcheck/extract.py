@@ -17,6 +17,11 @@
    single-threaded run);
 4. stores the track in the cache (Parquet, atomic) with its provenance in ``track.meta``.
 
+:func:`extract_with_pelvis_crops` also keeps, for the pelvis estimate, the neighbourhood of
+the pelvis of every frame (:func:`gaitcheck.pelvis.pelvis_crop`), cut as soon as the frame's
+landmarks are known, while the frame is still in memory: the estimate then needs no second
+decode of the clip.
+
 Workers are threads (``concurrent.futures.ThreadPoolExecutor``): MediaPipe inference and
 FFmpeg decoding release the GIL, so two threads keep two cores busy without the start-up
 cost of worker processes (importing MediaPipe and loading the model again, about 2 CPU
@@ -42,6 +47,7 @@ from numpy.typing import NDArray
 
 from gaitcheck import __version__, people, skeleton
 from gaitcheck.errors import AnalysisError
+from gaitcheck.pelvis import PelvisCrop, PelvisCrops, pelvis_crop, scene_frame_indices
 from gaitcheck.pose.mediapipe_backend import BACKEND_NAME, FrameLandmarks, LandmarkerSettings, PeopleDetector
 from gaitcheck.track import PoseTrack
 
@@ -302,17 +308,47 @@ class _RangeJob:
     crop_boxes: NDArray[np.int64] | None = None
     scan_frames: tuple[int, ...] = ()
     stop_when_crowded: bool = False
+    pelvis_crops: bool = False
+    scene_frames: tuple[int, ...] = ()
 
 
-def _run_range(
-    job: _RangeJob, on_frames_done: ProgressCallback | None
-) -> tuple[FrameLandmarks, list[people.PeopleInFrame]]:
-    """Landmarks of the job's frames (warm-up dropped) and the people seen in its scan frames."""
+@dataclass
+class _RangeResult:
+    """What one worker found: landmarks, people in the scan frames and, when asked for,
+    pelvis crops and grey scene frames by frame index (:mod:`gaitcheck.pelvis`)."""
+
+    landmarks: FrameLandmarks
+    seen: list[people.PeopleInFrame]
+    pelvis_crops: dict[int, PelvisCrop] = field(default_factory=dict)
+    scenes: dict[int, NDArray[np.uint8]] = field(default_factory=dict)
+    pelvis_cpu_s: float = 0.0
+
+
+def _run_range(job: _RangeJob, on_frames_done: ProgressCallback | None) -> _RangeResult:
+    """Landmarks of the job's frames (warm-up dropped), the people seen in its scan frames and
+    the pelvis crops of its frames (cut while each frame is in memory, no second decode)."""
+    import cv2
+
     from gaitcheck.pose.mediapipe_backend import landmarks_for_frames
     from gaitcheck.video import iter_frames
 
     scan_frames = set(job.scan_frames)
+    scene_frames = set(job.scene_frames)
     seen: list[people.PeopleInFrame] = []
+    crops: dict[int, PelvisCrop] = {}
+    scenes: dict[int, NDArray[np.uint8]] = {}
+    pelvis_cpu_s = [0.0]  # CPU time of this thread spent on crops and scenes
+    size = np.array([job.width, job.height], dtype=np.float64)
+
+    def keep_pelvis_crop(frame: VideoFrame, image_xyz: NDArray[np.float64]) -> None:
+        if frame.index < job.start:  # warm-up
+            return
+        started = time.thread_time()
+        crop = pelvis_crop(frame.rgb, image_xyz[:, :2] * size)
+        if crop is not None:
+            crops[frame.index] = crop
+        pelvis_cpu_s[0] += time.thread_time() - started
+
     with contextlib.ExitStack() as stack:
         detector = stack.enter_context(PeopleDetector(job.model, settings=job.settings)) if scan_frames else None
 
@@ -320,6 +356,10 @@ def _run_range(
             for frame in iter_frames(job.video, start=job.warmup_start, stop=job.stop):
                 if detector is not None and frame.index in scan_frames:
                     seen.append(people_in_frame(detector, frame.rgb, frame.index, always_tiles=False))
+                if frame.index in scene_frames and frame.index >= job.start:
+                    started = time.thread_time()
+                    scenes[frame.index] = np.asarray(cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2GRAY), dtype=np.uint8)
+                    pelvis_cpu_s[0] += time.thread_time() - started
                 yield frame
 
         def crowded() -> bool:
@@ -336,13 +376,12 @@ def _run_range(
             first_index=job.warmup_start,
             on_frames_done=on_frames_done,
             stop_inference=crowded,
+            on_pose=keep_pelvis_crop if job.pelvis_crops else None,
         )
-    return result.select(result.frame_index >= job.start), seen
+    return _RangeResult(result.select(result.frame_index >= job.start), seen, crops, scenes, pelvis_cpu_s[0])
 
 
-def _run_jobs(
-    jobs: Sequence[_RangeJob], on_frames_done: ProgressCallback
-) -> tuple[FrameLandmarks, list[people.PeopleInFrame]]:
+def _run_jobs(jobs: Sequence[_RangeJob], on_frames_done: ProgressCallback) -> _RangeResult:
     """Run the ranges, one thread and landmarker each, and join them in order.
 
     Threads run truly in parallel here: MediaPipe's inference and FFmpeg's decoding release
@@ -350,8 +389,7 @@ def _run_jobs(
     copying of results.
     """
     if len(jobs) == 1:
-        landmarks, seen = _run_range(jobs[0], on_frames_done)
-        return landmarks, seen
+        return _run_range(jobs[0], on_frames_done)
     lock = threading.Lock()
 
     def report(n_done: int) -> None:
@@ -360,7 +398,13 @@ def _run_jobs(
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="gaitcheck-pose") as pool:
         parts = list(pool.map(lambda job: _run_range(job, report), jobs))
-    return FrameLandmarks.concatenate([p[0] for p in parts]), [s for p in parts for s in p[1]]
+    return _RangeResult(
+        landmarks=FrameLandmarks.concatenate([p.landmarks for p in parts]),
+        seen=[s for p in parts for s in p.seen],
+        pelvis_crops={index: crop for p in parts for index, crop in p.pelvis_crops.items()},
+        scenes={index: scene for p in parts for index, scene in p.scenes.items()},
+        pelvis_cpu_s=sum(p.pelvis_cpu_s for p in parts),
+    )
 
 
 # --------------------------------------------------------------------------- main entry
@@ -473,6 +517,40 @@ def extract_track(
     AnalysisError
         Nobody was found in the clip.
     """
+    track, _ = _extract(video, model, person, workers, use_cache, progress, settings, pelvis_crops=False)
+    return track
+
+
+def extract_with_pelvis_crops(
+    video: str | os.PathLike[str],
+    *,
+    model: str | os.PathLike[str] | None = None,
+    person: str | int | None = None,
+    workers: int | None = None,
+    use_cache: bool = True,
+    progress: bool | ProgressCallback = True,
+    settings: ExtractionSettings | None = None,
+) -> tuple[PoseTrack, PelvisCrops | None]:
+    """:func:`extract_track`, plus the pelvis crops of the frames (:func:`gaitcheck.pelvis.pelvis_crop`).
+
+    The crops are cut while each frame is decoded for the pose model, so the pelvis estimate
+    (:func:`gaitcheck.pelvis.estimate_from_crops`) needs no second decode of the clip. They
+    are None when the track comes from the cache (the crops are not cached).
+    """
+    return _extract(video, model, person, workers, use_cache, progress, settings, pelvis_crops=True)
+
+
+def _extract(
+    video: str | os.PathLike[str],
+    model: str | os.PathLike[str] | None,
+    person: str | int | None,
+    workers: int | None,
+    use_cache: bool,
+    progress: bool | ProgressCallback,
+    settings: ExtractionSettings | None,
+    *,
+    pelvis_crops: bool,
+) -> tuple[PoseTrack, PelvisCrops | None]:
     from gaitcheck.fileio import sha256_file
     from gaitcheck.pose.model import ensure_model, resolve_model
     from gaitcheck.video import frame_times_s, probe_video
@@ -491,24 +569,27 @@ def extract_track(
     if use_cache:
         cached = _load_cached(cache_path)
         if cached is not None:
-            return cached.with_meta(source=str(video), cache_hit=True)
+            return cached.with_meta(source=str(video), cache_hit=True), None
 
     size = (info.width, info.height)
     n_workers = max(1, workers if workers is not None else default_workers(info.duration_s))
     ranges = split_frame_ranges(info.n_frames, n_workers, round(settings.warmup_s * info.fps))
     n_scan = int(np.clip(round(SCAN_FRAMES_PER_S * info.duration_s), MIN_SCAN_FRAMES, settings.people_scan_frames))
     scan_frames = sample_frame_indices(info.n_frames, n_scan).tolist()
+    scene_frames = scene_frame_indices(info.n_frames) if pelvis_crops else []
     whole_frame_jobs = [
         _RangeJob(
             video, model_path, settings.landmarker, w0, s0, s1, *size,
             scan_frames=tuple(i for i in scan_frames if s0 <= i < s1), stop_when_crowded=True,
+            pelvis_crops=pelvis_crops, scene_frames=tuple(i for i in scene_frames if s0 <= i < s1),
         )
         for w0, s0, s1 in ranges
     ]  # fmt: skip
     total_work = info.n_frames + sum(s0 - w0 for w0, s0, _ in ranges)
     timings: dict[str, float] = {}
     with _ProgressReporter(progress, total_work, f"{video.name}: poses") as report:
-        landmarks, seen = _timed(timings, "whole_frame_pass", _run_jobs, whole_frame_jobs, report)
+        found = _timed(timings, "whole_frame_pass", _run_jobs, whole_frame_jobs, report)
+    landmarks, seen = found.landmarks, found.seen
     seen.sort(key=lambda sample: sample.frame_index)
     subject: people.PersonTrack | None = None
     crop: NDArray[np.int64] | None = None
@@ -519,12 +600,14 @@ def extract_track(
                 _RangeJob(
                     video, model_path, settings.landmarker, w0, s0, s1, *size,
                     crop_boxes=None if crop is None else crop[w0:s1],
+                    pelvis_crops=pelvis_crops, scene_frames=tuple(i for i in scene_frames if s0 <= i < s1),
                 )
                 for w0, s0, s1 in ranges
             ]  # fmt: skip
             label = f"{video.name}: following person {subject.person_id}"
             with _ProgressReporter(progress, total_work, label) as report:
-                landmarks, _ = _timed(timings, "subject_pass", _run_jobs, jobs, report)
+                found = _timed(timings, "subject_pass", _run_jobs, jobs, report)
+                landmarks = found.landmarks
         all_frames = np.arange(info.n_frames, dtype=np.int64)
         on_path = people.on_subject_path(subject, all_frames, _hip_centre_px(landmarks, *size))
         landmarks = _drop_frames(landmarks, on_path)
@@ -556,13 +639,15 @@ def extract_track(
             "timings_s": {
                 **{name: round(seconds, 3) for name, seconds in timings.items()},
                 "total": round(time.perf_counter() - started, 3),
+                **({"pelvis_crops_cpu": round(found.pelvis_cpu_s, 3)} if pelvis_crops else {}),
             },
             "cache_hit": False,
         },
     )
     if use_cache:
         track.save(cache_path)
-    return track
+    crops = PelvisCrops(info.n_frames, found.pelvis_crops, found.scenes) if pelvis_crops else None
+    return track, crops
 
 
 def _subject_meta(

@@ -43,6 +43,7 @@ from typing import Any, Final, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from gaitcheck import skeleton
 from gaitcheck.errors import AnalysisError
 from gaitcheck.track import PoseTrack
 
@@ -100,6 +101,22 @@ OUTLIER_MIN_DEG: Final[float] = 2.0
 OUTLIER_SAME_DEG: Final[float] = 0.5
 #: Fraction of frames that must yield a patch.
 MIN_FRAME_FRACTION: Final[float] = 0.5
+#: Pelvis crops (:func:`pelvis_crop`, cut while extraction decodes the frames anyway) are
+#: sized from a robust width: the frame's hip width, but at least this fraction of its torso
+#: length (shoulder midpoint to hip midpoint), since single frames' hip landmarks can nearly
+#: meet. Over the 35 rendered and real tracks in the repository's benchmarks the smoothed hip
+#: width of :func:`pelvis_geometry` stayed below 0.88 of this robust width (rear, front, side).
+CROP_MIN_TORSO_FRACTION: Final[float] = 0.5
+#: A crop holds the pelvis box (patch extent plus the anti-aliasing margin) of this many times
+#: the robust width (margin over the 0.88 above). Frames whose box still does not fit are
+#: skipped (``meta["frames_outside_crop"]`` of the estimate).
+CROP_BOX_MARGIN: Final[float] = 1.25
+#: A robust width above this (pixels) is shrunk to it in the crop; a narrower pelvis is cut at
+#: full resolution, so its patches are exactly those cut from the frame. The smoothed hip
+#: width then spans 0.6-0.9 of it, still above the patch's 40 pixels.
+CROP_HIP_WIDTH_PX: Final[float] = 72.0
+#: Anti-aliasing blur of a shrunk crop, in crop pixels (as :func:`stabilised_patch` blurs).
+CROP_ANTIALIAS_SIGMA_PX: Final[float] = 0.5
 
 _N_PASSES: Final[int] = 3
 _N_ITERATIONS: Final[int] = 25
@@ -274,13 +291,21 @@ def registration_mask(hip_width_px: float = PATCH_HIP_WIDTH_PX) -> NDArray[np.bo
 
 
 def stabilised_patch(
-    image: NDArray[Any], centre_px: NDArray[Any], hip_width_px: float, *, patch_hip_width_px: float = PATCH_HIP_WIDTH_PX
+    image: NDArray[Any],
+    centre_px: NDArray[Any],
+    hip_width_px: float,
+    *,
+    patch_hip_width_px: float = PATCH_HIP_WIDTH_PX,
+    prefiltered_sigma_px: float = 0.0,
 ) -> NDArray[np.float32]:
     """Cut the pelvis box out of one frame (grey or RGB), as grey, scaled so the hips are
     ``patch_hip_width_px`` apart.
 
     Translation and scale only: the pelvis keeps whatever tilt it has in the frame. Only the
     box's neighbourhood is converted and resampled, so the cost does not grow with the frame size.
+    ``prefiltered_sigma_px``: Gaussian blur the image already has (a shrunk crop); only the
+    rest of the anti-aliasing blur is added, so a patch cut from a crop is as sharp as one cut
+    from the frame.
     """
     import cv2
 
@@ -298,9 +323,12 @@ def stabilised_patch(
     if roi.ndim == 3:
         roi = cv2.cvtColor(roi, cv2.COLOR_RGB2GRAY)
     roi = roi.astype(np.float32)
-    if scale < 1.0:  # anti-alias before shrinking
+    if scale < 1.0:  # anti-alias before shrinking (Gaussian blurs add in quadrature)
         sigma = 0.5 / scale
-        roi = cv2.GaussianBlur(roi, (0, 0), sigmaX=sigma, sigmaY=sigma)
+        if prefiltered_sigma_px > 0.0:
+            sigma = float(np.sqrt(max(0.0, sigma**2 - prefiltered_sigma_px**2)))
+        if sigma > 0.05:
+            roi = cv2.GaussianBlur(roi, (0, 0), sigmaX=sigma, sigmaY=sigma)
     affine = np.array(
         [
             [scale, 0.0, cx - scale * (float(centre_px[0]) - 0.5 - x0)],
@@ -310,6 +338,173 @@ def stabilised_patch(
     )
     patch = cv2.warpAffine(roi, affine, (cols, rows), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     return np.asarray(patch, dtype=np.float32)
+
+
+# ---------------------------------------------------------------------------------- crops
+@dataclass(frozen=True)
+class PelvisCrop:
+    """Grey pixels around the pelvis of one frame, cut while the frame was decoded anyway.
+
+    Attributes
+    ----------
+    image : (rows, cols) uint8.
+    origin_px : (x, y) of the crop's top-left corner in frame pixels.
+    scale : crop pixels per frame pixel (1 = full resolution, below 1 = shrunk).
+    """
+
+    image: NDArray[np.uint8]
+    origin_px: tuple[float, float]
+    scale: float
+
+    def to_crop_px(self, frame_xy_px: NDArray[Any]) -> NDArray[np.float64]:
+        """Frame pixel coordinates (..., 2) as crop pixel coordinates."""
+        return (np.asarray(frame_xy_px, dtype=np.float64) - np.array(self.origin_px)) * self.scale
+
+
+@dataclass(frozen=True)
+class PelvisCrops:
+    """What the pelvis estimate needs from a clip's frames, instead of the frames themselves.
+
+    Attributes
+    ----------
+    n_frames : frames of the clip (of its track).
+    crops : crop of each frame that showed both hips, by frame index.
+    scenes : grey whole frames at :func:`scene_frame_indices`, for the camera roll.
+    """
+
+    n_frames: int
+    crops: dict[int, PelvisCrop]
+    scenes: dict[int, NDArray[np.uint8]]
+
+
+def scene_frame_indices(n_frames: int) -> list[int]:
+    """Frames (spread over the clip) whose whole image is kept for the camera roll."""
+    if n_frames <= 0:
+        return []
+    return sorted({round(v) for v in np.linspace(0, n_frames - 1, ROLL_SAMPLE_FRAMES)})
+
+
+def _box_extent_px(hip_width_px: float, patch_hip_width_px: float = PATCH_HIP_WIDTH_PX) -> tuple[float, float, float]:
+    """Half width, height above and height below the hip midpoint (frame pixels) that
+    :func:`stabilised_patch` reads for a pelvis ``hip_width_px`` wide."""
+    scale = patch_hip_width_px / hip_width_px
+    rows, cols = patch_shape(patch_hip_width_px)
+    cx, cy = patch_centre(patch_hip_width_px)
+    margin = 2.0 / scale + 2.0
+    return max(cx + 1, cols - cx) / scale + margin, (cy + 1) / scale + margin, (rows - cy) / scale + margin
+
+
+def pelvis_crop(image: NDArray[Any], landmarks_px: NDArray[Any]) -> PelvisCrop | None:
+    """Cut the neighbourhood of the pelvis out of one frame (grey or RGB) as grey.
+
+    Parameters
+    ----------
+    image : the upright frame.
+    landmarks_px : (33, 2) the frame's landmarks in pixels (NaN where unknown); the hips
+        and shoulders are used.
+
+    Returns
+    -------
+    PelvisCrop or None
+        The crop holds :func:`stabilised_patch`'s box for a pelvis :data:`CROP_BOX_MARGIN`
+        times the robust width (the hip width, at least :data:`CROP_MIN_TORSO_FRACTION` of
+        the torso length), at full resolution or shrunk to :data:`CROP_HIP_WIDTH_PX`. None
+        when a hip is unknown or the pelvis is less than a pixel wide.
+    """
+    import cv2
+
+    points = np.asarray(landmarks_px, dtype=np.float64)
+    left, right = points[skeleton.index("left_hip")], points[skeleton.index("right_hip")]
+    if not (np.isfinite(left).all() and np.isfinite(right).all()):
+        return None
+    centre = 0.5 * (left + right)
+    shoulders = 0.5 * (points[skeleton.index("left_shoulder")] + points[skeleton.index("right_shoulder")])
+    torso = float(np.hypot(*(shoulders - centre)))
+    width = max(abs(float(right[0] - left[0])), CROP_MIN_TORSO_FRACTION * torso if np.isfinite(torso) else 0.0)
+    if width < 1.0:
+        return None
+    half_width, above, below = _box_extent_px(CROP_BOX_MARGIN * width)
+    height, frame_width = image.shape[:2]
+    x0 = int(max(0, np.floor(centre[0] - half_width)))
+    y0 = int(max(0, np.floor(centre[1] - above)))
+    x1 = int(min(frame_width, np.ceil(centre[0] + half_width)))
+    y1 = int(min(height, np.ceil(centre[1] + below)))
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return None
+    roi = np.asarray(image[y0:y1, x0:x1])
+    grey = np.asarray(cv2.cvtColor(roi, cv2.COLOR_RGB2GRAY) if roi.ndim == 3 else np.array(roi), dtype=np.uint8)
+    scale = min(1.0, CROP_HIP_WIDTH_PX / width)
+    if scale < 1.0:
+        # Shrunk as stabilised_patch shrinks: anti-alias blur, then a bilinear map that keeps
+        # pixel centres in place (crop pixel j covers frame pixels x0 + j / scale ...).
+        sigma = CROP_ANTIALIAS_SIGMA_PX / scale
+        blurred = cv2.GaussianBlur(grey.astype(np.float32), (0, 0), sigmaX=sigma, sigmaY=sigma)
+        size = (max(2, int(np.ceil((x1 - x0) * scale))), max(2, int(np.ceil((y1 - y0) * scale))))
+        shift = 0.5 * scale - 0.5
+        affine = np.array([[scale, 0.0, shift], [0.0, scale, shift]], dtype=np.float64)
+        shrunk = cv2.warpAffine(blurred, affine, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        grey = np.clip(np.rint(shrunk), 0, 255).astype(np.uint8)
+    return PelvisCrop(image=grey, origin_px=(float(x0), float(y0)), scale=scale)
+
+
+def crops_from_frames(frames: Iterable[NDArray[Any]], track: PoseTrack) -> PelvisCrops:
+    """Pelvis crops and scene frames of a sequence of frames (grey or RGB, one per track frame,
+    in order), located by the track's hips. Frames beyond the track are ignored."""
+    import cv2
+
+    landmarks_px = track.xy_px
+    wanted = set(scene_frame_indices(track.n_frames))
+    crops: dict[int, PelvisCrop] = {}
+    scenes: dict[int, NDArray[np.uint8]] = {}
+    for index, image in enumerate(frames):
+        if index >= track.n_frames:
+            break
+        if index in wanted:
+            scenes[index] = np.asarray(image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), np.uint8)
+        crop = pelvis_crop(image, landmarks_px[index])
+        if crop is not None:
+            crops[index] = crop
+    return PelvisCrops(n_frames=track.n_frames, crops=crops, scenes=scenes)
+
+
+def patches_from_crops(
+    crops: PelvisCrops, geometry: PelvisGeometry, *, patch_hip_width_px: float = PATCH_HIP_WIDTH_PX
+) -> tuple[NDArray[np.float32], NDArray[np.bool_], int]:
+    """Stabilised patches cut from the crops (as :func:`cut_patches` cuts them from frames).
+
+    Returns the (T, rows, cols) patches, the (T,) frames that have one, and how many frames
+    with a pelvis box and a crop were skipped because the box reaches outside the crop.
+    """
+    n = geometry.centre_px.shape[0]
+    rows, cols = patch_shape(patch_hip_width_px)
+    patches = np.zeros((n, rows, cols), dtype=np.float32)
+    valid = geometry.valid & np.isin(np.arange(n), np.fromiter(crops.crops, dtype=np.int64, count=len(crops.crops)))
+    outside = 0
+    for index in np.flatnonzero(valid).tolist():
+        crop = crops.crops[index]
+        width = float(geometry.hip_width_px[index])
+        half_width, above, below = _box_extent_px(width, patch_hip_width_px)
+        x, y = geometry.centre_px[index]
+        corners = crop.to_crop_px(np.array([[x - half_width, y - above], [x + half_width, y + below]]))
+        crop_rows, crop_cols = crop.image.shape
+        # The box may leave the crop only where the crop ends at the frame's border.
+        x0, y0 = crop.origin_px
+        fits_left = corners[0, 0] >= -1.0 or x0 == 0.0
+        fits_top = corners[0, 1] >= -1.0 or y0 == 0.0
+        fits_right = corners[1, 0] <= crop_cols + 1.0
+        fits_bottom = corners[1, 1] <= crop_rows + 1.0
+        if not (fits_left and fits_top and fits_right and fits_bottom):
+            valid[index] = False
+            outside += 1
+            continue
+        patches[index] = stabilised_patch(
+            crop.image,
+            crop.to_crop_px(geometry.centre_px[index]),
+            width * crop.scale,
+            prefiltered_sigma_px=CROP_ANTIALIAS_SIGMA_PX if crop.scale < 1.0 else 0.0,
+            patch_hip_width_px=patch_hip_width_px,
+        )
+    return patches, valid, outside
 
 
 # ---------------------------------------------------------------------------------- registration
@@ -344,25 +539,30 @@ def _sample_stack(
     shift_px: FloatArray,
     points_xy: NDArray[np.float32],
     centre: tuple[float, float],
+    frames: NDArray[np.intp] | None = None,
 ) -> NDArray[np.float32]:
     """Intensities of every patch at its warped copy of the template points (bilinear).
 
     Parameters
     ----------
     patches : (T, rows, cols).
-    angle_rad, shift_px : (T,), (T, 2) warp from template to patch coordinates.
+    angle_rad, shift_px : (F,), (F, 2) warp from template to patch coordinates of each
+        sampled frame.
     points_xy : (P, 2) template pixel coordinates to sample.
     centre : rotation centre (x, y) in patch pixels.
+    frames : (F,) increasing indices of the patches to sample; all T when None.
 
     Returns
     -------
-    (T, P) float32. Points that fall outside a patch take the nearest border value. The
-    stack is laid out as one tall mosaic, so one ``cv2.remap`` call per chunk of frames
-    samples all of them.
+    (F, P) float32. Points that fall outside a patch take the nearest border value. The
+    stack is laid out as one tall mosaic (a view, no copy), so one ``cv2.remap`` call per
+    chunk of frames samples all of them.
     """
     import cv2
 
-    n, rows, cols = patches.shape
+    _, rows, cols = patches.shape
+    frames = np.arange(patches.shape[0]) if frames is None else np.asarray(frames, dtype=np.intp)
+    n = frames.size
     xc = points_xy[:, 0] - np.float32(centre[0])
     yc = points_xy[:, 1] - np.float32(centre[1])
     cos = np.cos(angle_rad).astype(np.float32)[:, None]
@@ -380,15 +580,21 @@ def _sample_stack(
     map_y += shift[:, 1:]
     np.clip(map_y, 0.0, rows - 1.0, out=map_y)
     out = np.empty((n, points_xy.shape[0]), dtype=np.float32)
-    chunk = max(1, _MOSAIC_MAX_ROWS // rows)
-    for start in range(0, n, chunk):
-        stop = min(n, start + chunk)
-        mosaic = patches[start:stop].reshape(-1, cols)
-        offsets = (np.arange(stop - start, dtype=np.float32) * rows)[:, None]
-        out[start:stop] = cv2.remap(
+    chunk_frames = max(1, _MOSAIC_MAX_ROWS // rows)
+    # Chunks of the whole stack (contiguous, so each mosaic is a view); each samples the
+    # requested frames that fall inside it.
+    bounds = np.searchsorted(frames, np.arange(0, patches.shape[0] + chunk_frames, chunk_frames))
+    for first, last in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        if first == last:
+            continue
+        base = int(frames[first]) // chunk_frames * chunk_frames
+        stop = min(patches.shape[0], base + chunk_frames)
+        mosaic = patches[base:stop].reshape(-1, cols)
+        offsets = ((frames[first:last] - base).astype(np.float32) * rows)[:, None]
+        out[first:last] = cv2.remap(
             mosaic,
-            np.ascontiguousarray(map_x[start:stop]),
-            np.ascontiguousarray(map_y[start:stop] + offsets),
+            np.ascontiguousarray(map_x[first:last]),
+            np.ascontiguousarray(map_y[first:last] + offsets),
             interpolation=cv2.INTER_LINEAR,
             borderMode=cv2.BORDER_REPLICATE,
         )
@@ -419,12 +625,12 @@ def _row_medians(values: NDArray[np.floating[Any]]) -> NDArray[np.floating[Any]]
     return medians
 
 
-def _huber_weights(error: NDArray[Any], k: float = 1.345) -> FloatArray:
-    """Huber weights of residuals, scaled per row by the median absolute deviation."""
+def _huber_weights(error: NDArray[Any], k: float = 1.345) -> NDArray[Any]:
+    """Huber weights of residuals (same dtype), scaled per row by the median absolute deviation."""
     absolute = np.abs(error)
     sigma = 1.4826 * _row_medians(absolute)
     ratio = absolute / np.maximum(sigma, 1e-6)
-    return np.asarray(np.minimum(1.0, k / np.maximum(ratio, 1e-12)), dtype=np.float64)
+    return np.asarray(np.minimum(1.0, k / np.maximum(ratio, 1e-12)), dtype=error.dtype)
 
 
 def _normalised_rows(values: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -484,22 +690,31 @@ def align_to_template(
     hessian_inv = np.linalg.inv(steepest @ steepest.T + ridge)
     projector = (hessian_inv @ steepest).astype(np.float32)  # (3, P)
     steepest_products = (steepest[:, None, :] * steepest[None, :, :]).reshape(9, -1)  # (9, P)
+    steepest_32 = steepest.astype(np.float32)
+    products_32 = steepest_products.astype(np.float32)
+    reference_32 = reference.astype(np.float32)
+    # Frames still moving; a frame whose angle step falls below _CONVERGED_RAD is done (each
+    # frame's alignment is independent of the others), so later iterations cost only the
+    # few slow frames.
+    active = np.arange(n)
     iterations = 0
     for iterations in range(1, n_iterations + 1):  # noqa: B007 (the count is reported)
-        error = _normalised_rows(_sample_stack(patches, angle, shift, points, centre)) - reference  # (T, P)
+        sampled = _sample_stack(patches, angle[active], shift[active], points, centre, active)
+        error = _normalised_rows(sampled) - reference_32  # (F, P)
         if robust:
             weights = _huber_weights(error)
             # Per-frame weighted 3x3 Hessians and gradients as two matrix products (BLAS).
-            hessians = (weights @ steepest_products.T).reshape(n, 3, 3) + ridge
-            gradients = (weights * error) @ steepest.T
+            hessians = (weights @ products_32.T).astype(np.float64).reshape(-1, 3, 3) + ridge
+            gradients = ((weights * error) @ steepest_32.T).astype(np.float64)
             step = np.linalg.solve(hessians, gradients[..., None])[..., 0]
         else:
-            step = (error @ projector.T).astype(np.float64)  # (T, 3): d_angle, d_shift_x, d_shift_y
+            step = (error @ projector.T).astype(np.float64)  # (F, 3): d_angle, d_shift_x, d_shift_y
         # Inverse composition W(p) <- W(p) o W(dp)^-1 for a Euclidean warp.
-        angle = angle - step[:, 0]
-        cos, sin = np.cos(angle), np.sin(angle)
-        shift = shift - np.stack([cos * step[:, 1] - sin * step[:, 2], sin * step[:, 1] + cos * step[:, 2]], axis=1)
-        if np.quantile(np.abs(step[:, 0]), 0.95) < _CONVERGED_RAD:
+        angle[active] -= step[:, 0]
+        cos, sin = np.cos(angle[active]), np.sin(angle[active])
+        shift[active] -= np.stack([cos * step[:, 1] - sin * step[:, 2], sin * step[:, 1] + cos * step[:, 2]], axis=1)
+        active = active[np.abs(step[:, 0]) >= _CONVERGED_RAD]
+        if active.size == 0:
             break
     sampled = _normalised_rows(_sample_stack(patches, angle, shift, points, centre)).astype(np.float64)
     # Frame = r * template + noise (both normalised): the noise variance is 1 - r^2 and the
@@ -883,22 +1098,25 @@ def estimate_camera_roll_deg(
     return -float(np.degrees(angles[best])), float(score[best] / np.median(score))
 
 
-def estimate_from_frames(frames: Iterable[NDArray[Any]], track: PoseTrack) -> PelvisEstimate:
-    """In-image pelvic obliquity of every track frame from the frames themselves (no file I/O).
+def estimate_from_crops(crops: PelvisCrops, track: PoseTrack) -> PelvisEstimate:
+    """In-image pelvic obliquity of every track frame from the clip's pelvis crops (no file I/O).
 
     Parameters
     ----------
-    frames : the clip's frames in order (upright, grey or RGB), one per track frame.
-    track : the pose track of those frames; only the hips are used.
+    crops : the clip's pelvis crops and scene frames (:func:`crops_from_frames`, or cut by
+        :func:`gaitcheck.extract.extract_with_pelvis_crops` during extraction).
+    track : the pose track of those frames (e.g. cleaned); only the hips are used.
     """
     started = time.perf_counter()
     geometry = pelvis_geometry(track)
     native_width = _finite_median(geometry.hip_width_px) or 0.0
-    found = np.flatnonzero(geometry.valid)
-    samples = found[np.linspace(0, found.size - 1, ROLL_SAMPLE_FRAMES).astype(int)] if found.size else found
-    patches, valid, scenes = cut_patches(frames, geometry, keep_frames=samples.tolist())
+    patches, valid, outside = patches_from_crops(crops, geometry)
     estimate = estimate_from_patches(patches, valid, geometry, native_hip_width_px=native_width)
-    rolls = [estimate_camera_roll_deg(gray, runner_box_px(track, index)) for index, gray in scenes.items()]
+    rolls = [
+        estimate_camera_roll_deg(gray, runner_box_px(track, index))
+        for index, gray in sorted(crops.scenes.items())
+        if index < track.n_frames
+    ]
     roll = [r for r, peakiness in rolls if np.isfinite(r) and peakiness >= MIN_ROLL_PEAKINESS]
     roll_deg = float(np.median(roll)) if roll else float("nan")
     side_sign = 1.0 if geometry.left_is_image_left else -1.0
@@ -907,8 +1125,24 @@ def estimate_from_frames(frames: Iterable[NDArray[Any]], track: PoseTrack) -> Pe
         camera_roll_deg=roll_deg,
         obliquity_level_deg=estimate.obliquity_deg + side_sign * roll_deg,
         cost_ms_per_frame=1e3 * (time.perf_counter() - started) / max(track.n_frames, 1),
-        meta={**estimate.meta, "roll_peakiness": [round(p, 2) for _, p in rolls]},
+        meta={**estimate.meta, "roll_peakiness": [round(p, 2) for _, p in rolls], "frames_outside_crop": outside},
     )
+
+
+def estimate_from_frames(frames: Iterable[NDArray[Any]], track: PoseTrack) -> PelvisEstimate:
+    """In-image pelvic obliquity of every track frame from the frames themselves (no file I/O).
+
+    The frames are reduced to pelvis crops first (:func:`crops_from_frames`), exactly as
+    extraction does, so both routes give the same estimate.
+
+    Parameters
+    ----------
+    frames : the clip's frames in order (upright, grey or RGB), one per track frame.
+    track : the pose track of those frames; only the hips are used.
+    """
+    started = time.perf_counter()
+    estimate = estimate_from_crops(crops_from_frames(frames, track), track)
+    return _with_cost(estimate, 1e3 * (time.perf_counter() - started) / max(track.n_frames, 1))
 
 
 def estimate_pelvis_obliquity(video_path: str | os.PathLike[str], track: PoseTrack) -> PelvisEstimate:
@@ -939,6 +1173,59 @@ def estimate_pelvis_obliquity(video_path: str | os.PathLike[str], track: PoseTra
     frames = iter_luma_frames(Path(video_path), stop=track.n_frames)
     estimate = estimate_from_frames((frame.luma for frame in frames), track)
     return _with_cost(estimate, 1e3 * (time.perf_counter() - started) / max(track.n_frames, 1))
+
+
+_ESTIMATE_ARRAYS: Final[tuple[str, ...]] = ("obliquity_deg", "confidence", "angle_se_deg", "hip_line_deg")
+
+
+def save_estimate(estimate: PelvisEstimate, path: str | os.PathLike[str]) -> None:
+    """Write an estimate to ``path`` (``.npz``: the per-frame arrays and a JSON header), atomically."""
+    import json
+
+    from gaitcheck.fileio import atomic_path, jsonable
+
+    header = {
+        name: getattr(estimate, name)
+        for name in ("method", "quality", "reasons", "anchor", "anchor_deg", "mirror_correlation")
+    }
+    header.update(cost_ms_per_frame=estimate.cost_ms_per_frame, camera_roll_deg=estimate.camera_roll_deg)
+    arrays: dict[str, Any] = {name: np.asarray(getattr(estimate, name), dtype=np.float64) for name in _ESTIMATE_ARRAYS}
+    if estimate.obliquity_level_deg is not None:
+        arrays["obliquity_level_deg"] = np.asarray(estimate.obliquity_level_deg, dtype=np.float64)
+    text = json.dumps({**jsonable(header), "reasons": list(estimate.reasons), "meta": jsonable(estimate.meta)})
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp, open(tmp, "wb") as stream:
+        np.savez(stream, header=np.array(text), **arrays)
+
+
+def load_estimate(path: str | os.PathLike[str]) -> PelvisEstimate | None:
+    """An estimate written by :func:`save_estimate`; None when the file is missing or unreadable."""
+    import json
+    import zipfile
+
+    try:
+        with np.load(Path(path), allow_pickle=False) as stored:
+            header = json.loads(str(stored["header"]))
+            arrays = {name: np.array(stored[name]) for name in stored.files if name != "header"}
+        return PelvisEstimate(
+            **{name: arrays[name] for name in _ESTIMATE_ARRAYS},
+            obliquity_level_deg=arrays.get("obliquity_level_deg"),
+            method=str(header["method"]),
+            quality="ok" if header["quality"] == "ok" else "low",
+            reasons=tuple(header["reasons"]),
+            anchor=str(header["anchor"]),
+            anchor_deg=_float_or_nan(header["anchor_deg"]),
+            mirror_correlation=_float_or_nan(header["mirror_correlation"]),
+            cost_ms_per_frame=_float_or_nan(header["cost_ms_per_frame"]),
+            camera_roll_deg=_float_or_nan(header["camera_roll_deg"]),
+            meta=dict(header["meta"]),
+        )
+    except (OSError, KeyError, ValueError, TypeError, zipfile.BadZipFile):
+        return None
+
+
+def _float_or_nan(value: Any) -> float:
+    return float("nan") if value is None else float(value)
 
 
 def _with_cost(estimate: PelvisEstimate, cost_ms_per_frame: float) -> PelvisEstimate:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import pandas as pd
@@ -22,12 +22,17 @@ from gaitcheck.events import STANCE_COLUMNS
 from gaitcheck.fileio import jsonable, strict_json, write_text_atomic
 from gaitcheck.track import PoseTrack
 
+if TYPE_CHECKING:
+    from gaitcheck.pelvis import PelvisCrops
+
 #: Fewest complete stances (both events inside the clip) an analysis accepts: two strides.
 MIN_COMPLETE_STANCES: Final[int] = 4
 TRACK_SUFFIXES: Final[tuple[str, ...]] = (".parquet",)
 TRUTH_SUFFIX: Final[str] = ".truth.json"
 STRIDES_FILE: Final[str] = "strides.csv"
 SUMMARY_FILE: Final[str] = "summary.json"
+#: Cached pelvis estimates: ``<gaitcheck cache root>/pelvis/<key>.npz`` (:func:`_pelvis_cache_path`).
+PELVIS_CACHE_SUBDIR: Final[str] = "pelvis"
 
 
 @dataclass(frozen=True, eq=False)
@@ -183,11 +188,66 @@ def analyze_track(
     return Analysis(source, classification, cleaning_report, cleaned, stances, strides, summary)
 
 
-def _pelvis_from_video(video: str | os.PathLike[str], track: PoseTrack) -> tuple[np.ndarray | None, dict[str, Any]]:
-    """The pelvis-texture obliquity when its quality is "ok" (else None), and what to report."""
-    from gaitcheck.pelvis import estimate_pelvis_obliquity
+class ExtractedVideo(os.PathLike[str]):
+    """A video's path that also carries the pelvis crops its extraction cut from the frames.
 
-    estimate = estimate_pelvis_obliquity(video, track)
+    Pass it as ``video`` to :func:`analyze_track`: the pelvis estimate then works on the
+    crops (:func:`gaitcheck.pelvis.estimate_from_crops`) instead of decoding the clip again.
+    Without crops (a cached track) it is just the path.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], pelvis_crops: PelvisCrops | None = None) -> None:
+        self.path = Path(path)
+        self.pelvis_crops = pelvis_crops
+
+    def __fspath__(self) -> str:
+        return str(self.path)
+
+    def __repr__(self) -> str:
+        return f"ExtractedVideo({str(self.path)!r}, crops={'yes' if self.pelvis_crops is not None else 'no'})"
+
+
+def _pelvis_cache_path(track: PoseTrack) -> Path | None:
+    """Where the pelvis estimate of a track extracted from a video is cached (None for other tracks).
+
+    The key covers the video's bytes (its sha256 from extraction), every landmark's pixel
+    position (the estimate's only other input), the frame rate, the gaitcheck version and
+    the estimator's source code, so an edited estimator never reads an older estimate.
+    """
+    import hashlib
+
+    video_sha256 = track.meta.get("video_sha256")
+    if not video_sha256:
+        return None
+    from gaitcheck import __version__, pelvis
+    from gaitcheck.pose.model import cache_root
+
+    digest = hashlib.sha256()
+    digest.update(f"{video_sha256} {__version__} {track.fps!r} {track.width}x{track.height}".encode())
+    digest.update(Path(pelvis.__file__).read_bytes())
+    digest.update(np.ascontiguousarray(track.xy_px, dtype=np.float64).tobytes())
+    return cache_root() / PELVIS_CACHE_SUBDIR / f"{digest.hexdigest()}.npz"
+
+
+def _pelvis_from_video(video: str | os.PathLike[str], track: PoseTrack) -> tuple[np.ndarray | None, dict[str, Any]]:
+    """The pelvis-texture obliquity when its quality is "ok" (else None), and what to report.
+
+    Taken from the cache when this track of this video was measured before; else measured
+    on the crops an :class:`ExtractedVideo` carries when they cover the track's frames, else
+    on the frames decoded again from the video, and cached.
+    """
+    from gaitcheck.pelvis import estimate_from_crops, estimate_pelvis_obliquity, load_estimate, save_estimate
+
+    cache_path = _pelvis_cache_path(track)
+    estimate = load_estimate(cache_path) if cache_path is not None else None
+    if estimate is None or estimate.obliquity_deg.size != track.n_frames:
+        crops = getattr(video, "pelvis_crops", None)
+        if crops is not None and crops.n_frames == track.n_frames:
+            estimate = estimate_from_crops(crops, track)
+        else:
+            estimate = estimate_pelvis_obliquity(video, track)
+        if cache_path is not None:
+            save_estimate(estimate, cache_path)
     used = estimate.quality == "ok"
     entry = {
         "used": used,
@@ -220,11 +280,15 @@ def load_source_track(path: str | os.PathLike[str], *, progress: bool = False, w
         return PoseTrack.load(path)
     from gaitcheck import extract
 
+    track: PoseTrack = extract.extract_track(path, **_extract_options(progress, workers))
+    return track
+
+
+def _extract_options(progress: bool, workers: int | None) -> dict[str, Any]:
     options: dict[str, Any] = {"progress": progress}
     if workers is not None:
         options["workers"] = workers
-    track: PoseTrack = extract.extract_track(path, **options)
-    return track
+    return options
 
 
 def analyze_source(
@@ -243,7 +307,15 @@ def analyze_source(
     For a video in a rear or front view, pelvic drop comes from the pelvis region of the
     frames when that measurement is good enough (``pelvis_from_video=False`` to skip it).
     """
-    track = load_source_track(path, progress=progress, workers=workers)
+    video: ExtractedVideo | None = None
+    if pelvis_from_video and is_video(path) and Path(path).exists():
+        from gaitcheck import extract
+
+        # the pelvis crops are cut while extraction decodes the frames: no second decode
+        track, crops = extract.extract_with_pelvis_crops(path, **_extract_options(progress, workers))
+        video = ExtractedVideo(path, crops)
+    else:
+        track = load_source_track(path, progress=progress, workers=workers)
     return analyze_track(
         track,
         view=view,
@@ -251,7 +323,7 @@ def analyze_source(
         activity=activity,
         height_cm=height_cm,
         source=str(path),
-        video=path if pelvis_from_video and is_video(path) else None,
+        video=video,
     )
 
 

@@ -131,6 +131,7 @@ def landmarks_for_frames(
     on_frames_done: Callable[[int], None] | None = None,
     report_every: int = 10,
     stop_inference: Callable[[], bool] | None = None,
+    on_pose: Callable[[VideoFrame, FloatArray], None] | None = None,
 ) -> FrameLandmarks:
     """Run one VIDEO-mode landmarker (``num_poses=1``) over consecutive frames.
 
@@ -148,6 +149,9 @@ def landmarks_for_frames(
     report_every : frames between two ``on_frames_done`` calls.
     stop_inference : checked before every frame; once it returns true the remaining frames
         are still read (so a frame source can keep working) but get no pose.
+    on_pose : called with each frame that got a pose and its ``(33, 3)`` landmarks (full-frame
+        coordinates, as in ``image_xyz``) while the frame is still in memory, e.g. to cut
+        pieces of it out.
 
     Returns
     -------
@@ -193,6 +197,8 @@ def landmarks_for_frames(
                     if result.pose_world_landmarks:
                         world_xyz[row] = _world_array(result.pose_world_landmarks[0])
                     found[row] = True
+                    if on_pose is not None:
+                        on_pose(frame, image_xyz[row])
             done_since_report += 1
             if on_frames_done is not None and done_since_report >= report_every:
                 on_frames_done(done_since_report)
