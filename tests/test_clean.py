@@ -224,3 +224,45 @@ def test_gaps_filled_in_place_as_in_a_copy() -> None:
     assert _fill_gap_rows(in_place, 6, in_place=True) is in_place
     np.testing.assert_array_equal(in_place, filled)
     assert np.isnan(in_place[2, 60]) and np.isnan(rows).sum() > np.isnan(filled).sum()
+
+
+def test_arm_and_face_landmarks_pass_through_masked_only(true_side: PoseTrack) -> None:
+    """Only the landmarks the analysis reads (legs, shoulders) are de-outliered and filtered;
+    the others keep their raw coordinates, NaN where their visibility is low."""
+    image, visibility = np.array(true_side.image_xyz), np.array(true_side.visibility)
+    wrist, elbow = skeleton.index("left_wrist"), skeleton.index("right_elbow")
+    image[250, wrist, 1] += 150.0 / true_side.height  # a spike cleaning would reject in a leg
+    visibility[120:123, elbow] = 0.05
+    cleaned, report = clean_track(true_side.replace(image_xyz=image, visibility=visibility), SIDE)
+    assert report.points_rejected_outliers == 0
+    assert report.points_masked_low_visibility == 3
+    expected = image.copy()
+    expected[120:123, elbow] = np.nan
+    for name in ("nose", "left_wrist", "right_elbow", "left_index"):
+        k = skeleton.index(name)
+        np.testing.assert_array_equal(cleaned.image_xyz[:, k], expected[:, k])
+    # the legs are filtered: the heel differs from the raw one somewhere
+    heel = skeleton.index("right_heel")
+    assert not np.array_equal(cleaned.image_xyz[:, heel, :2], image[:, heel, :2])
+
+
+def test_world_coordinates_shared_when_nothing_is_repaired(true_side: PoseTrack) -> None:
+    both = clean_tracks(true_side, SIDE)
+    assert both.report.points_rejected_outliers == both.report.points_gap_filled == 0
+    assert np.shares_memory(both.metrics.world_xyz, true_side.world_xyz)
+    assert not np.shares_memory(both.metrics.image_xyz, true_side.image_xyz)
+
+
+def test_two_tracks_at_30_fps_each_with_its_own_filter(true_side: PoseTrack) -> None:
+    """Below 60 fps the event and metric tracks differ (6 and 12 Hz): computed in parallel, each
+    equals the track filtered alone."""
+    slow = true_side.select_frames(slice(None, None, 2)).replace(
+        time_s=np.arange(240) / 30.0, fps=30.0, meta={"clip": "half rate"}
+    )
+    both = clean_tracks(slow, SIDE)
+    alone, _ = clean_track(slow, SIDE)
+    np.testing.assert_array_equal(both.events.image_xyz, alone.image_xyz)
+    assert not np.shares_memory(both.events.image_xyz, both.metrics.image_xyz)
+    knee = skeleton.index("left_knee")
+    assert not np.array_equal(both.events.image_xyz[:, knee], both.metrics.image_xyz[:, knee])
+    np.testing.assert_array_equal(np.isnan(both.events.image_xyz), np.isnan(both.metrics.image_xyz))

@@ -28,8 +28,9 @@ a median length, and filtering them would double the cost of cleaning):
      stance (a 0.1-0.2 s event spans only a few frames) while still removing the
      frame-to-frame jitter of a pose model.
 
-Steps 2-5 apply to :data:`BODY_LANDMARKS` (pixel and world coordinates); the face and hand
-landmarks are only masked. Counts in the report are landmark points (frame x landmark).
+Steps 2-5 apply to :data:`BODY_LANDMARKS`, the landmarks the analysis reads (pixel and world
+coordinates); the face, arm and hand landmarks are only masked for low visibility (the report
+draws them as the pose model placed them). Counts in the report are landmark points (frame x landmark).
 Every step works on (columns, frames) arrays, one contiguous row per coordinate series,
 and visits missing samples only where they are; the cost grows linearly with the frames
 (``benchmarks/bench_metrics.py`` times an hour at 60 fps).
@@ -37,6 +38,7 @@ and visits missing samples only where they are; the cost grows linearly with the
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -73,18 +75,11 @@ SWAPPED_STATE_COST = 0.01
 
 _SWAPPABLE_PARTS = ("knee", "ankle", "heel", "foot_index")
 
-#: Landmarks that are cleaned (the ones gait analysis uses). The face and hand landmarks
-#: are only masked for low visibility and otherwise passed through unchanged.
-BODY_LANDMARKS: tuple[str, ...] = (
-    "nose",
-    "left_shoulder",
-    "right_shoulder",
-    "left_elbow",
-    "right_elbow",
-    "left_wrist",
-    "right_wrist",
-    *skeleton.LEG_LANDMARKS,
-)
+#: Landmarks that are cleaned: the ones events, metrics, pelvis and report signals read
+#: (legs, and shoulders for the trunk lean). The face, arm and hand landmarks are only
+#: masked for low visibility and otherwise passed through unchanged (cleaning them cost a
+#: third more and nothing reads them but the report's drawings).
+BODY_LANDMARKS: tuple[str, ...] = ("left_shoulder", "right_shoulder", *skeleton.LEG_LANDMARKS)
 
 
 @dataclass(frozen=True)
@@ -431,7 +426,25 @@ def clean_track(track: PoseTrack, classification: ClipClassification) -> tuple[P
 
 
 def _clean(track: PoseTrack, classification: ClipClassification, *, metric_track: bool) -> CleanedTracks:
-    """Both cleaning products; the metric track is the event track when ``metric_track`` is False."""
+    """Both cleaning products; the metric track is the event track when ``metric_track`` is False.
+
+    Work that numpy and scipy run without holding the interpreter lock (array copies, the
+    Butterworth filter) runs in a second thread beside the rest: the raw image's masked
+    copy beside outlier rejection and swap repair, the world repairs and half the filtered
+    rows beside the other half. Every result is the same as computed in one thread.
+    """
+    with ThreadPoolExecutor(max_workers=_WORKER_THREADS) as pool:
+        return _clean_in(pool, track, classification, metric_track=metric_track)
+
+
+#: Threads beside the calling one in :func:`clean_tracks` (this machine class has 2 cores).
+_WORKER_THREADS = 1
+
+
+def _clean_in(
+    pool: ThreadPoolExecutor, track: PoseTrack, classification: ClipClassification, *, metric_track: bool
+) -> CleanedTracks:
+    """:func:`_clean` with ``pool`` for the work that runs beside the calling thread."""
     fps, n_frames = track.fps, track.n_frames
     leg_px = leg_length_px(track)
     body = np.array([skeleton.index(name) for name in BODY_LANDMARKS])
@@ -439,6 +452,7 @@ def _clean(track: PoseTrack, classification: ClipClassification, *, metric_track
     low_visibility = track.visibility < MIN_VISIBILITY
     if low_visibility.any():
         low_visibility &= np.isfinite(track.image_xyz[..., 0]) & np.isfinite(track.image_xyz[..., 1])
+    raw_image_masked = pool.submit(_masked_copy, track.image_xyz, low_visibility)
 
     # (columns, frames): 2 pixel rows per body landmark, as the track keeps them (PoseTrack.points_px)
     xy_rows = np.concatenate([points.T for points in track.points_px(BODY_LANDMARKS).values()])
@@ -482,25 +496,50 @@ def _clean(track: PoseTrack, classification: ClipClassification, *, metric_track
         max_gap_s=MAX_GAP_S,
         metric_filter_cutoff_hz=metric_cutoff,
     )
-    world = _clean_world(track, body, low_visibility, outliers, swapped, missing_before & ~missing_after, max_gap)
-    _mask_points(world, body, missing_after)
-    # every coordinate of these points is NaN in the cleaned image (body x, y are replaced)
-    masked_points = low_visibility.copy()
-    masked_points[:, body] |= missing_after.T
+    world_future = pool.submit(
+        _clean_world, track, body, low_visibility, outliers, swapped, missing_before & ~missing_after, max_gap
+    )
     meta = {**track.meta, "cleaning": report.as_dict()}
-    events_xy = _lowpass_rows(xy_rows, cutoff, fps, missing_after)
-    events = _with_body_xy(track, masked_points, events_xy, world, meta)
-    if not metric_track or metric_cutoff == cutoff:
+    events_xy = _lowpass_rows_split(pool, xy_rows, cutoff, fps, missing_after)
+    metric_xy = None
+    if metric_track and metric_cutoff != cutoff:
+        metric_xy = _lowpass_rows_split(pool, xy_rows, metric_cutoff, fps, missing_after)
+    # every coordinate of the points missing after repair is NaN in the cleaned image and
+    # world (the image's body x, y are replaced by the filtered rows, NaN there too)
+    image = raw_image_masked.result()
+    _mask_points(image, body, missing_after)
+    world = world_future.result()
+    if missing_after.any():
+        if not world.flags.writeable:  # the raw world array, shared
+            world = np.array(world)
+        _mask_points(world, body, missing_after)
+    metric_image = None if metric_xy is None else np.array(image)
+    events = _with_body_xy(track, image, events_xy, world, meta)
+    if metric_image is None or metric_xy is None:
         return CleanedTracks(events, events, report)
-    metric_xy = _lowpass_rows(xy_rows, metric_cutoff, fps, missing_after)
-    return CleanedTracks(events, _with_body_xy(track, masked_points, metric_xy, world, meta), report)
+    return CleanedTracks(events, _with_body_xy(track, metric_image, metric_xy, world, meta), report)
+
+
+def _lowpass_rows_split(
+    pool: ThreadPoolExecutor, rows: FloatArray, cutoff_hz: float, fps: float, missing_points: BoolArray
+) -> FloatArray:
+    """:func:`_lowpass_rows` with the first half of the landmarks' rows filtered in ``pool``
+    while the calling thread filters the rest (each row is filtered on its own: same result)."""
+    n_landmarks = missing_points.shape[0]
+    half = n_landmarks // 2
+    if half == 0:
+        return _lowpass_rows(rows, cutoff_hz, fps, missing_points)
+    split_row = half * (rows.shape[0] // n_landmarks)
+    first: Future[FloatArray] = pool.submit(_lowpass_rows, rows[:split_row], cutoff_hz, fps, missing_points[:half])
+    rest = _lowpass_rows(rows[split_row:], cutoff_hz, fps, missing_points[half:])
+    return np.concatenate([first.result(), rest])
 
 
 def _with_body_xy(
-    track: PoseTrack, masked_points: BoolArray, xy_rows_px: FloatArray, world: FloatArray, meta: dict[str, Any]
+    track: PoseTrack, image: FloatArray, xy_rows_px: FloatArray, world: FloatArray, meta: dict[str, Any]
 ) -> PoseTrack:
-    """The track with the (T, 33) ``masked_points`` NaN, the body x, y replaced by the pixel rows,
-    and ``world``.
+    """The track with ``image`` (a writable (T, 33, 3) copy, already masked) as image coordinates
+    after the body x, y are replaced by the pixel rows, and ``world``.
 
     The new track keeps the body landmarks' pixel coordinates (:meth:`PoseTrack.keep_points_px`)
     as ``image * (width, height)`` gives them, so events and metrics read them without
@@ -509,7 +548,6 @@ def _with_body_xy(
     body = np.array([skeleton.index(name) for name in BODY_LANDMARKS])
     scale = scale_rows(np.array([track.width, track.height], dtype=np.float64), body.size)
     normalised = xy_rows_px / scale
-    image = _masked_copy(track.image_xyz, masked_points)
     scatter_landmark_rows(image, body, normalised)
     cleaned = track.replace(image_xyz=image, world_xyz=world, meta=meta)
     normalised *= scale  # the pixels as PoseTrack.points_px computes them from the image
@@ -519,10 +557,11 @@ def _with_body_xy(
 
 def _masked_copy(values: NDArray[Any], points: BoolArray) -> FloatArray:
     """A writable copy of a (T, 33, C) array with every coordinate of the (T, 33) ``points`` NaN
-    (copied and masked in one pass)."""
-    if not points.any():
-        return np.array(values, dtype=np.float64)
-    return np.where(points[..., None], np.nan, values)
+    (a plain copy, then only the masked points written: faster than a masked select while few are)."""
+    out = np.array(values, dtype=np.float64)
+    if points.any():
+        out[points] = np.nan
+    return out
 
 
 def _clean_world(
@@ -539,8 +578,11 @@ def _clean_world(
     ``low_visibility`` is (T, 33); ``outliers`` and ``gap_filled`` are (body landmarks, T)
     point masks from the pixel coordinates; ``swapped`` is (T,). Gaps are filled only in
     the landmarks whose pixel gaps were filled, the same way; only the filled points are
-    written back.
+    written back. When nothing is repaired the track's own (read-only) array is returned,
+    not a copy.
     """
+    if not (low_visibility.any() or outliers.any() or swapped.any() or gap_filled.any()):
+        return np.asarray(track.world_xyz, dtype=np.float64)  # float64 already: no copy
     world = _masked_copy(track.world_xyz, low_visibility)
     _mask_points(world, body, outliers)
     if swapped.any():
