@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -94,6 +95,17 @@ def test_arrays_are_read_only() -> None:
 def test_invalid_tracks_are_refused_with_a_specific_message(change: dict[str, object], message: str) -> None:
     with pytest.raises(TrackError, match=message):
         _random_track().replace(**change)
+
+
+def test_replace_checks_again_whatever_it_changes() -> None:
+    """replace() skips re-checking the arrays it keeps, never the ones it is given, and a track
+    it made validates later changes in full."""
+    kept = _random_track().replace(meta={"clip": "x"})
+    np.testing.assert_array_equal(kept.visibility, _random_track().visibility)
+    with pytest.raises(TrackError, match=r"visibility must lie in \[0, 1\]"):
+        kept.replace(visibility=np.full((20, 33), -0.5))
+    with pytest.raises(TrackError, match="strictly increasing"):
+        dataclasses.replace(kept, time_s=np.zeros(20))
 
 
 def test_select_frames_keeps_every_array_aligned() -> None:

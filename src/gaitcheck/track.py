@@ -84,6 +84,10 @@ class PoseTrack:
     #: ``image_xyz[:, k, :2] * (width, height)``, filled by :meth:`points_px` (not copied by
     #: :meth:`replace`, whose image may differ).
     _pixel_rows: dict[int, FloatArray] = field(default_factory=dict, init=False, repr=False, compare=False)
+    #: Fields whose values :meth:`replace` took over unchanged from a validated track: their
+    #: value checks (time order, visibility range) are not repeated; shapes always are.
+    #: Reset to empty after validation.
+    _validated_fields: frozenset[str] = field(default=frozenset(), repr=False, compare=False, kw_only=True)
 
     def __post_init__(self) -> None:
         t = np.asarray(self.time_s, dtype=np.float64)
@@ -109,9 +113,11 @@ class PoseTrack:
         found = found.copy()
         found.setflags(write=False)
         object.__setattr__(self, "pose_found", found)
-        if n and not np.all(np.isfinite(t)):
+        trusted = self._validated_fields
+        object.__setattr__(self, "_validated_fields", frozenset())
+        if "time_s" not in trusted and n and not np.all(np.isfinite(t)):
             raise TrackError("time_s holds NaN or infinite values")
-        if n > 1 and not np.all(np.diff(t) > 0):
+        if "time_s" not in trusted and n > 1 and not np.all(np.diff(t) > 0):
             bad = int(np.argmin(np.diff(t) > 0))
             raise TrackError(f"time_s must be strictly increasing; frame {bad + 1} is not after frame {bad}")
         t.setflags(write=False)
@@ -124,6 +130,8 @@ class PoseTrack:
             raise TrackError(f"fps must be a positive number, got {self.fps}")
         object.__setattr__(self, "fps", float(self.fps))
         for name in ("visibility", "presence"):
+            if name in trusted:
+                continue
             arr = getattr(self, name)
             outside = arr[(arr < 0) | (arr > 1)]  # NaN compares False: only the offending values
             finite_outside = outside[np.isfinite(outside)]
@@ -152,8 +160,10 @@ class PoseTrack:
         )
 
     def replace(self, **changes: Any) -> PoseTrack:
-        """A copy with some fields changed (validated again)."""
-        return dataclasses.replace(self, **changes)
+        """A copy with some fields changed (the changed ones validated again; the value checks of
+        the unchanged time and visibility arrays, already validated here, are not repeated)."""
+        unchanged = frozenset(("time_s", "visibility", "presence")) - changes.keys()
+        return dataclasses.replace(self, **changes, _validated_fields=unchanged)
 
     def with_meta(self, **extra: Any) -> PoseTrack:
         """A copy whose metadata has ``extra`` added."""
