@@ -208,3 +208,19 @@ def test_atomic_writes_get_the_usual_file_mode(tmp_path: Path) -> None:
     mask = os.umask(0)
     os.umask(mask)
     assert target.stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_derived_values_are_computed_once_per_track() -> None:
+    track = _random_track()
+    calls: list[int] = []
+
+    def frames_seen(t: PoseTrack) -> int:
+        calls.append(1)
+        return int(t.pose_found.sum())
+
+    assert track.derived("seen", frames_seen) == 19
+    assert track.derived("seen", frames_seen) == 19
+    assert len(calls) == 1
+    fewer = track.replace(pose_found=np.zeros(20, dtype=bool))
+    assert fewer.derived("seen", frames_seen) == 0
+    assert len(calls) == 2

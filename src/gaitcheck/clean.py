@@ -446,18 +446,18 @@ def _clean_in(
 ) -> CleanedTracks:
     """:func:`_clean` with ``pool`` for the work that runs beside the calling thread."""
     fps, n_frames = track.fps, track.n_frames
-    leg_px = leg_length_px(track)
+    leg_px = track.derived("leg_length_px", leg_length_px)  # as classification read it
     body = np.array([skeleton.index(name) for name in BODY_LANDMARKS])
     n_body = body.size
-    low_visibility = track.visibility < MIN_VISIBILITY
-    if low_visibility.any():
-        low_visibility &= np.isfinite(track.image_xyz[..., 0]) & np.isfinite(track.image_xyz[..., 1])
-    raw_image_masked = pool.submit(_masked_copy, track.image_xyz, low_visibility)
+    # points with low visibility, seen or not (masking a missing point changes nothing)
+    below_visibility = track.visibility < MIN_VISIBILITY
+    raw_image_masked = pool.submit(_masked_copy, track.image_xyz, below_visibility)
+    masked_world = pool.submit(_low_visibility_world, track, below_visibility)
 
     # (columns, frames): 2 pixel rows per body landmark, as the track keeps them (PoseTrack.points_px)
     xy_rows = np.concatenate([points.T for points in track.points_px(BODY_LANDMARKS).values()])
-    if low_visibility.any():
-        xy_rows[np.repeat(low_visibility[:, body].T, 2, axis=0)] = np.nan
+    if below_visibility.any():
+        xy_rows[np.repeat(below_visibility[:, body].T, 2, axis=0)] = np.nan
 
     window = max(3, round(HAMPEL_WINDOW_S * fps) | 1)
     outlier_rows = _hampel_outlier_rows(xy_rows, window, HAMPEL_MIN_DEVIATION_LEG * leg_px)
@@ -485,6 +485,7 @@ def _clean_in(
 
     cutoff = filter_cutoff_hz(fps)
     metric_cutoff = metric_filter_cutoff_hz(fps)
+    low_visibility, world_masked = masked_world.result()
     report = CleaningReport(
         points_masked_low_visibility=int(low_visibility.sum()),
         points_rejected_outliers=int(outliers.sum()),
@@ -497,7 +498,7 @@ def _clean_in(
         metric_filter_cutoff_hz=metric_cutoff,
     )
     world_future = pool.submit(
-        _clean_world, track, body, low_visibility, outliers, swapped, missing_before & ~missing_after, max_gap
+        _clean_world, track, world_masked, body, outliers, swapped, missing_before & ~missing_after, max_gap
     )
     meta = {**track.meta, "cleaning": report.as_dict()}
     events_xy = _lowpass_rows_split(pool, xy_rows, cutoff, fps, missing_after)
@@ -514,10 +515,10 @@ def _clean_in(
             world = np.array(world)
         _mask_points(world, body, missing_after)
     metric_image = None if metric_xy is None else np.array(image)
-    events = _with_body_xy(track, image, events_xy, world, meta)
+    events = _with_body_xy(pool, track, image, events_xy, world, meta)
     if metric_image is None or metric_xy is None:
         return CleanedTracks(events, events, report)
-    return CleanedTracks(events, _with_body_xy(track, metric_image, metric_xy, world, meta), report)
+    return CleanedTracks(events, _with_body_xy(pool, track, metric_image, metric_xy, world, meta), report)
 
 
 def _lowpass_rows_split(
@@ -536,10 +537,16 @@ def _lowpass_rows_split(
 
 
 def _with_body_xy(
-    track: PoseTrack, image: FloatArray, xy_rows_px: FloatArray, world: FloatArray, meta: dict[str, Any]
+    pool: ThreadPoolExecutor,
+    track: PoseTrack,
+    image: FloatArray,
+    xy_rows_px: FloatArray,
+    world: FloatArray,
+    meta: dict[str, Any],
 ) -> PoseTrack:
     """The track with ``image`` (a writable (T, 33, 3) copy, already masked) as image coordinates
-    after the body x, y are replaced by the pixel rows, and ``world``.
+    after the body x, y are replaced by the pixel rows (half the landmarks written in ``pool``),
+    and ``world``.
 
     The new track keeps the body landmarks' pixel coordinates (:meth:`PoseTrack.keep_points_px`)
     as ``image * (width, height)`` gives them, so events and metrics read them without
@@ -548,7 +555,10 @@ def _with_body_xy(
     body = np.array([skeleton.index(name) for name in BODY_LANDMARKS])
     scale = scale_rows(np.array([track.width, track.height], dtype=np.float64), body.size)
     normalised = xy_rows_px / scale
-    scatter_landmark_rows(image, body, normalised)
+    half = body.size // 2
+    first = pool.submit(scatter_landmark_rows, image, body[:half], normalised[: 2 * half])
+    scatter_landmark_rows(image, body[half:], normalised[2 * half :])
+    first.result()
     cleaned = track.replace(image_xyz=image, world_xyz=world, meta=meta)
     normalised *= scale  # the pixels as PoseTrack.points_px computes them from the image
     cleaned.keep_points_px(normalised, BODY_LANDMARKS)
@@ -564,10 +574,22 @@ def _masked_copy(values: NDArray[Any], points: BoolArray) -> FloatArray:
     return out
 
 
+def _low_visibility_world(track: PoseTrack, below_visibility: BoolArray) -> tuple[BoolArray, FloatArray | None]:
+    """The (T, 33) points masked for low visibility (below the threshold and seen in the image)
+    and a writable copy of the world coordinates with them NaN, None when there are none."""
+    low_visibility = below_visibility.copy()
+    if not low_visibility.any():
+        return low_visibility, None
+    low_visibility &= np.isfinite(track.image_xyz[..., 0]) & np.isfinite(track.image_xyz[..., 1])
+    if not low_visibility.any():
+        return low_visibility, None
+    return low_visibility, _masked_copy(track.world_xyz, low_visibility)
+
+
 def _clean_world(
     track: PoseTrack,
+    world_masked: FloatArray | None,
     body: NDArray[np.intp],
-    low_visibility: BoolArray,
     outliers: BoolArray,
     swapped: BoolArray,
     gap_filled: BoolArray,
@@ -575,15 +597,18 @@ def _clean_world(
 ) -> FloatArray:
     """(T, 33, 3) world coordinates with the pixel coordinates' repairs applied.
 
-    ``low_visibility`` is (T, 33); ``outliers`` and ``gap_filled`` are (body landmarks, T)
-    point masks from the pixel coordinates; ``swapped`` is (T,). Gaps are filled only in
-    the landmarks whose pixel gaps were filled, the same way; only the filled points are
-    written back. When nothing is repaired the track's own (read-only) array is returned,
-    not a copy.
+    ``world_masked`` is the track's world coordinates masked for low visibility (a writable
+    copy, repaired in place), None when no point was; ``outliers`` and ``gap_filled`` are
+    (body landmarks, T) point masks from the pixel coordinates; ``swapped`` is (T,). Gaps
+    are filled only in the landmarks whose pixel gaps were filled, the same way; only the
+    filled points are written back. When nothing is repaired the track's own (read-only)
+    array is returned, not a copy.
     """
-    if not (low_visibility.any() or outliers.any() or swapped.any() or gap_filled.any()):
-        return np.asarray(track.world_xyz, dtype=np.float64)  # float64 already: no copy
-    world = _masked_copy(track.world_xyz, low_visibility)
+    if world_masked is None:
+        if not (outliers.any() or swapped.any() or gap_filled.any()):
+            return np.asarray(track.world_xyz, dtype=np.float64)  # float64 already: no copy
+        world_masked = np.array(track.world_xyz, dtype=np.float64)
+    world = world_masked
     _mask_points(world, body, outliers)
     if swapped.any():
         world[swapped] = world[swapped][:, _swap_index()]

@@ -16,11 +16,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -31,6 +31,8 @@ from gaitcheck.fileio import atomic_path
 
 FloatArray = NDArray[np.floating[Any]]
 BoolArray = NDArray[np.bool_]
+
+_Derived = TypeVar("_Derived")
 
 TRACK_FORMAT = "gaitcheck-track/1"
 _META_KEY = b"gaitcheck"
@@ -87,6 +89,8 @@ class PoseTrack:
     #: Fields whose values :meth:`replace` took over unchanged from a validated track: their
     #: value checks (time order, visibility range) are not repeated; shapes always are.
     #: Reset to empty after validation.
+    #: Values derived from the track by :meth:`derived`, by key.
+    _derived: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
     _validated_fields: frozenset[str] = field(default=frozenset(), repr=False, compare=False, kw_only=True)
 
     def __post_init__(self) -> None:
@@ -245,6 +249,16 @@ class PoseTrack:
         rows.setflags(write=False)
         for position, name in enumerate(names):
             self._pixel_rows[skeleton.index(name)] = rows[2 * position : 2 * position + 2]
+
+    def derived(self, key: str, compute: Callable[[PoseTrack], _Derived]) -> _Derived:
+        """``compute(self)``, computed the first time ``key`` is asked for and kept with the track
+        (e.g. the leg length in pixels, which classification and cleaning both read from the raw
+        track). A track's arrays are read-only, so the value stays valid; :meth:`replace` starts
+        a new track without it."""
+        if key not in self._derived:
+            self._derived[key] = compute(self)
+        value: _Derived = self._derived[key]
+        return value
 
     def point_world(self, name: str) -> FloatArray:
         """(T, 3) world coordinates (metres) of one landmark, selected by name."""
