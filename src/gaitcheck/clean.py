@@ -451,8 +451,7 @@ def _clean_in(
     n_body = body.size
     # points with low visibility, seen or not (masking a missing point changes nothing)
     below_visibility = track.visibility < MIN_VISIBILITY
-    raw_image_masked = pool.submit(_masked_copy, track.image_xyz, below_visibility)
-    masked_world = pool.submit(_low_visibility_world, track, below_visibility)
+    masked_copies = pool.submit(_low_visibility_copies, track, below_visibility)
 
     # (columns, frames): 2 pixel rows per body landmark, as the track keeps them (PoseTrack.points_px)
     xy_rows = np.concatenate([points.T for points in track.points_px(BODY_LANDMARKS).values()])
@@ -485,7 +484,7 @@ def _clean_in(
 
     cutoff = filter_cutoff_hz(fps)
     metric_cutoff = metric_filter_cutoff_hz(fps)
-    low_visibility, world_masked = masked_world.result()
+    low_visibility, raw_image_masked, world_masked = masked_copies.result()
     report = CleaningReport(
         points_masked_low_visibility=int(low_visibility.sum()),
         points_rejected_outliers=int(outliers.sum()),
@@ -507,7 +506,7 @@ def _clean_in(
         metric_xy = _lowpass_rows_split(pool, xy_rows, metric_cutoff, fps, missing_after)
     # every coordinate of the points missing after repair is NaN in the cleaned image and
     # world (the image's body x, y are replaced by the filtered rows, NaN there too)
-    image = raw_image_masked.result()
+    image = raw_image_masked
     _mask_points(image, body, missing_after)
     world = world_future.result()
     if missing_after.any():
@@ -566,24 +565,40 @@ def _with_body_xy(
 
 
 def _masked_copy(values: NDArray[Any], points: BoolArray) -> FloatArray:
-    """A writable copy of a (T, 33, C) array with every coordinate of the (T, 33) ``points`` NaN
-    (a plain copy, then only the masked points written: faster than a masked select while few are)."""
+    """A writable copy of a (T, 33, C) array with every coordinate of the (T, 33) ``points`` NaN.
+
+    A plain copy with the masked points then written while they are few (up to
+    :data:`_SPARSE_MASK_FRACTION` of the points; twice as fast as a masked select on an hour
+    of frames), a masked select otherwise.
+    """
+    n_masked = np.count_nonzero(points)
+    if n_masked > _SPARSE_MASK_FRACTION * points.size:
+        return np.where(points[..., None], np.nan, values)
     out = np.array(values, dtype=np.float64)
-    if points.any():
+    if n_masked:
         out[points] = np.nan
     return out
 
 
-def _low_visibility_world(track: PoseTrack, below_visibility: BoolArray) -> tuple[BoolArray, FloatArray | None]:
-    """The (T, 33) points masked for low visibility (below the threshold and seen in the image)
-    and a writable copy of the world coordinates with them NaN, None when there are none."""
+#: Above this fraction of masked points, :func:`_masked_copy` selects instead of writing them
+#: (rough break-even measured on an hour of 60 fps frames: 0.05 % masked points favour the
+#: writes by 1.5-2x, 46 % the select by 1.3x).
+_SPARSE_MASK_FRACTION = 0.05
+
+
+def _low_visibility_copies(
+    track: PoseTrack, below_visibility: BoolArray
+) -> tuple[BoolArray, FloatArray, FloatArray | None]:
+    """The (T, 33) points masked for low visibility (below the threshold and seen in the image),
+    and writable copies of the image and world coordinates with them NaN (the world copy None
+    when no point is masked)."""
     low_visibility = below_visibility.copy()
+    if low_visibility.any():
+        low_visibility &= np.isfinite(track.image_xyz[..., 0]) & np.isfinite(track.image_xyz[..., 1])
+    image = _masked_copy(track.image_xyz, low_visibility)
     if not low_visibility.any():
-        return low_visibility, None
-    low_visibility &= np.isfinite(track.image_xyz[..., 0]) & np.isfinite(track.image_xyz[..., 1])
-    if not low_visibility.any():
-        return low_visibility, None
-    return low_visibility, _masked_copy(track.world_xyz, low_visibility)
+        return low_visibility, image, None
+    return low_visibility, image, _masked_copy(track.world_xyz, low_visibility)
 
 
 def _clean_world(
