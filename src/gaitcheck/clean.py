@@ -497,7 +497,15 @@ def _clean_in(
         metric_filter_cutoff_hz=metric_cutoff,
     )
     world_future = pool.submit(
-        _clean_world, track, world_masked, body, outliers, swapped, missing_before & ~missing_after, max_gap
+        _clean_world,
+        track,
+        world_masked,
+        body,
+        bool(low_visibility.any() or outliers.any()),
+        swapped,
+        missing_before & ~missing_after,
+        max_gap,
+        outliers,
     )
     meta = {**track.meta, "cleaning": report.as_dict()}
     events_xy = _lowpass_rows_split(pool, xy_rows, cutoff, fps, missing_after)
@@ -586,43 +594,40 @@ def _masked_copy(values: NDArray[Any], points: BoolArray) -> FloatArray:
 _SPARSE_MASK_FRACTION = 0.05
 
 
-def _low_visibility_copies(
-    track: PoseTrack, below_visibility: BoolArray
-) -> tuple[BoolArray, FloatArray, FloatArray | None]:
+def _low_visibility_copies(track: PoseTrack, below_visibility: BoolArray) -> tuple[BoolArray, FloatArray, FloatArray]:
     """The (T, 33) points masked for low visibility (below the threshold and seen in the image),
-    and writable copies of the image and world coordinates with them NaN (the world copy None
-    when no point is masked)."""
+    and writable copies of the image and world coordinates with them NaN.
+
+    The world copy is made even where nothing will need repair (then it is dropped): it runs
+    beside outlier rejection, before the repairs are known.
+    """
     low_visibility = below_visibility.copy()
     if low_visibility.any():
         low_visibility &= np.isfinite(track.image_xyz[..., 0]) & np.isfinite(track.image_xyz[..., 1])
-    image = _masked_copy(track.image_xyz, low_visibility)
-    if not low_visibility.any():
-        return low_visibility, image, None
-    return low_visibility, image, _masked_copy(track.world_xyz, low_visibility)
+    return low_visibility, _masked_copy(track.image_xyz, low_visibility), _masked_copy(track.world_xyz, low_visibility)
 
 
 def _clean_world(
     track: PoseTrack,
-    world_masked: FloatArray | None,
+    world_masked: FloatArray,
     body: NDArray[np.intp],
-    outliers: BoolArray,
+    masked: bool,
     swapped: BoolArray,
     gap_filled: BoolArray,
     max_gap: int,
+    outliers: BoolArray,
 ) -> FloatArray:
     """(T, 33, 3) world coordinates with the pixel coordinates' repairs applied.
 
-    ``world_masked`` is the track's world coordinates masked for low visibility (a writable
-    copy, repaired in place), None when no point was; ``outliers`` and ``gap_filled`` are
-    (body landmarks, T) point masks from the pixel coordinates; ``swapped`` is (T,). Gaps
-    are filled only in the landmarks whose pixel gaps were filled, the same way; only the
-    filled points are written back. When nothing is repaired the track's own (read-only)
-    array is returned, not a copy.
+    ``world_masked`` is a writable copy of the track's world coordinates masked for low
+    visibility, repaired in place; ``masked`` says whether any point was masked for low
+    visibility or as an outlier; ``outliers`` and ``gap_filled`` are (body landmarks, T)
+    point masks from the pixel coordinates; ``swapped`` is (T,). Gaps are filled only in the
+    landmarks whose pixel gaps were filled, the same way; only the filled points are written
+    back. When nothing is repaired the track's own (read-only) array is returned, not the copy.
     """
-    if world_masked is None:
-        if not (outliers.any() or swapped.any() or gap_filled.any()):
-            return np.asarray(track.world_xyz, dtype=np.float64)  # float64 already: no copy
-        world_masked = np.array(track.world_xyz, dtype=np.float64)
+    if not (masked or swapped.any() or gap_filled.any()):
+        return np.asarray(track.world_xyz, dtype=np.float64)  # float64 already: no copy
     world = world_masked
     _mask_points(world, body, outliers)
     if swapped.any():
