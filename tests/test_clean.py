@@ -266,3 +266,31 @@ def test_two_tracks_at_30_fps_each_with_its_own_filter(true_side: PoseTrack) -> 
     knee = skeleton.index("left_knee")
     assert not np.array_equal(both.events.image_xyz[:, knee], both.metrics.image_xyz[:, knee])
     np.testing.assert_array_equal(np.isnan(both.events.image_xyz), np.isnan(both.metrics.image_xyz))
+
+
+def test_hampel_skips_only_rows_that_cannot_hold_an_outlier() -> None:
+    """Rows too calm to stray from their running median are not filtered, and every row gives
+    the outliers of the plain Hampel rule (running median, MAD scale, floor)."""
+    from scipy.ndimage import median_filter
+
+    from gaitcheck.clean import HAMPEL_N_SIGMA, _hampel_outlier_rows
+
+    rng = np.random.default_rng(3)
+    frames = np.arange(3000)
+    calm = 100.0 + 5.0 * np.sin(frames / 40.0) + rng.normal(0.0, 0.3, frames.size)
+    fast = 100.0 + 300.0 * np.sin(frames / 3.0)  # big steps: its running median is computed
+    spiked = calm.copy()
+    spiked[[500, 1700]] += [60.0, -80.0]
+    noisy = calm + rng.standard_t(2, frames.size) * 4.0  # heavy tails: the MAD scale matters
+    rows = np.stack([calm, fast, spiked, noisy])
+    rows[3, 100:103] = np.nan
+    min_deviation = 30.0
+    got = _hampel_outlier_rows(rows, 7, min_deviation)
+    bridged = np.array(rows)
+    bridged[3, 100:103] = np.interp([100, 101, 102], [99, 103], rows[3, [99, 103]])
+    deviation = np.abs(bridged - median_filter(bridged, size=(1, 7), mode="nearest"))
+    threshold = np.maximum(HAMPEL_N_SIGMA * 1.4826 * np.median(deviation, axis=1), min_deviation)
+    expected = (deviation > threshold[:, None]) & np.isfinite(rows)
+    np.testing.assert_array_equal(got, expected)
+    assert not got[0].any()
+    assert got[2, [500, 1700]].all()

@@ -169,20 +169,41 @@ def _hampel_outlier_rows(rows: FloatArray, window: int, min_deviation: float) ->
     Missing samples are bridged linearly for the running median. The scale is the median
     absolute deviation from the running median over the whole (bridged) row, so one
     running-median pass suffices. Missing samples are never outliers.
+
+    A row whose consecutive samples never differ by more than ``min_deviation`` / (window // 2)
+    has no outlier (the running median is one of the window's samples, at most window // 2
+    steps away, and the threshold is at least ``min_deviation``): its running median is not
+    computed (hips and shoulders, whose frame-to-frame motion is small, in most clips).
     """
     finite = np.isfinite(rows)
     bridged = _bridge_rows(rows)
     has_data = np.asarray(finite.any(axis=1))
     safe = bridged if has_data.all() else np.where(has_data[:, None], bridged, 0.0)
+    outliers = np.zeros(rows.shape, dtype=bool)
+    if rows.shape[1] < 2:
+        return outliers
+    largest_step = np.abs(np.diff(safe, axis=1)).max(axis=1)
+    may_stray = (window // 2) * largest_step > min_deviation * (1.0 - 1e-9)  # margin against rounding
+    if may_stray.any():
+        outliers[may_stray] = _hampel_rows(
+            safe[may_stray], finite[may_stray], has_data[may_stray], window, min_deviation
+        )
+    return outliers
+
+
+def _hampel_rows(
+    safe: FloatArray, finite: BoolArray, has_data: BoolArray, window: int, min_deviation: float
+) -> BoolArray:
+    """:func:`_hampel_outlier_rows` on bridged rows (NaN-free; ``finite`` marks the measured samples)."""
     deviation = safe - _running_median_rows(safe, window)
     np.abs(deviation, out=deviation)
     # The robust sigma only matters where HAMPEL_N_SIGMA sigma exceeds ``min_deviation``. When
     # more than half of a row's deviations lie at or below that sigma's deviation (a little
     # less, against rounding), so does their median, and the threshold is ``min_deviation``
     # whatever the exact median; it is computed (a selection over every frame) for the rest only.
-    sigma = np.zeros(rows.shape[0])
+    sigma = np.zeros(safe.shape[0])
     settled_below = min_deviation / (HAMPEL_N_SIGMA * 1.4826) * (1.0 - 1e-9)
-    median_settled = np.count_nonzero(deviation <= settled_below, axis=1) > rows.shape[1] // 2
+    median_settled = np.count_nonzero(deviation <= settled_below, axis=1) > safe.shape[1] // 2
     needed = has_data & ~median_settled
     if needed.any():
         sigma[needed] = 1.4826 * np.median(deviation[needed], axis=1)
