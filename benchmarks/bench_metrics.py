@@ -6,10 +6,12 @@ of metrics + summary on the true stances, and of every stage of the whole analys
 (classification, cleaning, event detection, metrics, summary) as ``pipeline.analyze_track``
 runs them.
 
-Every stage is timed as wall time and as CPU time of this process; on a shared machine the
-wall time includes waiting for a core, the CPU time does not (numpy here is single-threaded,
-so on an idle machine the two agree). The analysis runs as ``pipeline.analyze_track`` does:
-cleaning produces the event track and the metric track in one call.
+Every stage is timed as wall time and as CPU time of this process (all its threads); on a
+shared machine the wall time includes waiting for a core, the CPU time does not. Cleaning
+runs its copies and half its filtering in a second thread, so on an idle machine its wall
+time is below its CPU time; the other stages are single-threaded and the two agree. The
+analysis runs as ``pipeline.analyze_track`` does: cleaning produces the event track and the
+metric track in one call.
 
 Run: ``python benchmarks/bench_metrics.py`` (target: whole analysis under 1 s).
 """

@@ -260,3 +260,73 @@ def test_gaps_filled_in_place_as_in_a_copy() -> None:
     assert _fill_gap_rows(in_place, 6, in_place=True) is in_place
     np.testing.assert_array_equal(in_place, filled)
     assert np.isnan(in_place[2, 60]) and np.isnan(rows).sum() > np.isnan(filled).sum()
+
+
+def test_arm_and_face_landmarks_pass_through_masked_only(true_side: PoseTrack) -> None:
+    """Only the landmarks the analysis reads (legs, shoulders) are de-outliered and filtered;
+    the others keep their raw coordinates, NaN where their visibility is low."""
+    image, visibility = np.array(true_side.image_xyz), np.array(true_side.visibility)
+    wrist, elbow = skeleton.index("left_wrist"), skeleton.index("right_elbow")
+    image[250, wrist, 1] += 150.0 / true_side.height  # a spike cleaning would reject in a leg
+    visibility[120:123, elbow] = 0.05
+    cleaned, report = clean_track(true_side.replace(image_xyz=image, visibility=visibility), SIDE)
+    assert report.points_rejected_outliers == 0
+    assert report.points_masked_low_visibility == 3
+    expected = image.copy()
+    expected[120:123, elbow] = np.nan
+    for name in ("nose", "left_wrist", "right_elbow", "left_index"):
+        k = skeleton.index(name)
+        np.testing.assert_array_equal(cleaned.image_xyz[:, k], expected[:, k])
+    # the legs are filtered: the heel differs from the raw one somewhere
+    heel = skeleton.index("right_heel")
+    assert not np.array_equal(cleaned.image_xyz[:, heel, :2], image[:, heel, :2])
+
+
+def test_world_coordinates_shared_when_nothing_is_repaired(true_side: PoseTrack) -> None:
+    both = clean_tracks(true_side, SIDE)
+    assert both.report.points_rejected_outliers == both.report.points_gap_filled == 0
+    assert np.shares_memory(both.metrics.world_xyz, true_side.world_xyz)
+    assert not np.shares_memory(both.metrics.image_xyz, true_side.image_xyz)
+
+
+def test_two_tracks_at_30_fps_each_with_its_own_filter(true_side: PoseTrack) -> None:
+    """Below 60 fps the event and metric tracks differ (6 and 12 Hz): computed in parallel, each
+    equals the track filtered alone."""
+    slow = true_side.select_frames(slice(None, None, 2)).replace(
+        time_s=np.arange(240) / 30.0, fps=30.0, meta={"clip": "half rate"}
+    )
+    both = clean_tracks(slow, SIDE)
+    alone, _ = clean_track(slow, SIDE)
+    np.testing.assert_array_equal(both.events.image_xyz, alone.image_xyz)
+    assert not np.shares_memory(both.events.image_xyz, both.metrics.image_xyz)
+    knee = skeleton.index("left_knee")
+    assert not np.array_equal(both.events.image_xyz[:, knee], both.metrics.image_xyz[:, knee])
+    np.testing.assert_array_equal(np.isnan(both.events.image_xyz), np.isnan(both.metrics.image_xyz))
+
+
+def test_hampel_skips_only_rows_that_cannot_hold_an_outlier() -> None:
+    """Rows too calm to stray from their running median are not filtered, and every row gives
+    the outliers of the plain Hampel rule (running median, MAD scale, floor)."""
+    from scipy.ndimage import median_filter
+
+    from gaitcheck.clean import HAMPEL_N_SIGMA, _hampel_outlier_rows
+
+    rng = np.random.default_rng(3)
+    frames = np.arange(3000)
+    calm = 100.0 + 5.0 * np.sin(frames / 40.0) + rng.normal(0.0, 0.3, frames.size)
+    fast = 100.0 + 300.0 * np.sin(frames / 3.0)  # big steps: its running median is computed
+    spiked = calm.copy()
+    spiked[[500, 1700]] += [60.0, -80.0]
+    noisy = calm + rng.standard_t(2, frames.size) * 4.0  # heavy tails: the MAD scale matters
+    rows = np.stack([calm, fast, spiked, noisy])
+    rows[3, 100:103] = np.nan
+    min_deviation = 30.0
+    got = _hampel_outlier_rows(rows, 7, min_deviation)
+    bridged = np.array(rows)
+    bridged[3, 100:103] = np.interp([100, 101, 102], [99, 103], rows[3, [99, 103]])
+    deviation = np.abs(bridged - median_filter(bridged, size=(1, 7), mode="nearest"))
+    threshold = np.maximum(HAMPEL_N_SIGMA * 1.4826 * np.median(deviation, axis=1), min_deviation)
+    expected = (deviation > threshold[:, None]) & np.isfinite(rows)
+    np.testing.assert_array_equal(got, expected)
+    assert not got[0].any()
+    assert got[2, [500, 1700]].all()

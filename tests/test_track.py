@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -94,6 +95,17 @@ def test_arrays_are_read_only() -> None:
 def test_invalid_tracks_are_refused_with_a_specific_message(change: dict[str, object], message: str) -> None:
     with pytest.raises(TrackError, match=message):
         _random_track().replace(**change)
+
+
+def test_replace_checks_again_whatever_it_changes() -> None:
+    """replace() skips re-checking the arrays it keeps, never the ones it is given, and a track
+    it made validates later changes in full."""
+    kept = _random_track().replace(meta={"clip": "x"})
+    np.testing.assert_array_equal(kept.visibility, _random_track().visibility)
+    with pytest.raises(TrackError, match=r"visibility must lie in \[0, 1\]"):
+        kept.replace(visibility=np.full((20, 33), -0.5))
+    with pytest.raises(TrackError, match="strictly increasing"):
+        dataclasses.replace(kept, time_s=np.zeros(20))
 
 
 def test_select_frames_keeps_every_array_aligned() -> None:
@@ -196,3 +208,19 @@ def test_atomic_writes_get_the_usual_file_mode(tmp_path: Path) -> None:
     mask = os.umask(0)
     os.umask(mask)
     assert target.stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_derived_values_are_computed_once_per_track() -> None:
+    track = _random_track()
+    calls: list[int] = []
+
+    def frames_seen(t: PoseTrack) -> int:
+        calls.append(1)
+        return int(t.pose_found.sum())
+
+    assert track.derived("seen", frames_seen) == 19
+    assert track.derived("seen", frames_seen) == 19
+    assert len(calls) == 1
+    fewer = track.replace(pose_found=np.zeros(20, dtype=bool))
+    assert fewer.derived("seen", frames_seen) == 0
+    assert len(calls) == 2

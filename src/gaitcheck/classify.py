@@ -114,7 +114,7 @@ def _dominant_cadence_spm(track: PoseTrack, leg_px: float) -> float:
 
 def clip_features(track: PoseTrack) -> dict[str, float]:
     """The scale-free features the classification uses (see the module docstring)."""
-    leg_px = leg_length_px(track)
+    leg_px = track.derived("leg_length_px", leg_length_px)
     left_hip, right_hip = point_px(track, "left_hip"), point_px(track, "right_hip")
     pelvis_u = 0.5 * (left_hip[:, 0] + right_hip[:, 0])
     hip_dx = left_hip[:, 0] - right_hip[:, 0]

@@ -505,8 +505,12 @@ def _fit_heel_landing(
     usable &= (index[:, 0] >= 0) & (index[:, -1] <= n - 1) & np.isfinite(window).all(axis=1)
     window = np.where(usable[:, None], window, 0.0)
     window = window - window.mean(axis=1, keepdims=True)
-    explained = np.einsum("uwk,sw->suk", basis, window)
-    residual = np.maximum((window**2).sum(axis=1)[:, None] - (explained**2).sum(axis=2), 0.0)  # (S, U)
+    # projections on every candidate's basis in one product (S, W) x (W, U x 4); einsum, not the
+    # BLAS product, whose threads would keep spinning on the second core after it
+    explained = np.einsum("sw,wj->sj", window, basis.transpose(1, 0, 2).reshape(basis.shape[1], -1))
+    explained *= explained
+    explained_sq = explained.reshape(window.shape[0], basis.shape[0], basis.shape[2]).sum(axis=2)
+    residual = np.maximum((window**2).sum(axis=1)[:, None] - explained_sq, 0.0)  # (S, U)
     first_offset = np.where(usable, first_frames - reference, 0.0)
     allowed = np.abs(offsets[None, :] - first_offset[:, None]) <= search + 1e-9
     best = np.argmin(np.where(allowed, residual, np.inf), axis=1)

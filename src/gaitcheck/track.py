@@ -16,11 +16,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -31,6 +31,8 @@ from gaitcheck.fileio import atomic_path
 
 FloatArray = NDArray[np.floating[Any]]
 BoolArray = NDArray[np.bool_]
+
+_Derived = TypeVar("_Derived")
 
 TRACK_FORMAT = "gaitcheck-track/1"
 _META_KEY = b"gaitcheck"
@@ -84,6 +86,12 @@ class PoseTrack:
     #: ``image_xyz[:, k, :2] * (width, height)``, filled by :meth:`points_px` (not copied by
     #: :meth:`replace`, whose image may differ).
     _pixel_rows: dict[int, FloatArray] = field(default_factory=dict, init=False, repr=False, compare=False)
+    #: Fields whose values :meth:`replace` took over unchanged from a validated track: their
+    #: value checks (time order, visibility range) are not repeated; shapes always are.
+    #: Reset to empty after validation.
+    #: Values derived from the track by :meth:`derived`, by key.
+    _derived: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _validated_fields: frozenset[str] = field(default=frozenset(), repr=False, compare=False, kw_only=True)
 
     def __post_init__(self) -> None:
         t = np.asarray(self.time_s, dtype=np.float64)
@@ -109,9 +117,11 @@ class PoseTrack:
         found = found.copy()
         found.setflags(write=False)
         object.__setattr__(self, "pose_found", found)
-        if n and not np.all(np.isfinite(t)):
+        trusted = self._validated_fields
+        object.__setattr__(self, "_validated_fields", frozenset())
+        if "time_s" not in trusted and n and not np.all(np.isfinite(t)):
             raise TrackError("time_s holds NaN or infinite values")
-        if n > 1 and not np.all(np.diff(t) > 0):
+        if "time_s" not in trusted and n > 1 and not np.all(np.diff(t) > 0):
             bad = int(np.argmin(np.diff(t) > 0))
             raise TrackError(f"time_s must be strictly increasing; frame {bad + 1} is not after frame {bad}")
         t.setflags(write=False)
@@ -124,6 +134,8 @@ class PoseTrack:
             raise TrackError(f"fps must be a positive number, got {self.fps}")
         object.__setattr__(self, "fps", float(self.fps))
         for name in ("visibility", "presence"):
+            if name in trusted:
+                continue
             arr = getattr(self, name)
             outside = arr[(arr < 0) | (arr > 1)]  # NaN compares False: only the offending values
             finite_outside = outside[np.isfinite(outside)]
@@ -152,8 +164,10 @@ class PoseTrack:
         )
 
     def replace(self, **changes: Any) -> PoseTrack:
-        """A copy with some fields changed (validated again)."""
-        return dataclasses.replace(self, **changes)
+        """A copy with some fields changed (the changed ones validated again; the value checks of
+        the unchanged time and visibility arrays, already validated here, are not repeated)."""
+        unchanged = frozenset(("time_s", "visibility", "presence")) - changes.keys()
+        return dataclasses.replace(self, **changes, _validated_fields=unchanged)
 
     def with_meta(self, **extra: Any) -> PoseTrack:
         """A copy whose metadata has ``extra`` added."""
@@ -235,6 +249,16 @@ class PoseTrack:
         rows.setflags(write=False)
         for position, name in enumerate(names):
             self._pixel_rows[skeleton.index(name)] = rows[2 * position : 2 * position + 2]
+
+    def derived(self, key: str, compute: Callable[[PoseTrack], _Derived]) -> _Derived:
+        """``compute(self)``, computed the first time ``key`` is asked for and kept with the track
+        (e.g. the leg length in pixels, which classification and cleaning both read from the raw
+        track). A track's arrays are read-only, so the value stays valid; :meth:`replace` starts
+        a new track without it."""
+        if key not in self._derived:
+            self._derived[key] = compute(self)
+        value: _Derived = self._derived[key]
+        return value
 
     def point_world(self, name: str) -> FloatArray:
         """(T, 3) world coordinates (metres) of one landmark, selected by name."""

@@ -164,6 +164,7 @@ class StrideContext:
     scale_source: str
     ic_labels_swapped: np.ndarray
     _points: dict[str, FloatArray] = field(default_factory=dict, repr=False)
+    _midpoints: dict[str, FloatArray] = field(default_factory=dict, repr=False)
 
     def point(self, name: str) -> FloatArray:
         """(T, 2) pixel track of one landmark (gathered once per context)."""
@@ -174,8 +175,13 @@ class StrideContext:
         return self._points[name]
 
     def midpoint(self, part: str) -> FloatArray:
-        """(T, 2) midpoint of the left and right landmark of a body part (``"hip"``, ...)."""
-        return 0.5 * (self.point(f"left_{part}") + self.point(f"right_{part}"))
+        """(T, 2) midpoint of the left and right landmark of a body part (``"hip"``, ...), computed
+        once per context (read-only: several metrics read the hip midpoint)."""
+        if part not in self._midpoints:
+            middle = 0.5 * (self.point(f"left_{part}") + self.point(f"right_{part}"))
+            middle.setflags(write=False)
+            self._midpoints[part] = middle
+        return self._midpoints[part]
 
     def by_stance_side(self, left_values: FloatArray, right_values: FloatArray) -> FloatArray:
         """Per-stance values taken from the left or right array according to each stance's side."""
