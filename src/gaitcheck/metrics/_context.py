@@ -205,17 +205,33 @@ class StrideContext:
         """
         return self.by_stance_side(self.at_ic_from_after(left_signal), self.at_ic_from_after(right_signal))
 
-    def at_ic_contact_leg(self, left_signal: FloatArray, right_signal: FloatArray) -> FloatArray:
+    def at_ic_contact_leg(
+        self, left_signal: FloatArray, right_signal: FloatArray, *, delay_s: float = 0.0
+    ) -> FloatArray:
         """Like :meth:`at_ic`, but from the leg that touches the ground at IC: the other side's
-        landmarks where :attr:`ic_labels_swapped` says the labels were swapped."""
+        landmarks where :attr:`ic_labels_swapped` says the labels were swapped (``delay_s`` as
+        in :meth:`at_ic_from_after`)."""
         contact_is_left = self.is_left ^ self.ic_labels_swapped
-        return np.where(contact_is_left, self.at_ic_from_after(left_signal), self.at_ic_from_after(right_signal))
+        return np.where(
+            contact_is_left,
+            self.at_ic_from_after(left_signal, delay_s=delay_s),
+            self.at_ic_from_after(right_signal, delay_s=delay_s),
+        )
 
-    def at_ic_from_after(self, signal: FloatArray) -> FloatArray:
-        """A per-frame signal extrapolated back to each IC from the two frames at or after it."""
+    def at_ic_from_after(self, signal: FloatArray, *, delay_s: float = 0.0) -> FloatArray:
+        """A per-frame signal extrapolated back to each IC from the two frames at or after it.
+
+        With ``delay_s`` > 0 the two frames are the first ones at or after IC + ``delay_s``
+        (never past the stance's last frame), skipping frames the track's low-pass filter has
+        blended with the motion before contact.
+        """
         time_s = self.track.time_s
         last = len(time_s) - 1
-        first = np.clip(self.first_frame, 0, last)
+        first_frame = self.first_frame
+        if delay_s > 0.0:
+            delayed = np.searchsorted(time_s, self.ic_time_s + delay_s - _TIME_TOLERANCE_S, side="left")
+            first_frame = np.maximum(first_frame, np.minimum(delayed, self.stop_frame - 2))
+        first = np.clip(first_frame, 0, last)
         second = np.clip(first + 1, 0, last)
         value_first, value_second = signal[first], signal[second]
         span_s = time_s[second] - time_s[first]
