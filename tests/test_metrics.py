@@ -344,3 +344,18 @@ def test_heel_ahead_of_a_cleaned_truth_replay_is_unbiased(sample_videos: Path) -
     assert usable.sum() >= 10
     assert abs(error_pct_leg.mean()) < 0.2
     assert np.abs(error_pct_leg).max() < 0.7
+
+
+def test_leg_length_is_taken_at_the_median_size_of_a_runner_changing_distance(sample_videos: Path) -> None:
+    """A runner approaching the camera grows in the image; the leg length must be the one at
+    the clip's median size, not at the closest frames a high percentile would pick."""
+    from gaitcheck.metrics._context import estimate_leg_length_px
+
+    track = track_from_truth(read_truth(sample_videos / "demo_side.truth.json"))
+    still_px = estimate_leg_length_px(track)
+    progress = (track.time_s - track.time_s[0]) / np.ptp(track.time_s)
+    scale = 0.85 + 0.3 * progress  # 0.85 -> 1.15, median 1.0
+    image = track.image_xyz.copy()
+    image[..., :2] = 0.5 + scale[:, None, None] * (image[..., :2] - 0.5)
+    approaching_px = estimate_leg_length_px(track.replace(image_xyz=image))
+    assert approaching_px == pytest.approx(still_px, rel=0.01)
