@@ -15,6 +15,7 @@ from gaitcheck import skeleton
 from gaitcheck.errors import AnalysisError
 from gaitcheck.metrics import METRIC_VIEWS, compute_strides
 from gaitcheck.metrics import _geometry as geometry
+from gaitcheck.metrics._context import stance_frame_mask
 from gaitcheck.metrics.temporal import clip_cadence_spm
 from gaitcheck.pipeline import stances_from_truth
 from gaitcheck.pose.replay import read_truth, track_from_truth
@@ -290,3 +291,71 @@ def test_pose_model_heel_is_moved_back_to_the_contact_point(sample_videos: Path)
     # nothing else moves
     for column in ("shank_angle_ic_deg", "foot_inclination_ic_deg", "knee_flexion_ic_deg"):
         np.testing.assert_array_equal(model[column], replay[column])
+
+
+def test_at_ic_read_with_a_delay_skips_the_frames_just_after_ic(sample_videos: Path) -> None:
+    """Extrapolating back from later frames is exact on a straight line, never reads a frame
+    inside the delay, and never reads past the stance."""
+    from gaitcheck.metrics._context import build_context
+
+    truth = read_truth(sample_videos / "demo_side.truth.json")
+    track, stances = track_from_truth(truth), stances_from_truth(truth)
+    ctx = build_context(track, stances, SimpleNamespace(view="side_right", oblique=False), height_cm=None)
+    delay_s = 0.005
+    line = 3.0 * track.time_s + 1.0
+    expected = 3.0 * ctx.ic_time_s + 1.0
+    inside = np.isfinite(ctx.at_ic_from_after(line))
+    assert inside.sum() >= 10
+    just_after_ic = stance_frame_mask(
+        track.n_frames,
+        np.searchsorted(track.time_s, ctx.ic_time_s - 1e-6),
+        np.searchsorted(track.time_s, ctx.ic_time_s + delay_s - 1e-6),
+    )
+    assert just_after_ic.any()
+    spoiled = np.where(just_after_ic, 1e6, line)
+    np.testing.assert_allclose(ctx.at_ic_from_after(spoiled, delay_s=delay_s)[inside], expected[inside], rtol=1e-9)
+    after_stance = ~stance_frame_mask(track.n_frames, ctx.first_frame, ctx.stop_frame)
+    spoiled = np.where(after_stance, 1e6, line)
+    too_long = ctx.at_ic_from_after(spoiled, delay_s=10.0)
+    np.testing.assert_allclose(too_long[inside & ctx.complete], expected[inside & ctx.complete], rtol=1e-9)
+
+
+def test_heel_ahead_of_a_cleaned_truth_replay_is_unbiased(sample_videos: Path) -> None:
+    """The metric track's low-pass rounds the heel's stop at contact; the at-IC read must not
+    carry that into heel ahead (true events, true landmarks, cleaned as the product does)."""
+    from gaitcheck.classify import ClipClassification
+    from gaitcheck.clean import clean_tracks
+
+    truth = read_truth(sample_videos / "demo_side.truth.json")
+    track, stances = track_from_truth(truth), stances_from_truth(truth)
+    classification = ClipClassification(view="side_right", oblique=False, setting="treadmill", activity="running")
+    cleaned = clean_tracks(track, classification).metrics
+    strides = compute_strides(cleaned, stances, classification)
+    true_stances = pd.DataFrame(truth["stances"])
+    usable = (true_stances["complete_in_clip"] & true_stances["in_view"]).to_numpy()
+    px_per_m = np.asarray(truth["frames"]["px_per_m_at_pelvis"])
+    true_leg_px = truth["derived"]["leg_length_m"] * px_per_m[true_stances["ic_frame"]]
+    # in pixels over the true leg length, so that only the at-IC read is judged
+    error_pct_leg = (
+        strides["heel_ahead_pct_leg"] * strides.attrs["leg_length_px"]
+        - 100.0 * true_stances["heel_ahead_of_pelvis_image_px"]
+    ) / true_leg_px
+    error_pct_leg = error_pct_leg[usable].to_numpy()
+    assert usable.sum() >= 10
+    assert abs(error_pct_leg.mean()) < 0.2
+    assert np.abs(error_pct_leg).max() < 0.7
+
+
+def test_leg_length_is_taken_at_the_median_size_of_a_runner_changing_distance(sample_videos: Path) -> None:
+    """A runner approaching the camera grows in the image; the leg length must be the one at
+    the clip's median size, not at the closest frames a high percentile would pick."""
+    from gaitcheck.metrics._context import estimate_leg_length_px
+
+    track = track_from_truth(read_truth(sample_videos / "demo_side.truth.json"))
+    still_px = estimate_leg_length_px(track)
+    progress = (track.time_s - track.time_s[0]) / np.ptp(track.time_s)
+    scale = 0.85 + 0.3 * progress  # 0.85 -> 1.15, median 1.0
+    image = track.image_xyz.copy()
+    image[..., :2] = 0.5 + scale[:, None, None] * (image[..., :2] - 0.5)
+    approaching_px = estimate_leg_length_px(track.replace(image_xyz=image))
+    assert approaching_px == pytest.approx(still_px, rel=0.01)

@@ -36,6 +36,10 @@ SHOE_SOLE_M = 0.025
 #: projection only shortens a segment, and thigh and shank pass through the image plane
 #: every stride, so a high percentile recovers the length while ignoring outliers.
 SEGMENT_LENGTH_PERCENTILE = 90.0
+#: Degree of the polynomial in time fitted to the log apparent body size
+#: (:func:`apparent_size_trend`): a runner on a straight path at an angle to the image plane
+#: changes distance smoothly; 2 also absorbs a slow approach then retreat.
+SIZE_TREND_DEGREE = 2
 _TIME_TOLERANCE_S = 1e-6
 #: In a side view the contact foot at IC is the lower one (the other foot is in swing). When
 #: the other side's heel is lower than the stance side's by more than this fraction of the
@@ -89,23 +93,50 @@ def stance_frame_mask(n_frames: int, first_frame: IntArray, stop_frame: IntArray
     return np.cumsum(edges)[:n_frames] > 0
 
 
+def apparent_size_trend(time_s: FloatArray, size_px: FloatArray) -> FloatArray:
+    """Per-frame apparent body size relative to its median, as a smooth function of time.
+
+    ``size_px`` is any per-frame body size (NaN where unseen); its logarithm is fitted with a
+    polynomial in time of degree :data:`SIZE_TREND_DEGREE`, which follows a runner whose
+    distance to the camera changes along the clip and is flat on a treadmill. All ones when
+    too few frames have a size.
+    """
+    usable = np.isfinite(size_px) & (size_px > 0)
+    if usable.sum() <= 4 * (SIZE_TREND_DEGREE + 1):
+        return np.ones(len(time_s))
+    centre_s, spread_s = float(np.mean(time_s)), max(float(np.ptp(time_s)), 1e-9)
+    scaled_time = (time_s - centre_s) / spread_s
+    coefficients = np.polyfit(scaled_time[usable], np.log(size_px[usable]), SIZE_TREND_DEGREE)
+    log_trend = np.polyval(coefficients, scaled_time)
+    return np.asarray(np.exp(log_trend - np.median(log_trend)))
+
+
 def estimate_leg_length_px(track: PoseTrack, stance_frames: dict[str, np.ndarray] | None = None) -> float:
-    """Leg length (standing hip joint centre height, shod) in pixels from the landmarks.
+    """Leg length (standing hip joint centre height, shod) in pixels from the landmarks, at the
+    clip's median apparent body size.
 
     Thigh and shank are each the 90th percentile of their projected hip-knee and knee-ankle
     lengths over the frames where that leg is in stance (all frames when ``stance_frames``
     is not given): projection only shortens a segment, and both segments pass through the
     vertical during stance while the foot is near the midline, i.e. near the pelvis depth.
-    The two legs are averaged. The shod ankle height is added as a fixed fraction of thigh +
-    shank (:data:`SHOD_ANKLE_HEIGHT_PER_THIGH_SHANK`), because heel landmarks are too noisy
-    to measure it. Raises :class:`AnalysisError` when no leg is visible.
+    The lengths are first divided by the :func:`apparent_size_trend` of thigh + shank summed
+    over both legs (whose opposite perspective errors cancel), so that the frames where the
+    runner is closest to the camera do not make the high percentile. The two legs are
+    averaged. The shod ankle height is added as a fixed fraction of thigh + shank
+    (:data:`SHOD_ANKLE_HEIGHT_PER_THIGH_SHANK`), because heel landmarks are too noisy to
+    measure it. Raises :class:`AnalysisError` when no leg is visible.
     """
-    thigh_plus_shank_px = []
     sample = _length_sample(track.n_frames)
     points = landmarks_px(track.select_frames(sample), skeleton.LEG_LANDMARKS)
+    lengths_by_side = {}
     for side in skeleton.SIDES:
         hip, knee, ankle = (points[skeleton.side_name(side, part)] for part in ("hip", "knee", "ankle"))
-        lengths = np.stack([segment_length(hip, knee), segment_length(knee, ankle)])
+        lengths_by_side[side] = np.stack([segment_length(hip, knee), segment_length(knee, ankle)])
+    size_px = np.sum([lengths.sum(axis=0) for lengths in lengths_by_side.values()], axis=0)
+    size_trend = apparent_size_trend(track.time_s[sample], size_px)
+    thigh_plus_shank_px = []
+    for side in skeleton.SIDES:
+        lengths = lengths_by_side[side] / size_trend
         frames = None if stance_frames is None else stance_frames[side][sample]
         if frames is not None and np.isfinite(lengths[:, frames]).all(axis=0).any():
             lengths = lengths[:, frames]
@@ -211,17 +242,33 @@ class StrideContext:
         """
         return self.by_stance_side(self.at_ic_from_after(left_signal), self.at_ic_from_after(right_signal))
 
-    def at_ic_contact_leg(self, left_signal: FloatArray, right_signal: FloatArray) -> FloatArray:
+    def at_ic_contact_leg(
+        self, left_signal: FloatArray, right_signal: FloatArray, *, delay_s: float = 0.0
+    ) -> FloatArray:
         """Like :meth:`at_ic`, but from the leg that touches the ground at IC: the other side's
-        landmarks where :attr:`ic_labels_swapped` says the labels were swapped."""
+        landmarks where :attr:`ic_labels_swapped` says the labels were swapped (``delay_s`` as
+        in :meth:`at_ic_from_after`)."""
         contact_is_left = self.is_left ^ self.ic_labels_swapped
-        return np.where(contact_is_left, self.at_ic_from_after(left_signal), self.at_ic_from_after(right_signal))
+        return np.where(
+            contact_is_left,
+            self.at_ic_from_after(left_signal, delay_s=delay_s),
+            self.at_ic_from_after(right_signal, delay_s=delay_s),
+        )
 
-    def at_ic_from_after(self, signal: FloatArray) -> FloatArray:
-        """A per-frame signal extrapolated back to each IC from the two frames at or after it."""
+    def at_ic_from_after(self, signal: FloatArray, *, delay_s: float = 0.0) -> FloatArray:
+        """A per-frame signal extrapolated back to each IC from the two frames at or after it.
+
+        With ``delay_s`` > 0 the two frames are the first ones at or after IC + ``delay_s``
+        (never past the stance's last frame), skipping frames the track's low-pass filter has
+        blended with the motion before contact.
+        """
         time_s = self.track.time_s
         last = len(time_s) - 1
-        first = np.clip(self.first_frame, 0, last)
+        first_frame = self.first_frame
+        if delay_s > 0.0:
+            delayed = np.searchsorted(time_s, self.ic_time_s + delay_s - _TIME_TOLERANCE_S, side="left")
+            first_frame = np.maximum(first_frame, np.minimum(delayed, self.stop_frame - 2))
+        first = np.clip(first_frame, 0, last)
         second = np.clip(first + 1, 0, last)
         value_first, value_second = signal[first], signal[second]
         span_s = time_s[second] - time_s[first]
