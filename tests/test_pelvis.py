@@ -167,16 +167,20 @@ def test_crops_give_the_frames_own_patches() -> None:
 
 
 def test_large_pelvis_is_read_from_shrunk_crops() -> None:
-    """At twice the size (hips 96 px apart) the crops are shrunk; the tilt is read as well."""
+    """At four times the size (hips 192 px apart) the crops are shrunk; the tilt is read as well."""
     import cv2
 
+    zoom = 4
+    assert zoom * HIP_WIDTH_PX > pelvis.CROP_HIP_WIDTH_PX  # the case under test: a shrunk crop
     truth = _true_obliquity_deg(60)
-    frames = [cv2.resize(frame, None, fx=2.0, fy=2.0, interpolation=cv2.INTER_LINEAR) for frame in _frames(True, truth)]
+    frames = [
+        cv2.resize(frame, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_LINEAR) for frame in _frames(True, truth)
+    ]
     small = _level_hips_track(truth.size)
-    track = small.replace(width=2 * WIDTH, height=2 * HEIGHT)  # same normalised landmarks, twice the pixels
+    track = small.replace(width=zoom * WIDTH, height=zoom * HEIGHT)  # same normalised landmarks, more pixels
     crops = pelvis.crops_from_frames(frames, track)
     assert all(
-        crop.scale == pytest.approx(pelvis.CROP_HIP_WIDTH_PX / (2 * HIP_WIDTH_PX)) for crop in crops.crops.values()
+        crop.scale == pytest.approx(pelvis.CROP_HIP_WIDTH_PX / (zoom * HIP_WIDTH_PX)) for crop in crops.crops.values()
     )
     estimate = pelvis.estimate_from_crops(crops, track)
     assert estimate.quality == "ok", estimate.reasons

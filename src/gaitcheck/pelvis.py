@@ -113,8 +113,11 @@ CROP_MIN_TORSO_FRACTION: Final[float] = 0.5
 CROP_BOX_MARGIN: Final[float] = 1.25
 #: A robust width above this (pixels) is shrunk to it in the crop; a narrower pelvis is cut at
 #: full resolution, so its patches are exactly those cut from the frame. The smoothed hip
-#: width then spans 0.6-0.9 of it, still above the patch's 40 pixels.
-CROP_HIP_WIDTH_PX: Final[float] = 72.0
+#: width then spans 0.6-0.9 of it, well above the patch's 40 pixels. At 72 pixels the
+#: slightly shrunk crops of rear_valgus15 (robust width about 80 pixels) lost the mirror
+#: anchor (correlation 0.32, flagged "low"); at 128 the shared renders are cut at full
+#: resolution and 1080p clips of a whole runner are still shrunk (bounding the memory).
+CROP_HIP_WIDTH_PX: Final[float] = 128.0
 #: Anti-aliasing blur of a shrunk crop, in crop pixels (as :func:`stabilised_patch` blurs).
 CROP_ANTIALIAS_SIGMA_PX: Final[float] = 0.5
 
