@@ -454,30 +454,6 @@ def _leg_swap_pairs() -> tuple[NDArray[np.intp], NDArray[np.intp]]:
     return legs, _swap_index()[legs]
 
 
-def swap_states(xy: FloatArray, leg_px: float, *, segment: int = 1024, overlap: int = 128) -> BoolArray:
-    """Viterbi decision, per frame, whether the legs' labels are exchanged.
-
-    Parameters
-    ----------
-    xy : (T, 33, 2) pixel coordinates (NaN allowed).
-    leg_px : leg length in pixels, the unit of the costs.
-    segment, overlap : long tracks are decoded in overlapping segments, all at once; each
-        segment keeps the decision of its central part (the path forgets its ends within
-        a few strides).
-
-    Returns
-    -------
-    (T,) bool, True where the left and right leg landmarks should be exchanged.
-    """
-    n = xy.shape[0]
-    if n < 3:
-        return np.zeros(n, dtype=bool)
-    legs, partners = _leg_swap_pairs()
-    labelled = xy[:, legs, :].reshape(n, -1) / leg_px
-    swapped = xy[:, partners, :].reshape(n, -1) / leg_px
-    return _decode_swaps(_swap_costs(labelled, swapped), segment, overlap)
-
-
 # ------------------------------------------------------------------ the cleaning pass
 
 

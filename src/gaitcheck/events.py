@@ -367,17 +367,6 @@ def _pelvis_intervals(
     return starts, ends, mean_lowness > 0
 
 
-def _candidate_intervals(lower_left: NDArray[np.bool_]) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.bool_]]:
-    """Runs of a boolean series: start, end (exclusive) and which side (True = left).
-
-    Consecutive runs alternate between the two values, so the sides alternate.
-    """
-    change = np.flatnonzero(np.diff(lower_left.astype(np.int8)) != 0) + 1
-    starts = np.r_[0, change]
-    ends = np.r_[change, lower_left.size]
-    return starts, ends, lower_left[starts]
-
-
 def _window_extremum(
     signal: FloatArray, centres: FloatArray, before: int, after: int
 ) -> tuple[FloatArray, NDArray[np.bool_]]:
@@ -935,21 +924,6 @@ def _stance_sides_from_obliquity(
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = total / count
     return np.where(count > 0, (mean > 0).astype(np.float64), np.nan)
-
-
-def _merge_spurious(
-    starts: NDArray[np.intp], ends: NDArray[np.intp], is_left: NDArray[np.bool_], real: NDArray[np.bool_]
-) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.bool_]]:
-    """Drop candidate intervals without a real swing and merge their same-side neighbours.
-
-    Removing a spurious interval leaves two neighbours of the same side; they are one stance.
-    """
-    starts, ends, is_left = starts[real], ends[real], is_left[real]
-    if starts.size == 0:
-        return starts, ends, is_left
-    first = np.flatnonzero(np.r_[True, is_left[1:] != is_left[:-1]])
-    last_end = np.maximum.reduceat(ends, first)
-    return starts[first], last_end, is_left[first]
 
 
 def step_numbers(ic_time_s: FloatArray) -> NDArray[np.int64]:
