@@ -26,12 +26,12 @@ or the decoder stops before the last frame.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import av
 import av.error
@@ -42,6 +42,8 @@ from numpy.typing import NDArray
 
 from gaitcheck.errors import InputError, VideoError
 from gaitcheck.fileio import sha256_file
+
+_FrameT = TypeVar("_FrameT")
 
 #: FFmpeg decoder threading used by :func:`iter_frames` (see benchmarks/bench_decode.py).
 DECODE_THREAD_TYPE = "AUTO"
@@ -306,7 +308,7 @@ def iter_frames(path: str | Path, *, start: int = 0, stop: int | None = None) ->
     """
     if start < 0 or (stop is not None and stop < start):
         raise ValueError(f"need 0 <= start <= stop, got start={start}, stop={stop}")
-    return _iter_range(_check_path(path), start, stop)
+    return _iter_range(_check_path(path), start, stop, _video_frame)
 
 
 def iter_luma_frames(path: str | Path, *, start: int = 0, stop: int | None = None) -> Iterator[LumaFrame]:
@@ -319,7 +321,7 @@ def iter_luma_frames(path: str | Path, *, start: int = 0, stop: int | None = Non
     """
     if start < 0 or (stop is not None and stop < start):
         raise ValueError(f"need 0 <= start <= stop, got start={start}, stop={stop}")
-    return _iter_luma_range(_check_path(path), start, stop)
+    return _iter_range(_check_path(path), start, stop, _luma_frame)
 
 
 def iter_frames_at(path: str | Path, indices: Sequence[int] | NDArray[np.integer[Any]]) -> Iterator[VideoFrame]:
@@ -519,7 +521,10 @@ def _first_decoded_frame(container: av.container.InputContainer, stream: Any, pa
     raise VideoError(f"{path}: the video stream decodes to no frames. {_RECOPY_HINT}, or {_CONVERT_HINT}.")
 
 
-def _iter_range(path: Path, start: int, stop: int | None) -> Iterator[VideoFrame]:
+def _iter_range(
+    path: Path, start: int, stop: int | None, convert: Callable[[Any, int, _Timing, _Display], _FrameT]
+) -> Iterator[_FrameT]:
+    """Frames ``start`` to ``stop`` (exclusive; None: the end) in order, each made by ``convert``."""
     with _open(path) as container:
         stream = _video_stream(container, path)
         timing = _read_timing(container, stream, path)
@@ -530,23 +535,7 @@ def _iter_range(path: Path, start: int, stop: int | None) -> Iterator[VideoFrame
         display: _Display | None = None
         for index, frame in _contiguous_frames(container, stream, timing, start, path):
             display = display or _display_of(frame, stream, path)
-            yield _video_frame(frame, index, timing, display)
-            if index + 1 >= stop:
-                return
-
-
-def _iter_luma_range(path: Path, start: int, stop: int | None) -> Iterator[LumaFrame]:
-    with _open(path) as container:
-        stream = _video_stream(container, path)
-        timing = _read_timing(container, stream, path)
-        stop = timing.n_frames if stop is None else min(stop, timing.n_frames)
-        if start >= stop:
-            return
-        stream.thread_type = DECODE_THREAD_TYPE
-        display: _Display | None = None
-        for index, frame in _contiguous_frames(container, stream, timing, start, path):
-            display = display or _display_of(frame, stream, path)
-            yield LumaFrame(index=index, time_s=float(timing.times_s[index]), luma=display.luma(frame))
+            yield convert(frame, index, timing, display)
             if index + 1 >= stop:
                 return
 
@@ -574,6 +563,10 @@ def _iter_selected(path: Path, wanted: NDArray[np.int64]) -> Iterator[VideoFrame
 
 def _video_frame(frame: Any, index: int, timing: _Timing, display: _Display) -> VideoFrame:
     return VideoFrame(index=index, time_s=float(timing.times_s[index]), rgb=display.rgb(frame))
+
+
+def _luma_frame(frame: Any, index: int, timing: _Timing, display: _Display) -> LumaFrame:
+    return LumaFrame(index=index, time_s=float(timing.times_s[index]), luma=display.luma(frame))
 
 
 def _display_of(frame: Any, stream: Any, path: Path) -> _Display:
