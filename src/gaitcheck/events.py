@@ -73,7 +73,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from gaitcheck.errors import AnalysisError
-from gaitcheck.pose.mediapipe_backend import BACKEND_NAME as MEDIAPIPE_BACKEND
+from gaitcheck.pose.mediapipe_backend import is_mediapipe_track
 from gaitcheck.track import PoseTrack
 
 if TYPE_CHECKING:
@@ -807,7 +807,7 @@ def detect_stances(
     direction = {"side_right": 1.0, "side_left": -1.0}.get(view, 0.0)
     features = {side: _event_features(track, side, direction) for side in ("left", "right")}
     ic_rules, to_rules = _RULES[family]
-    mediapipe_rules = family in _MEDIAPIPE_RULES and track.meta.get("backend") == MEDIAPIPE_BACKEND
+    mediapipe_rules = family in _MEDIAPIPE_RULES and is_mediapipe_track(track)
     if mediapipe_rules:
         ic_rules, to_rules = _MEDIAPIPE_RULES[family]
     elif family == "rear" and _lands_on_forefoot(features, starts.astype(np.float64), is_left, fps):

@@ -8,7 +8,7 @@ import numpy as np
 from gaitcheck import skeleton
 from gaitcheck.metrics._context import MetricColumns, StrideContext, left_direction_of_view
 from gaitcheck.metrics._geometry import FloatArray, inclination_from_horizontal_deg, inclination_from_vertical_deg
-from gaitcheck.pose.mediapipe_backend import BACKEND_NAME
+from gaitcheck.pose.mediapipe_backend import is_mediapipe_track
 
 #: Foot strike angle limits (sole angle at IC relative to foot flat, degrees), after
 #: Altman & Davis 2012: above 8 rearfoot, below -1.6 forefoot, in between midfoot.
@@ -34,8 +34,6 @@ POSE_MODEL_HEEL_AHEAD_OF_CONTACT_LEG = 0.025
 #: -0.26 to +0.44; the two 30 fps clips move up by 0.3-0.5). Not used for the shank, foot
 #: and knee angles at IC, which it makes worse at 30 fps.
 HEEL_AHEAD_READ_DELAY_S = 0.005
-#: Track backends whose heel landmark is the pose model's (other backends give the contact point).
-POSE_MODEL_BACKENDS = (BACKEND_NAME,)
 
 
 def _both_sides(ctx: StrideContext, part: str) -> dict[str, FloatArray]:
@@ -94,7 +92,7 @@ def heel_landmark_ahead_of_contact_px(ctx: StrideContext) -> float:
     """Distance in pixels by which the heel landmark lies ahead of the heel contact point at IC:
     :data:`POSE_MODEL_HEEL_AHEAD_OF_CONTACT_LEG` leg lengths for the pose model's landmarks,
     0 for landmarks that are the contact point itself (truth replay, motion capture)."""
-    if ctx.track.meta.get("backend") not in POSE_MODEL_BACKENDS:
+    if not is_mediapipe_track(ctx.track):
         return 0.0
     return POSE_MODEL_HEEL_AHEAD_OF_CONTACT_LEG * ctx.leg_length_px
 

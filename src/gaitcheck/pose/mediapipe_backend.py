@@ -26,12 +26,19 @@ from gaitcheck import skeleton
 from gaitcheck.errors import ModelError, VideoError
 
 if TYPE_CHECKING:
+    from gaitcheck.track import PoseTrack
     from gaitcheck.video import VideoFrame
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
 BACKEND_NAME = "mediapipe-pose-landmarker"
+
+
+def is_mediapipe_track(track: PoseTrack) -> bool:
+    """Whether a track's landmarks come from this backend (``meta["backend"]``): rules that
+    correct the pose model's own timing lags and landmark offsets apply only to them."""
+    return track.meta.get("backend") == BACKEND_NAME
 
 
 @dataclass(frozen=True)
