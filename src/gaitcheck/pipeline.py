@@ -115,6 +115,7 @@ def analyze_track(
     source: str | None = None,
     clean: bool = True,
     video: str | os.PathLike[str] | None = None,
+    pelvis_crops: PelvisCrops | None = None,
 ) -> Analysis:
     """Run every analysis stage on a pose track.
 
@@ -133,6 +134,9 @@ def analyze_track(
         obliquity is then measured from the pelvis region of the frames
         (:func:`gaitcheck.pelvis.estimate_pelvis_obliquity`) and used for pelvic drop when its
         quality is "ok"; otherwise the hip landmarks are used and the summary says why.
+    pelvis_crops : the pelvis crops extraction cut from ``video``'s frames
+        (:func:`gaitcheck.extract.extract_with_pelvis_crops`); the estimate then works on
+        them instead of decoding the clip again.
 
     Raises
     ------
@@ -156,7 +160,7 @@ def analyze_track(
         event_track, cleaned, cleaning_report = cleaned_tracks.events, cleaned_tracks.metrics, cleaned_tracks.report
     pelvis_entry = None
     if pelvis_obliquity_deg is None and video is not None and classification.view in ("rear", "front"):
-        pelvis_obliquity_deg, pelvis_entry = _pelvis_from_video(video, event_track)
+        pelvis_obliquity_deg, pelvis_entry = _pelvis_from_video(video, event_track, pelvis_crops)
     if stances is None:
         from gaitcheck.events import detect_stances
 
@@ -188,25 +192,6 @@ def analyze_track(
     return Analysis(source, classification, cleaning_report, cleaned, stances, strides, summary)
 
 
-class ExtractedVideo(os.PathLike[str]):
-    """A video's path that also carries the pelvis crops its extraction cut from the frames.
-
-    Pass it as ``video`` to :func:`analyze_track`: the pelvis estimate then works on the
-    crops (:func:`gaitcheck.pelvis.estimate_from_crops`) instead of decoding the clip again.
-    Without crops (a cached track) it is just the path.
-    """
-
-    def __init__(self, path: str | os.PathLike[str], pelvis_crops: PelvisCrops | None = None) -> None:
-        self.path = Path(path)
-        self.pelvis_crops = pelvis_crops
-
-    def __fspath__(self) -> str:
-        return str(self.path)
-
-    def __repr__(self) -> str:
-        return f"ExtractedVideo({str(self.path)!r}, crops={'yes' if self.pelvis_crops is not None else 'no'})"
-
-
 def _pelvis_cache_path(track: PoseTrack) -> Path | None:
     """Where the pelvis estimate of a track extracted from a video is cached (None for other tracks).
 
@@ -229,19 +214,20 @@ def _pelvis_cache_path(track: PoseTrack) -> Path | None:
     return cache_root() / PELVIS_CACHE_SUBDIR / f"{digest.hexdigest()}.npz"
 
 
-def _pelvis_from_video(video: str | os.PathLike[str], track: PoseTrack) -> tuple[np.ndarray | None, dict[str, Any]]:
+def _pelvis_from_video(
+    video: str | os.PathLike[str], track: PoseTrack, crops: PelvisCrops | None = None
+) -> tuple[np.ndarray | None, dict[str, Any]]:
     """The pelvis-texture obliquity when its quality is "ok" (else None), and what to report.
 
     Taken from the cache when this track of this video was measured before; else measured
-    on the crops an :class:`ExtractedVideo` carries when they cover the track's frames, else
-    on the frames decoded again from the video, and cached.
+    on ``crops`` (cut by extraction) when they cover the track's frames, else on the frames
+    decoded again from the video, and cached.
     """
     from gaitcheck.pelvis import estimate_from_crops, estimate_pelvis_obliquity, load_estimate, save_estimate
 
     cache_path = _pelvis_cache_path(track)
     estimate = load_estimate(cache_path) if cache_path is not None else None
     if estimate is None or estimate.obliquity_deg.size != track.n_frames:
-        crops = getattr(video, "pelvis_crops", None)
         if crops is not None and crops.n_frames == track.n_frames:
             estimate = estimate_from_crops(crops, track)
         else:
@@ -307,13 +293,14 @@ def analyze_source(
     For a video in a rear or front view, pelvic drop comes from the pelvis region of the
     frames when that measurement is good enough (``pelvis_from_video=False`` to skip it).
     """
-    video: ExtractedVideo | None = None
+    video: Path | None = None
+    crops: PelvisCrops | None = None
     if pelvis_from_video and is_video(path) and Path(path).exists():
         from gaitcheck import extract
 
         # the pelvis crops are cut while extraction decodes the frames: no second decode
         track, crops = extract.extract_with_pelvis_crops(path, **_extract_options(progress, workers))
-        video = ExtractedVideo(path, crops)
+        video = Path(path)
     else:
         track = load_source_track(path, progress=progress, workers=workers)
     return analyze_track(
@@ -324,6 +311,7 @@ def analyze_source(
         height_cm=height_cm,
         source=str(path),
         video=video,
+        pelvis_crops=crops,
     )
 
 
