@@ -48,10 +48,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 from scipy.ndimage import median_filter
-from scipy.signal import butter, filtfilt
 
 from gaitcheck import skeleton
 from gaitcheck.events import leg_length_px
+from gaitcheck.filters import zero_lag_lowpass
 from gaitcheck.track import PoseTrack, gather_landmark_rows, scatter_landmark_rows
 
 if TYPE_CHECKING:
@@ -278,17 +278,14 @@ def _lowpass_rows(rows: FloatArray, cutoff_hz: float, fps: float, missing_points
     The result is NaN where ``rows`` is and at the (landmarks, T) ``missing_points`` (each
     landmark owns ``rows / landmarks`` consecutive rows).
     """
-    b, a = butter(FILTER_ORDER, cutoff_hz / (fps / 2.0))
     missing = ~np.isfinite(rows)
     usable = ~missing.all(axis=1)
-    long_enough = rows.shape[1] > 3 * max(len(a), len(b))
     if usable.all():
-        out = filtfilt(b, a, _bridge_rows(rows), axis=1) if long_enough else rows.copy()
+        out = zero_lag_lowpass(_bridge_rows(rows), cutoff_hz, fps, order=FILTER_ORDER, axis=1)
     else:
         out = np.full_like(rows, np.nan)
         if usable.any():
-            series = _bridge_rows(rows[usable])
-            out[usable] = filtfilt(b, a, series, axis=1) if long_enough else series
+            out[usable] = zero_lag_lowpass(_bridge_rows(rows[usable]), cutoff_hz, fps, order=FILTER_ORDER, axis=1)
     missing |= np.repeat(missing_points, rows.shape[0] // missing_points.shape[0], axis=0)
     if missing.any():
         out[missing] = np.nan

@@ -73,6 +73,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from gaitcheck.errors import AnalysisError
+from gaitcheck.filters import zero_lag_lowpass
 from gaitcheck.pose.mediapipe_backend import is_mediapipe_track
 from gaitcheck.track import PoseTrack
 
@@ -306,14 +307,7 @@ def _smooth_phase_signal(lowness: FloatArray, fps: float) -> FloatArray:
     The signal oscillates once per stride (below 2 Hz even when sprinting); the filter
     removes landmark jitter that would otherwise flip its sign between steps.
     """
-    from scipy.signal import butter, filtfilt
-
-    cutoff = min(PHASE_CUTOFF_HZ, 0.4 * fps / 2.0)
-    b, a = butter(2, cutoff / (fps / 2.0))
-    if lowness.size <= 3 * max(len(a), len(b)):
-        return lowness
-    smooth: FloatArray = filtfilt(b, a, lowness)
-    return smooth
+    return zero_lag_lowpass(lowness, min(PHASE_CUTOFF_HZ, 0.4 * fps / 2.0), fps)
 
 
 def _rolling_ground_level(foot_v: FloatArray, window: int) -> FloatArray:
@@ -351,15 +345,12 @@ def _pelvis_intervals(
     through left/right landmark swaps. The stance foot of an interval is the one lower in
     the image over it (``lowness`` > 0: left).
     """
-    from scipy.signal import butter, filtfilt, find_peaks
+    from scipy.signal import find_peaks
 
     fps = track.fps
     pelvis_v = _fill_nan(0.5 * (point_px(track, "left_hip")[:, 1] + point_px(track, "right_hip")[:, 1])) / leg_px
     step_s = _step_period_s(lowness, fps)
-    cutoff = min(2.5 / step_s, 0.4 * fps / 2.0)
-    b, a = butter(2, cutoff / (fps / 2.0))
-    if pelvis_v.size > 3 * max(len(a), len(b)):
-        pelvis_v = filtfilt(b, a, pelvis_v)
+    pelvis_v = zero_lag_lowpass(pelvis_v, min(2.5 / step_s, 0.4 * fps / 2.0), fps)
     peaks, _ = find_peaks(pelvis_v if walking else -pelvis_v, distance=max(1, int(0.6 * step_s * fps)))
     bounds = np.unique(np.r_[0, peaks, pelvis_v.size])
     starts, ends = bounds[:-1], bounds[1:]
@@ -447,15 +438,12 @@ def _landing_model(
     The ramp terms go through the same zero-lag Butterworth low-pass as the event track
     (``cutoff_hz`` None: an unfiltered track), so the model describes the filtered heel.
     """
-    from scipy.signal import butter, filtfilt
-
     pad = 4 * half_window
     padded = np.arange(-half_window - pad, half_window + pad + 1, dtype=np.float64)
     ramp = np.maximum(offsets_frames[:, None] - padded[None, :], 0.0)
     terms = np.stack([ramp, ramp**2])
     if cutoff_hz is not None:
-        b, a = butter(filter_order, cutoff_hz / (fps / 2.0))
-        terms = filtfilt(b, a, terms, axis=-1)
+        terms = zero_lag_lowpass(terms, cutoff_hz, fps, order=filter_order)
     terms = terms[..., pad:-pad]
     frames = np.arange(-half_window, half_window + 1, dtype=np.float64)
     constant = np.ones_like(terms[0])
