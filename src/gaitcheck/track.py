@@ -86,11 +86,11 @@ class PoseTrack:
     #: ``image_xyz[:, k, :2] * (width, height)``, filled by :meth:`points_px` (not copied by
     #: :meth:`replace`, whose image may differ).
     _pixel_rows: dict[int, FloatArray] = field(default_factory=dict, init=False, repr=False, compare=False)
+    #: Values derived from the track by :meth:`derived`, by key.
+    _derived: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
     #: Fields whose values :meth:`replace` took over unchanged from a validated track: their
     #: value checks (time order, visibility range) are not repeated; shapes always are.
     #: Reset to empty after validation.
-    #: Values derived from the track by :meth:`derived`, by key.
-    _derived: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
     _validated_fields: frozenset[str] = field(default=frozenset(), repr=False, compare=False, kw_only=True)
 
     def __post_init__(self) -> None:
