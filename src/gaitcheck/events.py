@@ -653,13 +653,29 @@ def _regularise_steps(frames: FloatArray, seen: NDArray[np.bool_], fps: float) -
         residual = times - predicted
         if int(solvable.sum()) < 5:
             return frames, None
-        spread = 1.4826 * float(np.median(np.abs(residual[solvable] - np.median(residual[solvable]))))
-        scaled = np.abs(residual) / (1.5 * max(spread, jitter))
-        robust_weight = np.where(scaled <= 1.0, 1.0, 1.0 / np.maximum(scaled, 1e-12))  # Huber
-    keep_measured = min(1.0, jitter**2 / max(spread**2, 1e-12))
+        spread = _robust_spread(residual[solvable])
+        robust_weight = _huber_weights(residual, spread, jitter)
+    keep_measured = _keep_measured_weight(spread, jitter)
     regular = frames.copy()
     regular[seen] = predicted + keep_measured * (times - predicted)
     return regular, spread
+
+
+def _robust_spread(residual: FloatArray) -> float:
+    """Standard deviation estimated from the median absolute deviation (normal data)."""
+    return 1.4826 * float(np.median(np.abs(residual - np.median(residual))))
+
+
+def _huber_weights(residual: FloatArray, spread: float, jitter: float) -> FloatArray:
+    """Huber weights of residuals, with the threshold at 1.5 x the spread (at least ``jitter``)."""
+    scaled = np.abs(residual) / (1.5 * max(spread, jitter))
+    return np.where(scaled <= 1.0, 1.0, 1.0 / np.maximum(scaled, 1e-12))
+
+
+def _keep_measured_weight(spread: float, jitter: float) -> float:
+    """Weight ``j^2 / r^2`` (at most 1) a measured contact keeps against its fitted rhythm: 1
+    when contacts scatter no more than running's own step-to-step jitter ``j``."""
+    return min(1.0, jitter**2 / max(spread**2, 1e-12))
 
 
 def _median_peak_delay_s(
@@ -972,12 +988,11 @@ def clip_cadence_spm(ic_time_s: NDArray[np.floating[Any]], timing_sd_s: float | 
         coefficients = np.linalg.lstsq(design * root[:, None], times * root, rcond=None)[0]
         fitted = design @ coefficients
         residual = times - fitted
-        spread = 1.4826 * float(np.median(np.abs(residual - np.median(residual))))
-        scaled = np.abs(residual) / (1.5 * max(spread, STEP_TIMING_JITTER_S))
-        weights = np.where(scaled <= 1.0, 1.0, 1.0 / np.maximum(scaled, 1e-12))  # Huber
+        spread = _robust_spread(residual)
+        weights = _huber_weights(residual, spread, STEP_TIMING_JITTER_S)
     if timing_sd_s is not None:
         spread = timing_sd_s
-    keep_measured = min(1.0, STEP_TIMING_JITTER_S**2 / max(spread**2, 1e-12))
+    keep_measured = _keep_measured_weight(spread, STEP_TIMING_JITTER_S)
     ends = fitted[[0, -1]] + keep_measured * (times[[0, -1]] - fitted[[0, -1]])
     duration_s = float(ends[1] - ends[0])
     return 60.0 * float(number[-1] - number[0]) / duration_s if duration_s > 0 else float("nan")
