@@ -131,7 +131,7 @@ def test_small_pelvis_is_flagged_low_quality() -> None:
     truth = _true_obliquity_deg(30)
     frames = _frames(True, truth)
     geometry = pelvis.pelvis_geometry(_level_hips_track(truth.size))
-    patches, valid, _ = pelvis.cut_patches(frames, geometry)
+    patches, valid = pelvis.cut_patches(frames, geometry)
     estimate = pelvis.estimate_from_patches(patches, valid, geometry, native_hip_width_px=12.0)
     assert estimate.quality == "low"
     assert any("px apart" in reason for reason in estimate.reasons)
@@ -156,7 +156,7 @@ def test_crops_give_the_frames_own_patches() -> None:
     truth = _true_obliquity_deg(30)
     frames, track = _frames(True, truth), _level_hips_track(truth.size)
     geometry = pelvis.pelvis_geometry(track)
-    direct, direct_valid, _ = pelvis.cut_patches(frames, geometry)
+    direct, direct_valid = pelvis.cut_patches(frames, geometry)
     crops = pelvis.crops_from_frames(frames, track)
     assert all(crop.scale == 1.0 for crop in crops.crops.values())
     assert sorted(crops.scenes) == pelvis.scene_frame_indices(truth.size) == [0, 14, 29]
@@ -276,7 +276,7 @@ def test_trapped_frames_are_realigned() -> None:
 
     truth = _true_obliquity_deg(60)
     geometry = pelvis.pelvis_geometry(_level_hips_track(truth.size))
-    patches, _, _ = pelvis.cut_patches(_frames(True, truth), geometry)
+    patches, _ = pelvis.cut_patches(_frames(True, truth), geometry)
     mask = pelvis.registration_mask()
     good, _ = pelvis.register_patches(patches, mask)
     knocked = np.array(good.angle_rad)

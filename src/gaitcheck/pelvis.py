@@ -1005,35 +1005,28 @@ def cut_patches(
     geometry: PelvisGeometry,
     *,
     patch_hip_width_px: float = PATCH_HIP_WIDTH_PX,
-    keep_frames: Iterable[int] = (),
-) -> tuple[NDArray[np.float32], NDArray[np.bool_], dict[int, NDArray[np.uint8]]]:
-    """Stabilised patches of a sequence of frames (grey or RGB, one per track frame, in order).
+) -> tuple[NDArray[np.float32], NDArray[np.bool_]]:
+    """Stabilised patches cut straight from a sequence of frames (grey or RGB, one per track
+    frame, in order): the reference that :func:`patches_from_crops` reproduces from crops.
 
-    Returns the (T, rows, cols) patches, the (T,) frames that have one (a pelvis box and a
-    frame; frames missing at the end of the sequence count as not valid), and grey copies of
-    the frames whose indices are in ``keep_frames`` (for the camera-roll estimate).
+    Returns the (T, rows, cols) patches and the (T,) frames that have one (a pelvis box and a
+    frame; frames missing at the end of the sequence count as not valid).
     """
-    import cv2
-
     n = geometry.centre_px.shape[0]
     rows, cols = patch_shape(patch_hip_width_px)
     patches = np.zeros((n, rows, cols), dtype=np.float32)
     valid = geometry.valid.copy()
-    wanted = set(keep_frames)
-    kept: dict[int, NDArray[np.uint8]] = {}
     count = 0
     for index, image in enumerate(frames):
         if index >= n:
             break
         count += 1
-        if index in wanted:
-            kept[index] = np.asarray(image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), np.uint8)
         if valid[index]:
             patches[index] = stabilised_patch(
                 image, geometry.centre_px[index], geometry.hip_width_px[index], patch_hip_width_px=patch_hip_width_px
             )
     valid[count:] = False
-    return patches, valid, kept
+    return patches, valid
 
 
 # ---------------------------------------------------------------------------------- camera roll
