@@ -194,16 +194,12 @@ class StrideContext:
     px_per_cm: float | None
     scale_source: str
     ic_labels_swapped: np.ndarray
-    _points: dict[str, FloatArray] = field(default_factory=dict, repr=False)
     _midpoints: dict[str, FloatArray] = field(default_factory=dict, repr=False)
 
     def point(self, name: str) -> FloatArray:
-        """(T, 2) pixel track of one landmark (gathered once per context)."""
-        if not self._points:
-            self._points.update(landmarks_px(self.track, METRIC_LANDMARKS))
-        if name not in self._points:
-            self._points.update(landmarks_px(self.track, (name,)))
-        return self._points[name]
+        """(T, 2) pixel track of one landmark, read-only (kept with the track, see
+        :meth:`PoseTrack.points_px`; :func:`build_context` reads the metric landmarks together)."""
+        return self.track.point_px(name)
 
     def midpoint(self, part: str) -> FloatArray:
         """(T, 2) midpoint of the left and right landmark of a body part (``"hip"``, ...), computed
@@ -304,6 +300,7 @@ def build_context(
     leg_length_px = estimate_leg_length_px(track, stance_frames)
     leg_length_m, scale_source = estimate_leg_length_m(track, height_cm)
     px_per_cm = None if leg_length_m is None else leg_length_px / (100.0 * leg_length_m)
+    landmarks_px(track, METRIC_LANDMARKS)  # gathered in one pass and kept with the track
     context = StrideContext(
         track=track,
         stances=ordered,
