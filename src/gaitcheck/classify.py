@@ -32,7 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from gaitcheck.errors import AnalysisError
-from gaitcheck.events import leg_length_px, point_px
+from gaitcheck.events import leg_length_px
 from gaitcheck.track import PoseTrack
 
 VIEWS = ("rear", "front", "side_left", "side_right")
@@ -97,7 +97,7 @@ def _nanmedian(values: NDArray[np.float64]) -> float:
 
 def _dominant_cadence_spm(track: PoseTrack, leg_px: float) -> float:
     """Steps per minute from the spectrum of the left-minus-right ankle height."""
-    difference = (point_px(track, "left_ankle")[:, 1] - point_px(track, "right_ankle")[:, 1]) / leg_px
+    difference = (track.point_px("left_ankle")[:, 1] - track.point_px("right_ankle")[:, 1]) / leg_px
     finite = np.isfinite(difference)
     if finite.sum() < 8:
         return float("nan")
@@ -115,18 +115,18 @@ def _dominant_cadence_spm(track: PoseTrack, leg_px: float) -> float:
 def clip_features(track: PoseTrack) -> dict[str, float]:
     """The scale-free features the classification uses (see the module docstring)."""
     leg_px = track.derived("leg_length_px", leg_length_px)
-    left_hip, right_hip = point_px(track, "left_hip"), point_px(track, "right_hip")
+    left_hip, right_hip = track.point_px("left_hip"), track.point_px("right_hip")
     pelvis_u = 0.5 * (left_hip[:, 0] + right_hip[:, 0])
     hip_dx = left_hip[:, 0] - right_hip[:, 0]
-    ankles_rel = np.concatenate([point_px(track, f"{side}_ankle")[:, 0] - pelvis_u for side in ("left", "right")])
+    ankles_rel = np.concatenate([track.point_px(f"{side}_ankle")[:, 0] - pelvis_u for side in ("left", "right")])
     toe_minus_heel = np.concatenate(
         [
-            point_px(track, f"{side}_foot_index")[:, 0] - point_px(track, f"{side}_heel")[:, 0]
+            track.point_px(f"{side}_foot_index")[:, 0] - track.point_px(f"{side}_heel")[:, 0]
             for side in ("left", "right")
         ]
     )
     finite_dx = hip_dx[np.isfinite(hip_dx)]
-    hip_lengths = np.linalg.norm(left_hip - point_px(track, "left_knee"), axis=1)
+    hip_lengths = np.linalg.norm(left_hip - track.point_px("left_knee"), axis=1)
     quarter = max(track.n_frames // 4, 1)
     first, last = _nanmedian(hip_lengths[:quarter]), _nanmedian(hip_lengths[-quarter:])
     return {

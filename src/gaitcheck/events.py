@@ -260,12 +260,6 @@ _MEDIAPIPE_RULES: dict[str, tuple[tuple[_EventRule, ...], tuple[_EventRule, ...]
 }
 
 
-def point_px(track: PoseTrack, name: str) -> FloatArray:
-    """(T, 2) pixel coordinates of one landmark, read-only (:meth:`PoseTrack.point_px`, which
-    reads each landmark from the track's (T, 33, 3) array once and keeps it)."""
-    return np.asarray(track.point_px(name), dtype=np.float64)
-
-
 def leg_length_px(track: PoseTrack) -> float:
     """Median thigh plus shank length in pixels, the longer side (the less foreshortened one).
 
@@ -276,7 +270,7 @@ def leg_length_px(track: PoseTrack) -> float:
     """
     lengths = []
     for side in ("left", "right"):
-        hip, knee, ankle = (point_px(track, f"{side}_{part}") for part in ("hip", "knee", "ankle"))
+        hip, knee, ankle = (track.point_px(f"{side}_{part}") for part in ("hip", "knee", "ankle"))
         per_frame = np.linalg.norm(hip - knee, axis=1) + np.linalg.norm(knee - ankle, axis=1)
         finite = per_frame[np.isfinite(per_frame)]
         if finite.size:
@@ -348,7 +342,7 @@ def _pelvis_intervals(
     from scipy.signal import find_peaks
 
     fps = track.fps
-    pelvis_v = _fill_nan(0.5 * (point_px(track, "left_hip")[:, 1] + point_px(track, "right_hip")[:, 1])) / leg_px
+    pelvis_v = _fill_nan(0.5 * (track.point_px("left_hip")[:, 1] + track.point_px("right_hip")[:, 1])) / leg_px
     step_s = _step_period_s(lowness, fps)
     pelvis_v = zero_lag_lowpass(pelvis_v, min(2.5 / step_s, 0.4 * fps / 2.0), fps)
     peaks, _ = find_peaks(pelvis_v if walking else -pelvis_v, distance=max(1, int(0.6 * step_s * fps)))
@@ -396,17 +390,17 @@ def _event_features(track: PoseTrack, side: str, direction: float) -> dict[str, 
 
     ``direction`` is +1 when the runner faces image-right, -1 image-left, 0 frontal.
     """
-    pelvis = 0.5 * (point_px(track, "left_hip") + point_px(track, "right_hip"))
-    toe_v = point_px(track, f"{side}_foot_index")[:, 1]
-    ankle = point_px(track, f"{side}_ankle")
+    pelvis = 0.5 * (track.point_px("left_hip") + track.point_px("right_hip"))
+    toe_v = track.point_px(f"{side}_foot_index")[:, 1]
+    ankle = track.point_px(f"{side}_ankle")
     ankle_v = _fill_nan(ankle[:, 1])
     features = {
         # hip-ankle distance: the leg is most extended just before IC and just before TO
-        "leg_extension": np.linalg.norm(point_px(track, f"{side}_hip") - ankle, axis=1),
+        "leg_extension": np.linalg.norm(track.point_px(f"{side}_hip") - ankle, axis=1),
         # heel furthest ahead of the pelvis (Zeni et al. 2008), a little before IC
-        "heel_ahead_of_pelvis": (point_px(track, f"{side}_heel")[:, 0] - pelvis[:, 0]) * direction,
+        "heel_ahead_of_pelvis": (track.point_px(f"{side}_heel")[:, 0] - pelvis[:, 0]) * direction,
         # toe furthest behind the pelvis (Zeni et al. 2008), at toe-off in walking
-        "toe_behind_pelvis": -(point_px(track, f"{side}_foot_index")[:, 0] - pelvis[:, 0]) * direction,
+        "toe_behind_pelvis": -(track.point_px(f"{side}_foot_index")[:, 0] - pelvis[:, 0]) * direction,
         # toe lowest relative to the pelvis: the forefoot leaves the ground
         "toe_below_pelvis": toe_v - pelvis[:, 1],
         # toe highest relative to the ankle: peak dorsiflexion of a heel strike
@@ -421,7 +415,7 @@ def _event_features(track: PoseTrack, side: str, direction: float) -> dict[str, 
     landmarks = ("foot_index", "ankle", "heel", "hip")
     seen = np.isfinite(pelvis).all(axis=1)
     for part in landmarks:
-        seen &= np.isfinite(point_px(track, f"{side}_{part}")).all(axis=1)
+        seen &= np.isfinite(track.point_px(f"{side}_{part}")).all(axis=1)
     # frames where the foot or pelvis is missing stay NaN: no event is placed near them
     return {name: np.where(seen, _fill_nan(values), np.nan) for name, values in features.items()}
 
@@ -528,7 +522,7 @@ def _refine_side_contacts(
     rms_px = np.full(ic_frames.size, np.nan)
     for side, left_flag in (("left", True), ("right", False)):
         mine = seen & (is_left == left_flag)
-        heel_u = point_px(track, f"{side}_heel")[:, 0]
+        heel_u = track.point_px(f"{side}_heel")[:, 0]
         frames, rms, ok = _fit_heel_landing(
             heel_u, ic_frames[mine], track.fps, cutoff_hz, int(cleaning.get("filter_order", 2))
         )
@@ -785,8 +779,8 @@ def detect_stances(
     fps = track.fps
     foot_v = {}
     for side in ("left", "right"):
-        heel_v = point_px(track, f"{side}_heel")[:, 1]
-        toe_v = point_px(track, f"{side}_foot_index")[:, 1]
+        heel_v = track.point_px(f"{side}_heel")[:, 1]
+        toe_v = track.point_px(f"{side}_foot_index")[:, 1]
         foot = _fill_nan(np.where(np.isfinite(toe_v), 0.5 * (heel_v + toe_v), heel_v))
         if not np.isfinite(foot).any():
             raise AnalysisError(

@@ -85,7 +85,7 @@ class PoseTrack:
     #: Pixel coordinates of the landmarks read so far, by landmark index: (2, T) rows of
     #: ``image_xyz[:, k, :2] * (width, height)``, filled by :meth:`points_px` (not copied by
     #: :meth:`replace`, whose image may differ).
-    _pixel_rows: dict[int, FloatArray] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _pixel_rows: dict[int, NDArray[np.float64]] = field(default_factory=dict, init=False, repr=False, compare=False)
     #: Values derived from the track by :meth:`derived`, by key.
     _derived: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
     #: Fields whose values :meth:`replace` took over unchanged from a validated track: their
@@ -201,11 +201,11 @@ class PoseTrack:
         """(T, 33, 2) image coordinates in pixels of the upright frame."""
         return self.image_xyz[..., :2] * np.array([self.width, self.height], dtype=np.float64)
 
-    def point_px(self, name: str) -> FloatArray:
+    def point_px(self, name: str) -> NDArray[np.float64]:
         """(T, 2) pixel coordinates of one landmark, selected by name (read-only, see :meth:`points_px`)."""
         return self.points_px((name,))[name]
 
-    def points_px(self, names: Iterable[str]) -> dict[str, FloatArray]:
+    def points_px(self, names: Iterable[str]) -> dict[str, NDArray[np.float64]]:
         """(T, 2) pixel coordinates of some landmarks, by name: ``xy_px[:, index(name)]``.
 
         The arrays are read-only views of (2, T) rows kept with the track: each landmark is

@@ -75,12 +75,6 @@ METRIC_LANDMARKS = (*skeleton.LEG_LANDMARKS, "left_shoulder", "right_shoulder")
 MAX_FRAMES_FOR_LENGTHS = 20_000
 
 
-def landmarks_px(track: PoseTrack, names: tuple[str, ...]) -> dict[str, FloatArray]:
-    """(T, 2) pixel tracks of some landmarks, read-only (:meth:`PoseTrack.points_px`: read
-    once per track, in one gather, and kept with it)."""
-    return track.points_px(names)
-
-
 def _length_sample(n_frames: int) -> slice:
     return slice(None, None, max(1, n_frames // MAX_FRAMES_FOR_LENGTHS))
 
@@ -127,7 +121,7 @@ def estimate_leg_length_px(track: PoseTrack, stance_frames: dict[str, np.ndarray
     measure it. Raises :class:`AnalysisError` when no leg is visible.
     """
     sample = _length_sample(track.n_frames)
-    points = landmarks_px(track.select_frames(sample), skeleton.LEG_LANDMARKS)
+    points = track.select_frames(sample).points_px(skeleton.LEG_LANDMARKS)
     lengths_by_side = {}
     for side in skeleton.SIDES:
         hip, knee, ankle = (points[skeleton.side_name(side, part)] for part in ("hip", "knee", "ankle"))
@@ -300,7 +294,7 @@ def build_context(
     leg_length_px = estimate_leg_length_px(track, stance_frames)
     leg_length_m, scale_source = estimate_leg_length_m(track, height_cm)
     px_per_cm = None if leg_length_m is None else leg_length_px / (100.0 * leg_length_m)
-    landmarks_px(track, METRIC_LANDMARKS)  # gathered in one pass and kept with the track
+    track.points_px(METRIC_LANDMARKS)  # gathered in one pass and kept with the track
     context = StrideContext(
         track=track,
         stances=ordered,
