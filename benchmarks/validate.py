@@ -36,7 +36,7 @@ import pandas as pd
 import platformdirs
 
 from gaitcheck.errors import GaitcheckError
-from gaitcheck.fileio import write_text_atomic
+from gaitcheck.fileio import sha256_file, write_text_atomic
 from gaitcheck.pipeline import STANCE_COLUMNS, Analysis, analyze_track, stances_from_truth
 from gaitcheck.pose.replay import read_truth, track_from_truth
 from gaitcheck.track import PoseTrack
@@ -221,13 +221,17 @@ def truth_clips(data_dir: Path) -> list[tuple[str, Path, Path]]:
 
 def mediapipe_track(video: Path, cache: Path) -> PoseTrack | None:
     """The pose model's track of a video, extracted once and cached as Parquet; None when
-    ``gaitcheck.extract`` is not available."""
+    ``gaitcheck.extract`` is not available.
+
+    The cache is keyed by the video's content (sha256), not its time stamp: the pose model's
+    landmarks vary a little from run to run, so a re-copied but unchanged clip must not be
+    extracted again, or the validation tables would move without any code change.
+    """
     if importlib.util.find_spec("gaitcheck.extract") is None:
         return None
     from gaitcheck import extract
 
-    stat = video.stat()
-    cached = cache / f"{video.stem}-{stat.st_size}-{int(stat.st_mtime)}.parquet"
+    cached = cache / f"{video.stem}-{sha256_file(video)[:16]}.parquet"
     if cached.is_file():
         return PoseTrack.load(cached)
     start = time.perf_counter()
