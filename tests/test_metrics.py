@@ -359,3 +359,30 @@ def test_leg_length_is_taken_at_the_median_size_of_a_runner_changing_distance(sa
     image[..., :2] = 0.5 + scale[:, None, None] * (image[..., :2] - 0.5)
     approaching_px = estimate_leg_length_px(track.replace(image_xyz=image))
     assert approaching_px == pytest.approx(still_px, rel=0.01)
+
+
+@pytest.mark.parametrize("edge_u_fraction", [0.92, 1.3])
+def test_leg_length_ignores_frames_near_or_past_the_image_edge(sample_videos: Path, edge_u_fraction: float) -> None:
+    """Away from the optical axis a wide lens stretches the legs; frames with the hips near the
+    image edge (0.92 of the width) or the legs outside the image (1.3) must not set the length."""
+    from gaitcheck.metrics._context import estimate_leg_length_px
+
+    track = track_from_truth(read_truth(sample_videos / "demo_side.truth.json"))
+    centred_px = estimate_leg_length_px(track)
+    moved = (np.arange(track.n_frames) // 10) % 3 == 0  # a third of the clip, in 10-frame blocks
+    xy_px = track.xy_px
+    hip_mid_px = 0.5 * (xy_px[:, skeleton.index("left_hip")] + xy_px[:, skeleton.index("right_hip")])
+    edge_px = np.array([edge_u_fraction * track.width, hip_mid_px[:, 1].mean()])
+    stretched_px = edge_px + 1.1 * (xy_px - hip_mid_px[:, None, :])  # 10 % longer legs near the edge
+    image = track.image_xyz.copy()
+    image[moved, :, :2] = stretched_px[moved] / np.array([track.width, track.height])
+    assert estimate_leg_length_px(track.replace(image_xyz=image)) == pytest.approx(centred_px, rel=0.005)
+
+
+@pytest.mark.shared
+def test_leg_length_of_a_runner_crossing_a_wide_angle_frame(shared_data: Path) -> None:
+    """Overground side render with an 88 deg lens: the runner crosses the whole frame (and the
+    truth replay runs past its edges); the leg length must come from the central frames."""
+    truth, strides = _truth_and_strides(shared_data / "synthetic" / "side_overground.truth.json")
+    true_leg_px = truth["derived"]["leg_length_m"] * np.median(truth["frames"]["px_per_m_at_pelvis"])
+    assert strides.attrs["leg_length_px"] == pytest.approx(true_leg_px, rel=0.015)
