@@ -379,6 +379,21 @@ def test_leg_length_ignores_frames_near_or_past_the_image_edge(sample_videos: Pa
     assert estimate_leg_length_px(track.replace(image_xyz=image)) == pytest.approx(centred_px, rel=0.005)
 
 
+@pytest.mark.parametrize("name", SAMPLE_TRUTHS)
+def test_shod_ankle_height_from_body_height_matches_the_rendered_body(sample_videos: Path, name: str) -> None:
+    """gaitsynth builds its runners from Winter's proportions with a 2.5 cm sole: the ankle
+    height share of the leg follows from the body height, and the fixed share is close to it."""
+    from gaitcheck.metrics._context import SHOD_ANKLE_HEIGHT_PER_THIGH_SHANK, shod_ankle_height_per_thigh_shank
+
+    truth = read_truth(sample_videos / f"{name}.truth.json")
+    body = truth["derived"]
+    true_share = body["ankle_height_m"] / (body["thigh_m"] + body["shank_m"])
+    height_cm = 100.0 * truth["params"]["body_height_m"]
+    assert shod_ankle_height_per_thigh_shank(height_cm) == pytest.approx(true_share, abs=5e-4)
+    assert shod_ankle_height_per_thigh_shank(None) == SHOD_ANKLE_HEIGHT_PER_THIGH_SHANK
+    assert abs(SHOD_ANKLE_HEIGHT_PER_THIGH_SHANK - true_share) < 0.005
+
+
 @pytest.mark.shared
 def test_leg_length_of_a_runner_crossing_a_wide_angle_frame(shared_data: Path) -> None:
     """Overground side render with an 88 deg lens: the runner crosses the whole frame (and the

@@ -24,14 +24,18 @@ from gaitcheck.track import PoseTrack
 FRONTAL_VIEWS = ("rear", "front")
 SAGITTAL_VIEWS = ("side_left", "side_right")
 
-#: Shod ankle height over thigh + shank length. Winter's proportions give thigh 0.245 H,
-#: shank 0.246 H and ankle height 0.039 H; a 2.5 cm running-shoe sole adds about 0.015 H
-#: for a 1.75 m runner, so (0.039 + 0.015) / 0.491 = 0.11 (0.105-0.112 over 1.55-1.95 m).
-SHOD_ANKLE_HEIGHT_PER_THIGH_SHANK = 0.108
-#: Leg length (standing hip joint centre height, shod) in metres per metre of body height,
-#: and the shoe sole added to it: leg = 0.530 H + 0.025 m (Winter 2009 segment proportions).
-LEG_LENGTH_PER_BODY_HEIGHT = 0.530
+#: Winter's (2009) segment proportions of body height H: thigh + shank 0.491 H (0.245 +
+#: 0.246) and ankle joint height 0.039 H; a running-shoe sole adds a fixed SHOE_SOLE_M.
+THIGH_PLUS_SHANK_PER_BODY_HEIGHT = 0.491
+ANKLE_HEIGHT_PER_BODY_HEIGHT = 0.039
 SHOE_SOLE_M = 0.025
+#: Leg length (standing hip joint centre height, shod) in metres per metre of body height,
+#: and the shoe sole added to it: leg = 0.530 H + 0.025 m.
+LEG_LENGTH_PER_BODY_HEIGHT = THIGH_PLUS_SHANK_PER_BODY_HEIGHT + ANKLE_HEIGHT_PER_BODY_HEIGHT
+#: Shod ankle height over thigh + shank length when the body height is not known: the 2.5 cm
+#: sole is about 0.015 H for a 1.75 m runner, so (0.039 + 0.015) / 0.491 = 0.11 (0.105-0.112
+#: over 1.55-1.95 m; :func:`shod_ankle_height_per_thigh_shank` uses the height when given).
+SHOD_ANKLE_HEIGHT_PER_THIGH_SHANK = 0.108
 #: Percentile of the per-frame projected segment length taken as the segment's true length:
 #: projection only shortens a segment, and thigh and shank pass through the image plane
 #: every stride, so a high percentile recovers the length while ignoring outliers.
@@ -118,13 +122,25 @@ def apparent_size_trend(time_s: FloatArray, size_px: FloatArray) -> FloatArray:
     return np.asarray(np.exp(log_trend - np.median(log_trend)))
 
 
+def shod_ankle_height_per_thigh_shank(height_cm: float | None) -> float:
+    """Shod ankle height over thigh + shank length: from the body height when given (the sole
+    is a fixed thickness, so its share shrinks as the runner gets taller), else
+    :data:`SHOD_ANKLE_HEIGHT_PER_THIGH_SHANK`."""
+    if height_cm is None or not height_cm > 0:
+        return SHOD_ANKLE_HEIGHT_PER_THIGH_SHANK
+    height_m = height_cm / 100.0
+    return (ANKLE_HEIGHT_PER_BODY_HEIGHT * height_m + SHOE_SOLE_M) / (THIGH_PLUS_SHANK_PER_BODY_HEIGHT * height_m)
+
+
 def _inside_image(points: FloatArray, width: int, height: int) -> np.ndarray:
     """(T,) bool, True where a (T, 2) pixel track lies inside the image (False where NaN)."""
     u, v = points[:, 0], points[:, 1]
     return np.asarray((u >= 0.0) & (u <= width) & (v >= 0.0) & (v <= height))
 
 
-def estimate_leg_length_px(track: PoseTrack, stance_frames: dict[str, np.ndarray] | None = None) -> float:
+def estimate_leg_length_px(
+    track: PoseTrack, stance_frames: dict[str, np.ndarray] | None = None, *, height_cm: float | None = None
+) -> float:
     """Leg length (standing hip joint centre height, shod) in pixels from the landmarks, at the
     clip's median apparent body size.
 
@@ -138,9 +154,9 @@ def estimate_leg_length_px(track: PoseTrack, stance_frames: dict[str, np.ndarray
     The lengths are first divided by the :func:`apparent_size_trend` of thigh + shank summed
     over both legs (whose opposite perspective errors cancel), so that the frames where the
     runner is closest to the camera do not make the high percentile. The two legs are
-    averaged. The shod ankle height is added as a fixed fraction of thigh + shank
-    (:data:`SHOD_ANKLE_HEIGHT_PER_THIGH_SHANK`), because heel landmarks are too noisy to
-    measure it. Raises :class:`AnalysisError` when no leg is visible.
+    averaged. The shod ankle height is added as a fraction of thigh + shank
+    (:func:`shod_ankle_height_per_thigh_shank` of ``height_cm``), because heel landmarks are
+    too noisy to measure it. Raises :class:`AnalysisError` when no leg is visible.
     """
     sample = _length_sample(track.n_frames)
     points = track.select_frames(sample).points_px(skeleton.LEG_LANDMARKS)
@@ -170,7 +186,7 @@ def estimate_leg_length_px(track: PoseTrack, stance_frames: dict[str, np.ndarray
         if frames is None:
             frames = next((mask for mask in candidates if mask.any()), np.ones_like(seen))
         thigh_plus_shank_px.append(float(np.nanpercentile(lengths[:, frames], SEGMENT_LENGTH_PERCENTILE, axis=1).sum()))
-    return float(np.mean(thigh_plus_shank_px)) * (1.0 + SHOD_ANKLE_HEIGHT_PER_THIGH_SHANK)
+    return float(np.mean(thigh_plus_shank_px)) * (1.0 + shod_ankle_height_per_thigh_shank(height_cm))
 
 
 def estimate_leg_length_m(track: PoseTrack, height_cm: float | None) -> tuple[float | None, str]:
@@ -321,7 +337,7 @@ def build_context(
         side: stance_frame_mask(track.n_frames, first_frame[mask], stop_frame[mask])
         for side, mask in (("left", is_left), ("right", ~is_left))
     }
-    leg_length_px = estimate_leg_length_px(track, stance_frames)
+    leg_length_px = estimate_leg_length_px(track, stance_frames, height_cm=height_cm)
     leg_length_m, scale_source = estimate_leg_length_m(track, height_cm)
     px_per_cm = None if leg_length_m is None else leg_length_px / (100.0 * leg_length_m)
     track.points_px(METRIC_LANDMARKS)  # gathered in one pass and kept with the track
