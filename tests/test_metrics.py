@@ -401,3 +401,60 @@ def test_leg_length_of_a_runner_crossing_a_wide_angle_frame(shared_data: Path) -
     truth, strides = _truth_and_strides(shared_data / "synthetic" / "side_overground.truth.json")
     true_leg_px = truth["derived"]["leg_length_m"] * np.median(truth["frames"]["px_per_m_at_pelvis"])
     assert strides.attrs["leg_length_px"] == pytest.approx(true_leg_px, rel=0.015)
+
+
+@pytest.mark.parametrize("fps", [30.0, 60.0, 120.0])
+def test_kink_value_is_recovered_through_the_low_pass(fps: float) -> None:
+    """A line after an event and a parabola before it, low-passed as the metric track is: the
+    value at the event comes back, where reading the two frames after it does not."""
+    from gaitcheck.clean import FILTER_ORDER, metric_filter_cutoff_hz
+    from gaitcheck.filters import zero_lag_lowpass
+    from gaitcheck.metrics._context import kink_value_at, lowpass_impulse_response
+
+    time_s = np.arange(int(4.5 * fps)) / fps
+    cutoff_hz = metric_filter_cutoff_hz(fps)
+    meta = {"cleaning": {"metric_filter_cutoff_hz": cutoff_hz, "filter_order": FILTER_ORDER}}
+    impulse_response = lowpass_impulse_response(meta, fps)
+    for event_s, value in ((2.0, -12.0), (2.013, 30.0), (2.0071, 5.0), (2.333, 80.0)):  # on and between frames
+        from_event_s = time_s - event_s
+        before = 40.0 * from_event_s - 2000.0 * from_event_s**2  # late swing: a parabola
+        signal = value + np.where(from_event_s >= 0, -300.0 * from_event_s, before)  # stance: a line
+        cleaned = zero_lag_lowpass(signal, cutoff_hz, fps, order=FILTER_ORDER)
+        events = np.array([event_s])
+        assert kink_value_at(time_s, cleaned, events, impulse_response, fps)[0] == pytest.approx(value, abs=1e-3)
+        assert kink_value_at(time_s, signal, events, np.ones(1), fps)[0] == pytest.approx(value, abs=1e-9)
+        first = int(np.searchsorted(time_s, event_s))
+        extrapolated = cleaned[first] + (cleaned[first + 1] - cleaned[first]) * fps * (event_s - time_s[first])
+        assert abs(extrapolated - value) > 0.2
+
+
+def test_kink_value_is_nan_where_the_window_leaves_the_clip() -> None:
+    from gaitcheck.metrics._context import kink_value_at
+
+    time_s = np.arange(60) / 60.0
+    signal = np.ones(60)
+    signal[30] = np.nan
+    read = kink_value_at(time_s, signal, np.array([0.01, 0.5, 0.3, 0.95]), np.ones(1), 60.0)
+    assert np.isnan(read[[0, 1, 3]]).all()
+    assert read[2] == pytest.approx(1.0)
+
+
+def test_heel_ahead_of_a_cleaned_truth_replay_undoes_the_low_pass(sample_videos: Path) -> None:
+    """True landmarks, true events, cleaned as the product does: heel ahead in pixels over the
+    true leg length matches the truth per stance (the low-pass alone moved it up to 0.5 %)."""
+    from gaitcheck.classify import ClipClassification
+    from gaitcheck.clean import clean_tracks
+
+    truth = read_truth(sample_videos / "demo_side.truth.json")
+    track, stances = track_from_truth(truth), stances_from_truth(truth)
+    classification = ClipClassification(view="side_right", oblique=False, setting="treadmill", activity="running")
+    strides = compute_strides(clean_tracks(track, classification).metrics, stances, classification)
+    true_stances = pd.DataFrame(truth["stances"])
+    usable = (true_stances["complete_in_clip"] & true_stances["in_view"]).to_numpy()
+    true_leg_px = (
+        truth["derived"]["leg_length_m"] * np.asarray(truth["frames"]["px_per_m_at_pelvis"])[true_stances["ic_frame"]]
+    )
+    measured_px = strides["heel_ahead_pct_leg"] * strides.attrs["leg_length_px"]
+    error_pct_leg = ((measured_px - 100.0 * true_stances["heel_ahead_of_pelvis_image_px"]) / true_leg_px)[usable]
+    assert usable.sum() >= 10
+    assert np.abs(error_pct_leg).max() < 0.15

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -10,6 +11,7 @@ import pandas as pd
 
 from gaitcheck import skeleton
 from gaitcheck.errors import AnalysisError
+from gaitcheck.filters import zero_lag_lowpass
 from gaitcheck.metrics._geometry import (
     FloatArray,
     IntArray,
@@ -58,6 +60,18 @@ CENTRAL_IMAGE_WIDTH_FRACTION = 0.5
 #: instead of a wider choice (about two stances).
 MIN_SECONDS_FOR_LENGTHS = 0.3
 _TIME_TOLERANCE_S = 1e-6
+#: :meth:`StrideContext.at_ic_unblurred` fits its kinked model to the frames within this
+#: time of IC, and to at least KINK_FIT_MIN_FRAMES_EACH_SIDE frames before and after it (the
+#: model has four coefficients; 3 frames a side span 0.1 s at 30 fps). Chosen as the span over
+#: which late swing and early stance stay close to a parabola and a line.
+KINK_FIT_HALF_WINDOW_S = 0.05
+KINK_FIT_MIN_FRAMES_EACH_SIDE = 3
+#: The low-pass impulse response that blurs the model's basis is computed over +-2 s and cut
+#: where it stays below this fraction of its peak (0.28 s a side at 12 Hz and 60 fps, 0.97 s
+#: at 12 Hz and 30 fps, where the cutoff is close to Nyquist and the response rings); the cut
+#: tail leaves under 1e-3 px of error on a model signal of some 100 px.
+IMPULSE_RESPONSE_SPAN_S = 2.0
+IMPULSE_RESPONSE_TAIL = 1e-6
 #: In a side view the contact foot at IC is the lower one (the other foot is in swing). When
 #: the other side's heel is lower than the stance side's by more than this fraction of the
 #: leg length at IC, the pose model has swapped the leg labels at that instant and the
@@ -211,6 +225,56 @@ def estimate_leg_length_m(track: PoseTrack, height_cm: float | None) -> tuple[fl
     return thigh_plus_shank * (1.0 + SHOD_ANKLE_HEIGHT_PER_THIGH_SHANK), "world_landmarks"
 
 
+def lowpass_impulse_response(meta: Mapping[str, Any], fps: float) -> FloatArray:
+    """Symmetric impulse response (odd length) of the zero-lag low-pass the metric track went
+    through, from the cleaning report in ``meta`` (``metric_filter_cutoff_hz``, ``filter_order``);
+    ``[1.0]`` for a track that was not cleaned (e.g. an exact truth replay)."""
+    report = meta.get("cleaning") or {}
+    cutoff_hz = report.get("metric_filter_cutoff_hz")
+    if cutoff_hz is None:
+        return np.ones(1)
+    half = int(np.ceil(IMPULSE_RESPONSE_SPAN_S * fps))
+    impulse = np.zeros(2 * half + 1)
+    impulse[half] = 1.0
+    response = zero_lag_lowpass(impulse, float(cutoff_hz), fps, order=int(report.get("filter_order", 2)))
+    magnitude = np.abs(response)
+    keep = int(np.flatnonzero(magnitude > IMPULSE_RESPONSE_TAIL * magnitude.max()).max()) - half
+    return response[half - keep : half + keep + 1]
+
+
+def kink_value_at(
+    time_s: FloatArray, signal: FloatArray, event_time_s: FloatArray, impulse_response: FloatArray, fps: float
+) -> FloatArray:
+    """Value at each event of a signal whose slope jumps there, from a low-passed copy.
+
+    Around each event the signal is modelled as ``a + b t`` after the event and
+    ``a + b t + c t + d t^2`` before it (t = time from the event), i.e. a line and a parabola
+    meeting at the event. The model's basis is blurred with ``impulse_response`` (the
+    low-pass the signal went through, sampled at the frame rate) and fitted by least squares
+    to the frames around the event (:data:`KINK_FIT_HALF_WINDOW_S`), so the rounding of the
+    kink by the filter is undone and ``a`` is the unfiltered value at the event. NaN where
+    the window leaves the clip or holds a missing frame. Frames are taken as evenly spaced.
+    """
+    n_frames = len(time_s)
+    frames_each_side = max(KINK_FIT_MIN_FRAMES_EACH_SIDE, int(np.ceil(KINK_FIT_HALF_WINDOW_S * fps)))
+    after = np.searchsorted(time_s, event_time_s - _TIME_TOLERANCE_S, side="left")
+    frames = after[:, None] + np.arange(-frames_each_side, frames_each_side + 1)
+    inside = (frames[:, 0] >= 0) & (frames[:, -1] < n_frames)
+    frames = np.clip(frames, 0, n_frames - 1)
+    time_scale_s = frames_each_side / fps
+    from_event = (time_s[frames] - event_time_s[:, None]) / time_scale_s  # (events, window)
+    half = len(impulse_response) // 2
+    lags = np.arange(-half, half + 1) / (fps * time_scale_s)
+    before = np.minimum(from_event[..., None] + lags, 0.0)  # (events, window, lags)
+    design = np.stack(
+        [np.ones_like(from_event), from_event, before @ impulse_response, (before**2) @ impulse_response], axis=-1
+    )
+    values = signal[frames]
+    usable = inside & np.isfinite(values).all(axis=1)
+    coefficients = np.einsum("ecw,ew->ec", np.linalg.pinv(design), np.where(usable[:, None], values, 0.0))
+    return np.where(usable, coefficients[:, 0], np.nan)
+
+
 @dataclass(frozen=True, eq=False)
 class StrideContext:
     """One clip's stances laid out for vectorised per-stance reductions.
@@ -290,6 +354,19 @@ class StrideContext:
             self.at_ic_from_after(left_signal, delay_s=delay_s),
             self.at_ic_from_after(right_signal, delay_s=delay_s),
         )
+
+    def at_ic_unblurred(self, left_signal: FloatArray, right_signal: FloatArray) -> FloatArray:
+        """The contact leg's signal (as in :meth:`at_ic_contact_leg`) at each IC, read through
+        the track's low-pass: :func:`kink_value_at` with the filter named in the track's
+        cleaning report. For a signal whose slope jumps at IC (heel ahead: the heel stops, the
+        pelvis goes on), which the low-pass rounds off over some 50 ms."""
+        impulse_response = lowpass_impulse_response(self.track.meta, self.track.fps)
+        contact_is_left = self.is_left ^ self.ic_labels_swapped
+        read = {
+            side: kink_value_at(self.track.time_s, signal, self.ic_time_s, impulse_response, self.track.fps)
+            for side, signal in (("left", left_signal), ("right", right_signal))
+        }
+        return np.where(contact_is_left, read["left"], read["right"])
 
     def at_ic_from_after(self, signal: FloatArray, *, delay_s: float = 0.0) -> FloatArray:
         """A per-frame signal extrapolated back to each IC from the two frames at or after it.
