@@ -359,3 +359,102 @@ def test_leg_length_is_taken_at_the_median_size_of_a_runner_changing_distance(sa
     image[..., :2] = 0.5 + scale[:, None, None] * (image[..., :2] - 0.5)
     approaching_px = estimate_leg_length_px(track.replace(image_xyz=image))
     assert approaching_px == pytest.approx(still_px, rel=0.01)
+
+
+@pytest.mark.parametrize("edge_u_fraction", [0.92, 1.3])
+def test_leg_length_ignores_frames_near_or_past_the_image_edge(sample_videos: Path, edge_u_fraction: float) -> None:
+    """Away from the optical axis a wide lens stretches the legs; frames with the hips near the
+    image edge (0.92 of the width) or the legs outside the image (1.3) must not set the length."""
+    from gaitcheck.metrics._context import estimate_leg_length_px
+
+    track = track_from_truth(read_truth(sample_videos / "demo_side.truth.json"))
+    centred_px = estimate_leg_length_px(track)
+    moved = (np.arange(track.n_frames) // 10) % 3 == 0  # a third of the clip, in 10-frame blocks
+    xy_px = track.xy_px
+    hip_mid_px = 0.5 * (xy_px[:, skeleton.index("left_hip")] + xy_px[:, skeleton.index("right_hip")])
+    edge_px = np.array([edge_u_fraction * track.width, hip_mid_px[:, 1].mean()])
+    stretched_px = edge_px + 1.1 * (xy_px - hip_mid_px[:, None, :])  # 10 % longer legs near the edge
+    image = track.image_xyz.copy()
+    image[moved, :, :2] = stretched_px[moved] / np.array([track.width, track.height])
+    assert estimate_leg_length_px(track.replace(image_xyz=image)) == pytest.approx(centred_px, rel=0.005)
+
+
+@pytest.mark.parametrize("name", SAMPLE_TRUTHS)
+def test_shod_ankle_height_from_body_height_matches_the_rendered_body(sample_videos: Path, name: str) -> None:
+    """gaitsynth builds its runners from Winter's proportions with a 2.5 cm sole: the ankle
+    height share of the leg follows from the body height, and the fixed share is close to it."""
+    from gaitcheck.metrics._context import SHOD_ANKLE_HEIGHT_PER_THIGH_SHANK, shod_ankle_height_per_thigh_shank
+
+    truth = read_truth(sample_videos / f"{name}.truth.json")
+    body = truth["derived"]
+    true_share = body["ankle_height_m"] / (body["thigh_m"] + body["shank_m"])
+    height_cm = 100.0 * truth["params"]["body_height_m"]
+    assert shod_ankle_height_per_thigh_shank(height_cm) == pytest.approx(true_share, abs=5e-4)
+    assert shod_ankle_height_per_thigh_shank(None) == SHOD_ANKLE_HEIGHT_PER_THIGH_SHANK
+    assert abs(SHOD_ANKLE_HEIGHT_PER_THIGH_SHANK - true_share) < 0.005
+
+
+@pytest.mark.shared
+def test_leg_length_of_a_runner_crossing_a_wide_angle_frame(shared_data: Path) -> None:
+    """Overground side render with an 88 deg lens: the runner crosses the whole frame (and the
+    truth replay runs past its edges); the leg length must come from the central frames."""
+    truth, strides = _truth_and_strides(shared_data / "synthetic" / "side_overground.truth.json")
+    true_leg_px = truth["derived"]["leg_length_m"] * np.median(truth["frames"]["px_per_m_at_pelvis"])
+    assert strides.attrs["leg_length_px"] == pytest.approx(true_leg_px, rel=0.015)
+
+
+@pytest.mark.parametrize("fps", [30.0, 60.0, 120.0])
+def test_kink_value_is_recovered_through_the_low_pass(fps: float) -> None:
+    """A line after an event and a parabola before it, low-passed as the metric track is: the
+    value at the event comes back, where reading the two frames after it does not."""
+    from gaitcheck.clean import FILTER_ORDER, metric_filter_cutoff_hz
+    from gaitcheck.filters import zero_lag_lowpass
+    from gaitcheck.metrics._context import kink_value_at, lowpass_impulse_response
+
+    time_s = np.arange(int(4.5 * fps)) / fps
+    cutoff_hz = metric_filter_cutoff_hz(fps)
+    meta = {"cleaning": {"metric_filter_cutoff_hz": cutoff_hz, "filter_order": FILTER_ORDER}}
+    impulse_response = lowpass_impulse_response(meta, fps)
+    for event_s, value in ((2.0, -12.0), (2.013, 30.0), (2.0071, 5.0), (2.333, 80.0)):  # on and between frames
+        from_event_s = time_s - event_s
+        before = 40.0 * from_event_s - 2000.0 * from_event_s**2  # late swing: a parabola
+        signal = value + np.where(from_event_s >= 0, -300.0 * from_event_s, before)  # stance: a line
+        cleaned = zero_lag_lowpass(signal, cutoff_hz, fps, order=FILTER_ORDER)
+        events = np.array([event_s])
+        assert kink_value_at(time_s, cleaned, events, impulse_response, fps)[0] == pytest.approx(value, abs=1e-3)
+        assert kink_value_at(time_s, signal, events, np.ones(1), fps)[0] == pytest.approx(value, abs=1e-9)
+        first = int(np.searchsorted(time_s, event_s))
+        extrapolated = cleaned[first] + (cleaned[first + 1] - cleaned[first]) * fps * (event_s - time_s[first])
+        assert abs(extrapolated - value) > 0.2
+
+
+def test_kink_value_is_nan_where_the_window_leaves_the_clip() -> None:
+    from gaitcheck.metrics._context import kink_value_at
+
+    time_s = np.arange(60) / 60.0
+    signal = np.ones(60)
+    signal[30] = np.nan
+    read = kink_value_at(time_s, signal, np.array([0.01, 0.5, 0.3, 0.95]), np.ones(1), 60.0)
+    assert np.isnan(read[[0, 1, 3]]).all()
+    assert read[2] == pytest.approx(1.0)
+
+
+def test_heel_ahead_of_a_cleaned_truth_replay_undoes_the_low_pass(sample_videos: Path) -> None:
+    """True landmarks, true events, cleaned as the product does: heel ahead in pixels over the
+    true leg length matches the truth per stance (the low-pass alone moved it up to 0.5 %)."""
+    from gaitcheck.classify import ClipClassification
+    from gaitcheck.clean import clean_tracks
+
+    truth = read_truth(sample_videos / "demo_side.truth.json")
+    track, stances = track_from_truth(truth), stances_from_truth(truth)
+    classification = ClipClassification(view="side_right", oblique=False, setting="treadmill", activity="running")
+    strides = compute_strides(clean_tracks(track, classification).metrics, stances, classification)
+    true_stances = pd.DataFrame(truth["stances"])
+    usable = (true_stances["complete_in_clip"] & true_stances["in_view"]).to_numpy()
+    true_leg_px = (
+        truth["derived"]["leg_length_m"] * np.asarray(truth["frames"]["px_per_m_at_pelvis"])[true_stances["ic_frame"]]
+    )
+    measured_px = strides["heel_ahead_pct_leg"] * strides.attrs["leg_length_px"]
+    error_pct_leg = ((measured_px - 100.0 * true_stances["heel_ahead_of_pelvis_image_px"]) / true_leg_px)[usable]
+    assert usable.sum() >= 10
+    assert np.abs(error_pct_leg).max() < 0.15

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -10,6 +11,7 @@ import pandas as pd
 
 from gaitcheck import skeleton
 from gaitcheck.errors import AnalysisError
+from gaitcheck.filters import zero_lag_lowpass
 from gaitcheck.metrics._geometry import (
     FloatArray,
     IntArray,
@@ -24,14 +26,18 @@ from gaitcheck.track import PoseTrack
 FRONTAL_VIEWS = ("rear", "front")
 SAGITTAL_VIEWS = ("side_left", "side_right")
 
-#: Shod ankle height over thigh + shank length. Winter's proportions give thigh 0.245 H,
-#: shank 0.246 H and ankle height 0.039 H; a 2.5 cm running-shoe sole adds about 0.015 H
-#: for a 1.75 m runner, so (0.039 + 0.015) / 0.491 = 0.11 (0.105-0.112 over 1.55-1.95 m).
-SHOD_ANKLE_HEIGHT_PER_THIGH_SHANK = 0.108
-#: Leg length (standing hip joint centre height, shod) in metres per metre of body height,
-#: and the shoe sole added to it: leg = 0.530 H + 0.025 m (Winter 2009 segment proportions).
-LEG_LENGTH_PER_BODY_HEIGHT = 0.530
+#: Winter's (2009) segment proportions of body height H: thigh + shank 0.491 H (0.245 +
+#: 0.246) and ankle joint height 0.039 H; a running-shoe sole adds a fixed SHOE_SOLE_M.
+THIGH_PLUS_SHANK_PER_BODY_HEIGHT = 0.491
+ANKLE_HEIGHT_PER_BODY_HEIGHT = 0.039
 SHOE_SOLE_M = 0.025
+#: Leg length (standing hip joint centre height, shod) in metres per metre of body height,
+#: and the shoe sole added to it: leg = 0.530 H + 0.025 m.
+LEG_LENGTH_PER_BODY_HEIGHT = THIGH_PLUS_SHANK_PER_BODY_HEIGHT + ANKLE_HEIGHT_PER_BODY_HEIGHT
+#: Shod ankle height over thigh + shank length when the body height is not known: the 2.5 cm
+#: sole is about 0.015 H for a 1.75 m runner, so (0.039 + 0.015) / 0.491 = 0.11 (0.105-0.112
+#: over 1.55-1.95 m; :func:`shod_ankle_height_per_thigh_shank` uses the height when given).
+SHOD_ANKLE_HEIGHT_PER_THIGH_SHANK = 0.108
 #: Percentile of the per-frame projected segment length taken as the segment's true length:
 #: projection only shortens a segment, and thigh and shank pass through the image plane
 #: every stride, so a high percentile recovers the length while ignoring outliers.
@@ -40,7 +46,32 @@ SEGMENT_LENGTH_PERCENTILE = 90.0
 #: (:func:`apparent_size_trend`): a runner on a straight path at an angle to the image plane
 #: changes distance smoothly; 2 also absorbs a slow approach then retreat.
 SIZE_TREND_DEGREE = 2
+#: Segment lengths are read while the hip midpoint is within this fraction of the image width
+#: around its centre. Off the optical axis a pinhole camera turns the depth extent of a
+#: segment (the knee and foot lie nearer the body midline than the hip) into image length, so
+#: a runner crossing a wide-angle frame looks longer-legged near its edges (the truth replay
+#: even has landmarks outside the frame). Chosen on truth replays of the shared overground
+#: side render (88 deg lens): leg length over the true one 1.035 with all stance frames,
+#: 1.026 inside the image, 1.025 in the central 70 %, 1.012 in the central half; confirmed on
+#: the two held-out overground side renders (1.025 -> 1.000, 1.023 -> 0.998). Treadmill
+#: clips, rear and front views, where the runner stays central, do not change.
+CENTRAL_IMAGE_WIDTH_FRACTION = 0.5
+#: Least stance time (seconds of frames) the preferred frames must span before they are used
+#: instead of a wider choice (about two stances).
+MIN_SECONDS_FOR_LENGTHS = 0.3
 _TIME_TOLERANCE_S = 1e-6
+#: :meth:`StrideContext.at_ic_unblurred` fits its kinked model to the frames within this
+#: time of IC, and to at least KINK_FIT_MIN_FRAMES_EACH_SIDE frames before and after it (the
+#: model has four coefficients; 3 frames a side span 0.1 s at 30 fps). Chosen as the span over
+#: which late swing and early stance stay close to a parabola and a line.
+KINK_FIT_HALF_WINDOW_S = 0.05
+KINK_FIT_MIN_FRAMES_EACH_SIDE = 3
+#: The low-pass impulse response that blurs the model's basis is computed over +-2 s and cut
+#: where it stays below this fraction of its peak (0.28 s a side at 12 Hz and 60 fps, 0.97 s
+#: at 12 Hz and 30 fps, where the cutoff is close to Nyquist and the response rings); the cut
+#: tail leaves under 1e-3 px of error on a model signal of some 100 px.
+IMPULSE_RESPONSE_SPAN_S = 2.0
+IMPULSE_RESPONSE_TAIL = 1e-6
 #: In a side view the contact foot at IC is the lower one (the other foot is in swing). When
 #: the other side's heel is lower than the stance side's by more than this fraction of the
 #: leg length at IC, the pose model has swapped the leg labels at that instant and the
@@ -105,7 +136,25 @@ def apparent_size_trend(time_s: FloatArray, size_px: FloatArray) -> FloatArray:
     return np.asarray(np.exp(log_trend - np.median(log_trend)))
 
 
-def estimate_leg_length_px(track: PoseTrack, stance_frames: dict[str, np.ndarray] | None = None) -> float:
+def shod_ankle_height_per_thigh_shank(height_cm: float | None) -> float:
+    """Shod ankle height over thigh + shank length: from the body height when given (the sole
+    is a fixed thickness, so its share shrinks as the runner gets taller), else
+    :data:`SHOD_ANKLE_HEIGHT_PER_THIGH_SHANK`."""
+    if height_cm is None or not height_cm > 0:
+        return SHOD_ANKLE_HEIGHT_PER_THIGH_SHANK
+    height_m = height_cm / 100.0
+    return (ANKLE_HEIGHT_PER_BODY_HEIGHT * height_m + SHOE_SOLE_M) / (THIGH_PLUS_SHANK_PER_BODY_HEIGHT * height_m)
+
+
+def _inside_image(points: FloatArray, width: int, height: int) -> np.ndarray:
+    """(T,) bool, True where a (T, 2) pixel track lies inside the image (False where NaN)."""
+    u, v = points[:, 0], points[:, 1]
+    return np.asarray((u >= 0.0) & (u <= width) & (v >= 0.0) & (v <= height))
+
+
+def estimate_leg_length_px(
+    track: PoseTrack, stance_frames: dict[str, np.ndarray] | None = None, *, height_cm: float | None = None
+) -> float:
     """Leg length (standing hip joint centre height, shod) in pixels from the landmarks, at the
     clip's median apparent body size.
 
@@ -113,34 +162,45 @@ def estimate_leg_length_px(track: PoseTrack, stance_frames: dict[str, np.ndarray
     lengths over the frames where that leg is in stance (all frames when ``stance_frames``
     is not given): projection only shortens a segment, and both segments pass through the
     vertical during stance while the foot is near the midline, i.e. near the pelvis depth.
+    Of those frames, the ones where the leg's landmarks are inside the image and the hips in
+    the central part of it (:data:`CENTRAL_IMAGE_WIDTH_FRACTION`) are used when they span
+    :data:`MIN_SECONDS_FOR_LENGTHS`; else those inside the image, else all.
     The lengths are first divided by the :func:`apparent_size_trend` of thigh + shank summed
     over both legs (whose opposite perspective errors cancel), so that the frames where the
     runner is closest to the camera do not make the high percentile. The two legs are
-    averaged. The shod ankle height is added as a fixed fraction of thigh + shank
-    (:data:`SHOD_ANKLE_HEIGHT_PER_THIGH_SHANK`), because heel landmarks are too noisy to
-    measure it. Raises :class:`AnalysisError` when no leg is visible.
+    averaged. The shod ankle height is added as a fraction of thigh + shank
+    (:func:`shod_ankle_height_per_thigh_shank` of ``height_cm``), because heel landmarks are
+    too noisy to measure it. Raises :class:`AnalysisError` when no leg is visible.
     """
     sample = _length_sample(track.n_frames)
     points = track.select_frames(sample).points_px(skeleton.LEG_LANDMARKS)
-    lengths_by_side = {}
+    hip_mid_u = 0.5 * (points["left_hip"][:, 0] + points["right_hip"][:, 0])
+    central = np.abs(hip_mid_u - 0.5 * track.width) <= 0.5 * CENTRAL_IMAGE_WIDTH_FRACTION * track.width
+    min_frames = max(3, int(np.ceil(MIN_SECONDS_FOR_LENGTHS * track.fps / (sample.step or 1))))
+    lengths_by_side, inside_by_side = {}, {}
     for side in skeleton.SIDES:
         hip, knee, ankle = (points[skeleton.side_name(side, part)] for part in ("hip", "knee", "ankle"))
         lengths_by_side[side] = np.stack([segment_length(hip, knee), segment_length(knee, ankle)])
+        inside_by_side[side] = np.all([_inside_image(p, track.width, track.height) for p in (hip, knee, ankle)], axis=0)
     size_px = np.sum([lengths.sum(axis=0) for lengths in lengths_by_side.values()], axis=0)
     size_trend = apparent_size_trend(track.time_s[sample], size_px)
     thigh_plus_shank_px = []
     for side in skeleton.SIDES:
         lengths = lengths_by_side[side] / size_trend
-        frames = None if stance_frames is None else stance_frames[side][sample]
-        if frames is not None and np.isfinite(lengths[:, frames]).all(axis=0).any():
-            lengths = lengths[:, frames]
+        seen = np.isfinite(lengths).all(axis=0)
         if not np.isfinite(lengths).any(axis=1).all():
             raise AnalysisError(
                 f"no frame shows the {side} hip, knee and ankle; the leg length cannot be measured "
                 "(film the whole body, legs included)"
             )
-        thigh_plus_shank_px.append(float(np.nanpercentile(lengths, SEGMENT_LENGTH_PERCENTILE, axis=1).sum()))
-    return float(np.mean(thigh_plus_shank_px)) * (1.0 + SHOD_ANKLE_HEIGHT_PER_THIGH_SHANK)
+        stance = np.ones_like(seen) if stance_frames is None else stance_frames[side][sample]
+        inside = inside_by_side[side]
+        candidates = [mask & seen for mask in (stance & inside & central, stance & inside, stance)]
+        frames = next((mask for mask in candidates if mask.sum() >= min_frames), None)
+        if frames is None:
+            frames = next((mask for mask in candidates if mask.any()), np.ones_like(seen))
+        thigh_plus_shank_px.append(float(np.nanpercentile(lengths[:, frames], SEGMENT_LENGTH_PERCENTILE, axis=1).sum()))
+    return float(np.mean(thigh_plus_shank_px)) * (1.0 + shod_ankle_height_per_thigh_shank(height_cm))
 
 
 def estimate_leg_length_m(track: PoseTrack, height_cm: float | None) -> tuple[float | None, str]:
@@ -163,6 +223,56 @@ def estimate_leg_length_m(track: PoseTrack, height_cm: float | None) -> tuple[fl
         return None, "none"
     thigh_plus_shank = float(np.nanmedian(lengths, axis=-1).sum(axis=1).mean())
     return thigh_plus_shank * (1.0 + SHOD_ANKLE_HEIGHT_PER_THIGH_SHANK), "world_landmarks"
+
+
+def lowpass_impulse_response(meta: Mapping[str, Any], fps: float) -> FloatArray:
+    """Symmetric impulse response (odd length) of the zero-lag low-pass the metric track went
+    through, from the cleaning report in ``meta`` (``metric_filter_cutoff_hz``, ``filter_order``);
+    ``[1.0]`` for a track that was not cleaned (e.g. an exact truth replay)."""
+    report = meta.get("cleaning") or {}
+    cutoff_hz = report.get("metric_filter_cutoff_hz")
+    if cutoff_hz is None:
+        return np.ones(1)
+    half = int(np.ceil(IMPULSE_RESPONSE_SPAN_S * fps))
+    impulse = np.zeros(2 * half + 1)
+    impulse[half] = 1.0
+    response = zero_lag_lowpass(impulse, float(cutoff_hz), fps, order=int(report.get("filter_order", 2)))
+    magnitude = np.abs(response)
+    keep = int(np.flatnonzero(magnitude > IMPULSE_RESPONSE_TAIL * magnitude.max()).max()) - half
+    return response[half - keep : half + keep + 1]
+
+
+def kink_value_at(
+    time_s: FloatArray, signal: FloatArray, event_time_s: FloatArray, impulse_response: FloatArray, fps: float
+) -> FloatArray:
+    """Value at each event of a signal whose slope jumps there, from a low-passed copy.
+
+    Around each event the signal is modelled as ``a + b t`` after the event and
+    ``a + b t + c t + d t^2`` before it (t = time from the event), i.e. a line and a parabola
+    meeting at the event. The model's basis is blurred with ``impulse_response`` (the
+    low-pass the signal went through, sampled at the frame rate) and fitted by least squares
+    to the frames around the event (:data:`KINK_FIT_HALF_WINDOW_S`), so the rounding of the
+    kink by the filter is undone and ``a`` is the unfiltered value at the event. NaN where
+    the window leaves the clip or holds a missing frame. Frames are taken as evenly spaced.
+    """
+    n_frames = len(time_s)
+    frames_each_side = max(KINK_FIT_MIN_FRAMES_EACH_SIDE, int(np.ceil(KINK_FIT_HALF_WINDOW_S * fps)))
+    after = np.searchsorted(time_s, event_time_s - _TIME_TOLERANCE_S, side="left")
+    frames = after[:, None] + np.arange(-frames_each_side, frames_each_side + 1)
+    inside = (frames[:, 0] >= 0) & (frames[:, -1] < n_frames)
+    frames = np.clip(frames, 0, n_frames - 1)
+    time_scale_s = frames_each_side / fps
+    from_event = (time_s[frames] - event_time_s[:, None]) / time_scale_s  # (events, window)
+    half = len(impulse_response) // 2
+    lags = np.arange(-half, half + 1) / (fps * time_scale_s)
+    before = np.minimum(from_event[..., None] + lags, 0.0)  # (events, window, lags)
+    design = np.stack(
+        [np.ones_like(from_event), from_event, before @ impulse_response, (before**2) @ impulse_response], axis=-1
+    )
+    values = signal[frames]
+    usable = inside & np.isfinite(values).all(axis=1)
+    coefficients = np.einsum("ecw,ew->ec", np.linalg.pinv(design), np.where(usable[:, None], values, 0.0))
+    return np.where(usable, coefficients[:, 0], np.nan)
 
 
 @dataclass(frozen=True, eq=False)
@@ -245,6 +355,19 @@ class StrideContext:
             self.at_ic_from_after(right_signal, delay_s=delay_s),
         )
 
+    def at_ic_unblurred(self, left_signal: FloatArray, right_signal: FloatArray) -> FloatArray:
+        """The contact leg's signal (as in :meth:`at_ic_contact_leg`) at each IC, read through
+        the track's low-pass: :func:`kink_value_at` with the filter named in the track's
+        cleaning report. For a signal whose slope jumps at IC (heel ahead: the heel stops, the
+        pelvis goes on), which the low-pass rounds off over some 50 ms."""
+        impulse_response = lowpass_impulse_response(self.track.meta, self.track.fps)
+        contact_is_left = self.is_left ^ self.ic_labels_swapped
+        read = {
+            side: kink_value_at(self.track.time_s, signal, self.ic_time_s, impulse_response, self.track.fps)
+            for side, signal in (("left", left_signal), ("right", right_signal))
+        }
+        return np.where(contact_is_left, read["left"], read["right"])
+
     def at_ic_from_after(self, signal: FloatArray, *, delay_s: float = 0.0) -> FloatArray:
         """A per-frame signal extrapolated back to each IC from the two frames at or after it.
 
@@ -291,7 +414,7 @@ def build_context(
         side: stance_frame_mask(track.n_frames, first_frame[mask], stop_frame[mask])
         for side, mask in (("left", is_left), ("right", ~is_left))
     }
-    leg_length_px = estimate_leg_length_px(track, stance_frames)
+    leg_length_px = estimate_leg_length_px(track, stance_frames, height_cm=height_cm)
     leg_length_m, scale_source = estimate_leg_length_m(track, height_cm)
     px_per_cm = None if leg_length_m is None else leg_length_px / (100.0 * leg_length_m)
     track.points_px(METRIC_LANDMARKS)  # gathered in one pass and kept with the track

@@ -3,6 +3,8 @@ step width / crossover (rear/front views)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from gaitcheck import skeleton
@@ -32,7 +34,8 @@ POSE_MODEL_HEEL_AHEAD_OF_CONTACT_LEG = 0.025
 #: % leg with no delay -> -0.09 to +0.14; 3 ms left part of the bias, 7 ms and more
 #: overshot); confirmed on eleven held-out side renders at 30-120 fps (-0.59 to +0.04 ->
 #: -0.26 to +0.44; the two 30 fps clips move up by 0.3-0.5). Not used for the shank, foot
-#: and knee angles at IC, which it makes worse at 30 fps.
+#: and knee angles at IC, which it makes worse at 30 fps. Exact landmarks now use the
+#: unblurred read (:func:`heel_ahead_at_ic_px`); this one stays for pose-model tracks.
 HEEL_AHEAD_READ_DELAY_S = 0.005
 
 
@@ -44,8 +47,8 @@ def sagittal_foot_placement(ctx: StrideContext) -> MetricColumns:
     """Heel ahead of the hip midpoint, shank angle and foot inclination at IC, strike pattern.
 
     Heel ahead is measured from the heel contact point: the pose model's heel landmark is
-    moved back by :func:`heel_landmark_ahead_of_contact_px`. It is read at IC from the frames
-    after IC + :data:`HEEL_AHEAD_READ_DELAY_S`.
+    moved back by :func:`heel_landmark_ahead_of_contact_px`. It is read at IC by
+    :func:`heel_ahead_at_ic_px`.
 
     Foot inclination is the heel->toe line above the horizontal at IC minus the same at
     foot flat (mid-stance), so the landmark offset of the toe point and camera roll cancel.
@@ -58,10 +61,7 @@ def sagittal_foot_placement(ctx: StrideContext) -> MetricColumns:
     heel_ahead_px = {side: forward * (heel[side][:, 0] - hip_mid_u) for side in skeleton.SIDES}
     shank_deg = {side: inclination_from_vertical_deg(knee[side], ankle[side], forward) for side in skeleton.SIDES}
     foot_deg = {side: inclination_from_horizontal_deg(heel[side], toe[side], forward) for side in skeleton.SIDES}
-    heel_ahead_ic_px = ctx.at_ic_contact_leg(
-        heel_ahead_px["left"], heel_ahead_px["right"], delay_s=HEEL_AHEAD_READ_DELAY_S
-    )
-    heel_ahead_ic_px = heel_ahead_ic_px - heel_landmark_ahead_of_contact_px(ctx)
+    heel_ahead_ic_px = heel_ahead_at_ic_px(ctx, heel_ahead_px) - heel_landmark_ahead_of_contact_px(ctx)
     flat_time_s = ctx.ic_time_s + FOOT_FLAT_STANCE_FRACTION * (ctx.to_time_s - ctx.ic_time_s)
     foot_flat_deg = ctx.by_stance_side(
         ctx.at_times(foot_deg["left"], flat_time_s), ctx.at_times(foot_deg["right"], flat_time_s)
@@ -86,6 +86,27 @@ def sagittal_foot_placement(ctx: StrideContext) -> MetricColumns:
     if ctx.px_per_cm is not None:
         columns["heel_ahead_cm"] = heel_ahead_ic_px / ctx.px_per_cm
     return columns
+
+
+def heel_ahead_at_ic_px(ctx: StrideContext, heel_ahead_px: Mapping[str, FloatArray]) -> FloatArray:
+    """Heel ahead of the hip midpoint at each IC, in pixels, from the per-frame signal of each side.
+
+    Exact landmarks (truth replay, motion capture), cleaned: :meth:`StrideContext.at_ic_unblurred`,
+    which undoes the metric track's low-pass around the kink at contact. Uncleaned tracks
+    (nothing to undo) and pose-model landmarks: extrapolated back from the frames after IC +
+    :data:`HEEL_AHEAD_READ_DELAY_S`, the read
+    :data:`POSE_MODEL_HEEL_AHEAD_OF_CONTACT_LEG` was calibrated with; the pose model smooths
+    and lags its own landmarks around contact, which the low-pass model does not know, and the
+    unblurred read moved heel ahead 0.3-2.5 % leg lower on its tracks of the side renders
+    (median error per clip up to 4.4 % leg with detected events, from 2.5). Also the fallback
+    where the fit window leaves the clip or has missing frames, and where the leg labels are
+    swapped at IC (the window around IC would mix the two legs).
+    """
+    after_ic = ctx.at_ic_contact_leg(heel_ahead_px["left"], heel_ahead_px["right"], delay_s=HEEL_AHEAD_READ_DELAY_S)
+    if is_mediapipe_track(ctx.track) or not ctx.track.meta.get("cleaning"):
+        return after_ic
+    unblurred = ctx.at_ic_unblurred(heel_ahead_px["left"], heel_ahead_px["right"])
+    return np.where(np.isfinite(unblurred) & ~ctx.ic_labels_swapped, unblurred, after_ic)
 
 
 def heel_landmark_ahead_of_contact_px(ctx: StrideContext) -> float:
