@@ -239,6 +239,13 @@ def test_unknown_person_choice_is_an_error(short_clip: Path, model_path: Path) -
         extract.extract_track(short_clip, model=model_path, person=4, use_cache=False, progress=False)
 
 
+def test_misspelt_extraction_option_is_an_error(short_clip: Path) -> None:
+    """The keyword options are checked as named parameters would be, before any work is done."""
+    for entry in (extract.extract_track, extract.extract_with_pelvis_crops):
+        with pytest.raises(TypeError, match=r"unexpected extraction option.*: use_cahce"):
+            entry(short_clip, use_cahce=False)  # type: ignore[call-arg]
+
+
 def test_cli_extract_writes_and_refuses_to_overwrite(
     short_clip: Path, model_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -40,7 +40,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 import numpy as np
 from numpy.typing import NDArray
@@ -474,21 +474,11 @@ def _drop_frames(landmarks: FrameLandmarks, keep: NDArray[np.bool_]) -> FrameLan
     )
 
 
-def extract_track(
-    video: str | os.PathLike[str],
-    *,
-    model: str | os.PathLike[str] | None = None,
-    person: str | int | None = None,
-    workers: int | None = None,
-    use_cache: bool = True,
-    progress: bool | ProgressCallback = True,
-    settings: ExtractionSettings | None = None,
-) -> PoseTrack:
-    """Extract the pose track of one person from a video (cached).
+class ExtractOptions(TypedDict, total=False):
+    """Keyword options of :func:`extract_track` and :func:`extract_with_pelvis_crops`.
 
-    Parameters
+    Attributes
     ----------
-    video : the clip.
     model : pose model file; default: :func:`gaitcheck.pose.model.ensure_model` (found, or
         downloaded / built offline on first use).
     person : who to follow when several people are in view: ``None`` (the largest, most
@@ -496,10 +486,27 @@ def extract_track(
         ``"largest"``.
     workers : threads (each with its own landmarker) to use; default :func:`default_workers`
         (2 on a 2-core machine, 1 for clips under 3 s).
-    use_cache : return a cached track when there is one, and cache the new one.
-    progress : ``True`` shows a progress bar on the terminal, ``False`` nothing; a callable
-        is called with the number of frames finished since its last call.
+    use_cache : return a cached track when there is one, and cache the new one (default True).
+    progress : ``True`` (default) shows a progress bar on the terminal, ``False`` nothing; a
+        callable is called with the number of frames finished since its last call.
     settings : landmarker confidences and scan sizes; ``person`` overrides ``settings.person``.
+    """
+
+    model: str | os.PathLike[str] | None
+    person: str | int | None
+    workers: int | None
+    use_cache: bool
+    progress: bool | ProgressCallback
+    settings: ExtractionSettings | None
+
+
+def extract_track(video: str | os.PathLike[str], **options: Unpack[ExtractOptions]) -> PoseTrack:
+    """Extract the pose track of one person from a video (cached).
+
+    Parameters
+    ----------
+    video : the clip.
+    **options : see :class:`ExtractOptions`.
 
     Returns
     -------
@@ -517,47 +524,39 @@ def extract_track(
     AnalysisError
         Nobody was found in the clip.
     """
-    track, _ = _extract(video, model, person, workers, use_cache, progress, settings, pelvis_crops=False)
+    track, _ = _extract(video, options, pelvis_crops=False)
     return track
 
 
 def extract_with_pelvis_crops(
-    video: str | os.PathLike[str],
-    *,
-    model: str | os.PathLike[str] | None = None,
-    person: str | int | None = None,
-    workers: int | None = None,
-    use_cache: bool = True,
-    progress: bool | ProgressCallback = True,
-    settings: ExtractionSettings | None = None,
+    video: str | os.PathLike[str], **options: Unpack[ExtractOptions]
 ) -> tuple[PoseTrack, PelvisCrops | None]:
     """:func:`extract_track`, plus the pelvis crops of the frames (:func:`gaitcheck.pelvis.pelvis_crop`).
 
     The crops are cut while each frame is decoded for the pose model, so the pelvis estimate
     (:func:`gaitcheck.pelvis.estimate_from_crops`) needs no second decode of the clip. They
-    are None when the track comes from the cache (the crops are not cached).
+    are None when the track comes from the cache (the crops are not cached). Same options
+    and errors as :func:`extract_track`.
     """
-    return _extract(video, model, person, workers, use_cache, progress, settings, pelvis_crops=True)
+    return _extract(video, options, pelvis_crops=True)
 
 
 def _extract(
-    video: str | os.PathLike[str],
-    model: str | os.PathLike[str] | None,
-    person: str | int | None,
-    workers: int | None,
-    use_cache: bool,
-    progress: bool | ProgressCallback,
-    settings: ExtractionSettings | None,
-    *,
-    pelvis_crops: bool,
+    video: str | os.PathLike[str], options: ExtractOptions, *, pelvis_crops: bool
 ) -> tuple[PoseTrack, PelvisCrops | None]:
+    """Both public entries; the defaults of :class:`ExtractOptions` are applied here."""
     from gaitcheck.fileio import sha256_file
     from gaitcheck.pose.model import ensure_model, resolve_model
     from gaitcheck.video import frame_times_s, probe_video
 
+    unknown = sorted(set(options) - set(ExtractOptions.__annotations__))
+    if unknown:  # keyword typos fail as they would with named parameters
+        raise TypeError(f"unexpected extraction option(s): {', '.join(unknown)}")
     started = time.perf_counter()
     video = Path(video)
-    settings = settings or ExtractionSettings()
+    model, person, workers = options.get("model"), options.get("person"), options.get("workers")
+    use_cache, progress = options.get("use_cache", True), options.get("progress", True)
+    settings = options.get("settings") or ExtractionSettings()
     if person is not None:
         settings = ExtractionSettings(**{**settings.__dict__, "person": str(person).strip().lower()})
     info = probe_video(video)
