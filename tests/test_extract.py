@@ -265,6 +265,36 @@ def test_cli_extract_writes_and_refuses_to_overwrite(
     assert forced.exit_code == 0 and "from the cache" in forced.output
 
 
+def test_cli_pelvis_measures_on_the_crops_of_the_extraction(
+    short_clip: Path, model_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`gaitcheck pelvis VIDEO` decodes the clip once when it extracts; with the track from
+    the cache (crops are not cached) it decodes the frames for the estimate."""
+    from gaitcheck import pelvis
+    from gaitcheck.cli import app
+
+    monkeypatch.setenv("GAITCHECK_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("GAITCHECK_MODEL", str(model_path))
+    decoded_again = []
+    decode_route = pelvis.estimate_pelvis_obliquity
+
+    def counted_decode(video: Path, track: PoseTrack) -> pelvis.PelvisEstimate:
+        decoded_again.append(video)
+        return decode_route(video, track)
+
+    monkeypatch.setattr(pelvis, "estimate_pelvis_obliquity", counted_decode)
+    runner = CliRunner()
+    table = tmp_path / "obliquity.csv"
+    first = runner.invoke(app, ["pelvis", str(short_clip), "--csv", str(table)])
+    assert first.exit_code == 0, first.output
+    assert decoded_again == []
+    assert json.loads(first.output)["method"] == "pelvis-texture-registration"
+    assert len(table.read_text(encoding="utf-8").splitlines()) == 1 + 45
+    again = runner.invoke(app, ["pelvis", str(short_clip)])
+    assert again.exit_code == 0, again.output
+    assert decoded_again == [str(short_clip)]
+
+
 def test_cli_extract_no_person_leaves_no_file(empty_clip: Path, model_path: Path, tmp_path: Path) -> None:
     from gaitcheck.cli import app
 
