@@ -25,13 +25,28 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+def shared_truth_files() -> list[Path]:
+    """The shared rendered suite's gaitsynth truth files, sorted; empty when ``../shared/data``
+    is not beside the checkout (for parametrising)."""
+    return sorted((SHARED_DATA / "synthetic").glob("*.truth.json"))
+
+
 def truth_files() -> list[Path]:
     """Every gaitsynth truth file available: the bundled sample clips', then the shared
     rendered suite's when ``../shared/data`` is beside the checkout (for parametrising)."""
-    files = sorted(SAMPLE_VIDEOS.glob("*.truth.json"))
-    if (SHARED_DATA / "synthetic").is_dir():
-        files += sorted((SHARED_DATA / "synthetic").glob("*.truth.json"))
-    return files
+    return sorted(SAMPLE_VIDEOS.glob("*.truth.json")) + shared_truth_files()
+
+
+def clip_name(truth_path: Path) -> str:
+    """A truth file's clip name: ``.../rear_drop06.truth.json`` -> ``rear_drop06``."""
+    return truth_path.name.removesuffix(".truth.json")
+
+
+def truth_view(truth_path: Path) -> str:
+    """The camera view a truth file was rendered with (``params.view``: rear, front, side_right...)."""
+    import json
+
+    return str(json.loads(truth_path.read_text(encoding="utf-8"))["params"]["view"])
 
 
 def summary_from_truth(truth_path: Path) -> dict[str, Any]:

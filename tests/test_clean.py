@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import SAMPLE_VIDEOS as SAMPLES
+from conftest import clip_name, shared_truth_files, truth_view
 from gaitcheck import skeleton
 from gaitcheck.classify import ClipClassification
 from gaitcheck.clean import clean_track, clean_tracks, filter_cutoff_hz, metric_filter_cutoff_hz
@@ -17,19 +19,8 @@ from gaitcheck.pipeline import analyze_track
 from gaitcheck.pose.replay import read_truth, track_from_truth
 from gaitcheck.track import PoseTrack
 
-SAMPLES = Path(__file__).resolve().parents[1] / "sample_videos"
-#: Rear and front renders of the synthetic suite (30 and 60 fps).
-FRONTAL_CLIPS = (
-    "front_treadmill",
-    "phone_rear_oblique_portrait30",
-    "rear_crossover",
-    "rear_drop00_valgus00",
-    "rear_drop06",
-    "rear_drop12",
-    "rear_drop_asym_L4_R10",
-    "rear_valgus08",
-    "rear_valgus15",
-)
+#: Rear and front renders of the shared synthetic suite (30 and 60 fps), by name.
+FRONTAL_CLIPS = tuple(clip_name(path) for path in shared_truth_files() if truth_view(path) in ("rear", "front"))
 #: Acceptance: per-stance knee FPPA and in-image pelvic drop within this of the truth.
 PEAK_TOLERANCE_DEG = 0.5
 MATCH_WINDOW_S = 0.15

@@ -200,16 +200,23 @@ def test_cache_hit_skips_extraction(
         extract.extract_track(short_clip, model=model_path, progress=False, use_cache=False)
 
 
-def test_pelvis_crops_cut_during_extraction_equal_those_of_the_frames(short_clip: Path, model_path: Path) -> None:
+@pytest.mark.parametrize("budget_bytes", [extract.CROP_MEMORY_BUDGET_BYTES, 0], ids=["as-is", "compressed"])
+def test_pelvis_crops_cut_during_extraction_equal_those_of_the_frames(
+    short_clip: Path, model_path: Path, budget_bytes: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The crops cut inside the extraction loop (two workers, so across the join) are the
-    crops :func:`gaitcheck.pelvis.crops_from_frames` cuts from the decoded frames."""
+    crops :func:`gaitcheck.pelvis.crops_from_frames` cuts from the decoded frames, also when
+    they are kept compressed."""
     from gaitcheck.pelvis import crops_from_frames
     from gaitcheck.video import iter_frames
 
+    monkeypatch.setattr(extract, "CROP_MEMORY_BUDGET_BYTES", budget_bytes)
     track, crops = extract.extract_with_pelvis_crops(
         short_clip, model=model_path, workers=2, use_cache=False, progress=False
     )
     assert crops is not None and track.meta["workers"] == 2
+    assert isinstance(crops.crops, extract.CropStore)
+    assert crops.crops.n_packed == (len(crops.crops) if budget_bytes == 0 else 0)
     expected = crops_from_frames((frame.rgb for frame in iter_frames(short_clip)), track)
     assert crops.n_frames == track.n_frames
     assert sorted(crops.crops) == sorted(expected.crops) and len(crops.crops) >= 0.9 * track.n_frames
@@ -220,6 +227,33 @@ def test_pelvis_crops_cut_during_extraction_equal_those_of_the_frames(short_clip
     for index, scene in expected.scenes.items():
         np.testing.assert_array_equal(crops.scenes[index], scene)
     assert track.meta["timings_s"]["pelvis_crops_cpu"] >= 0.0
+
+
+def test_crop_store_compresses_beyond_its_budget_and_reads_back_the_same_crops() -> None:
+    from gaitcheck.pelvis import PelvisCrop
+
+    rng = np.random.default_rng(5)
+    # a smooth ramp with a little noise, like a pelvis crop: compressible, not trivially
+    ramp = np.add.outer(np.arange(90), np.arange(120)).astype(np.float64)
+    crops = {
+        index: PelvisCrop(
+            image=np.clip(ramp + rng.normal(0.0, 0.5, ramp.shape), 0, 255).astype(np.uint8),
+            origin_px=(float(index), 2.0 * index),
+            scale=1.0 / (1 + index),
+        )
+        for index in range(10)
+    }
+    one_crop_bytes = crops[0].image.nbytes
+    first, second = extract.CropStore(budget_bytes=3 * one_crop_bytes), extract.CropStore(budget_bytes=0)
+    for index, crop in crops.items():
+        (first if index < 6 else second).add(index, crop)
+    assert (first.n_packed, second.n_packed) == (3, 4)
+    first.update(second)
+    assert sorted(first) == list(range(10)) and first.n_packed == 7
+    for index, crop in crops.items():
+        np.testing.assert_array_equal(first[index].image, crop.image)
+        assert (first[index].origin_px, first[index].scale) == (crop.origin_px, crop.scale)
+    assert first.nbytes < 3 * one_crop_bytes + 7 * 0.8 * one_crop_bytes  # 7 compressed crops
 
 
 def test_progress_callback_counts_every_frame(short_clip: Path, model_path: Path) -> None:
@@ -239,6 +273,13 @@ def test_unknown_person_choice_is_an_error(short_clip: Path, model_path: Path) -
         extract.extract_track(short_clip, model=model_path, person=4, use_cache=False, progress=False)
 
 
+def test_misspelt_extraction_option_is_an_error(short_clip: Path) -> None:
+    """The keyword options are checked as named parameters would be, before any work is done."""
+    for entry in (extract.extract_track, extract.extract_with_pelvis_crops):
+        with pytest.raises(TypeError, match=r"unexpected extraction option.*: use_cahce"):
+            entry(short_clip, use_cahce=False)  # type: ignore[call-arg]
+
+
 def test_cli_extract_writes_and_refuses_to_overwrite(
     short_clip: Path, model_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -256,6 +297,36 @@ def test_cli_extract_writes_and_refuses_to_overwrite(
     assert isinstance(refused.exception, InputError) and "--force" in str(refused.exception)
     forced = runner.invoke(app, [*args, "--force", "-o", str(tmp_path / "again.parquet")])
     assert forced.exit_code == 0 and "from the cache" in forced.output
+
+
+def test_cli_pelvis_measures_on_the_crops_of_the_extraction(
+    short_clip: Path, model_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`gaitcheck pelvis VIDEO` decodes the clip once when it extracts; with the track from
+    the cache (crops are not cached) it decodes the frames for the estimate."""
+    from gaitcheck import pelvis
+    from gaitcheck.cli import app
+
+    monkeypatch.setenv("GAITCHECK_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("GAITCHECK_MODEL", str(model_path))
+    decoded_again = []
+    decode_route = pelvis.estimate_pelvis_obliquity
+
+    def counted_decode(video: Path, track: PoseTrack) -> pelvis.PelvisEstimate:
+        decoded_again.append(video)
+        return decode_route(video, track)
+
+    monkeypatch.setattr(pelvis, "estimate_pelvis_obliquity", counted_decode)
+    runner = CliRunner()
+    table = tmp_path / "obliquity.csv"
+    first = runner.invoke(app, ["pelvis", str(short_clip), "--csv", str(table)])
+    assert first.exit_code == 0, first.output
+    assert decoded_again == []
+    assert json.loads(first.output)["method"] == "pelvis-texture-registration"
+    assert len(table.read_text(encoding="utf-8").splitlines()) == 1 + 45
+    again = runner.invoke(app, ["pelvis", str(short_clip)])
+    assert again.exit_code == 0, again.output
+    assert decoded_again == [str(short_clip)]
 
 
 def test_cli_extract_no_person_leaves_no_file(empty_clip: Path, model_path: Path, tmp_path: Path) -> None:

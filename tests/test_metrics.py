@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import SAMPLE_VIDEOS, clip_name, shared_truth_files
 from gaitcheck import skeleton
 from gaitcheck.errors import AnalysisError
 from gaitcheck.metrics import METRIC_VIEWS, compute_strides
@@ -21,23 +22,9 @@ from gaitcheck.pipeline import stances_from_truth
 from gaitcheck.pose.replay import read_truth, track_from_truth
 from gaitcheck.track import PoseTrack
 
-SAMPLE_TRUTHS = ("demo_rear", "demo_side")
-SYNTHETIC_CLIPS = (
-    "front_treadmill",
-    "phone_rear_oblique_portrait30",
-    "rear_crossover",
-    "rear_drop00_valgus00",
-    "rear_drop06",
-    "rear_drop12",
-    "rear_drop_asym_L4_R10",
-    "rear_valgus08",
-    "rear_valgus15",
-    "side_120fps",
-    "side_land05_cad190",
-    "side_land15_cad175",
-    "side_land30_cad155",
-    "side_overground",
-)
+#: The bundled sample clips and the shared synthetic suite, by name.
+SAMPLE_TRUTHS = tuple(clip_name(path) for path in sorted(SAMPLE_VIDEOS.glob("*.truth.json")))
+SYNTHETIC_CLIPS = tuple(clip_name(path) for path in shared_truth_files())
 ANGLE_TOLERANCE_DEG = 0.5
 HEEL_TOLERANCE_PCT_LEG = 1.0
 CADENCE_TOLERANCE_SPM = 0.5

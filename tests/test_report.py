@@ -153,6 +153,32 @@ def test_draw_key_frame_draws_on_a_copy() -> None:
     assert out.dtype == np.uint8 and out.ndim == 3 and out.max() > 0
 
 
+def test_display_steadies_the_arms_only(sample_videos: Path) -> None:
+    """Jitter added to the true arms is mostly removed from what is drawn; the cleaned
+    landmarks are drawn exactly as measured and unseen points stay unseen."""
+    from gaitcheck.clean import BODY_LANDMARKS
+    from gaitcheck.pose.replay import track_from_truth
+    from gaitcheck.report.keyframes import display_xy_px, landmarks_at
+
+    true = track_from_truth(sample_videos / "demo_side.truth.json")
+    arms = [skeleton.index(f"{side}_{part}") for side in skeleton.SIDES for part in ("elbow", "wrist")]
+    image = np.array(true.image_xyz)
+    rng = np.random.default_rng(7)
+    jitter_px = 3.0
+    image[:, arms, :2] += rng.normal(0.0, jitter_px, (true.n_frames, len(arms), 2)) / (true.width, true.height)
+    unseen = np.r_[40:46, 200]
+    image[unseen, skeleton.index("left_wrist")] = np.nan
+    jittered = true.replace(image_xyz=image)
+    drawn = display_xy_px(jittered)
+    error_px = np.linalg.norm(drawn[:, arms] - true.xy_px[:, arms], axis=2)
+    assert np.sqrt(np.nanmean(error_px**2)) < 0.6 * jitter_px * np.sqrt(2.0)  # 1.0x unsteadied
+    assert np.isnan(drawn[unseen, skeleton.index("left_wrist")]).all()
+    assert np.isfinite(np.delete(drawn[:, skeleton.index("left_wrist")], unseen, axis=0)).all()
+    body = [skeleton.index(name) for name in BODY_LANDMARKS]
+    np.testing.assert_array_equal(drawn[:, body], jittered.xy_px[:, body])
+    np.testing.assert_array_equal(landmarks_at(jittered, 300)["right_wrist"], drawn[300, skeleton.index("right_wrist")])
+
+
 def test_demo_clips_missing_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="demo clip"):
         demo_clips(tmp_path)

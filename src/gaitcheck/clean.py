@@ -33,7 +33,8 @@ a median length, and filtering them would double the cost of cleaning):
 
 Steps 2-5 apply to :data:`BODY_LANDMARKS`, the landmarks the analysis reads (pixel and world
 coordinates); the face, arm and hand landmarks are only masked for low visibility (the report
-draws them as the pose model placed them). Counts in the report are landmark points (frame x landmark).
+draws them low-passed for display only, :func:`gaitcheck.report.keyframes.display_xy_px`).
+Counts in the report are landmark points (frame x landmark).
 Every step works on (columns, frames) arrays, one contiguous row per coordinate series,
 and visits missing samples only where they are; the cost grows linearly with the frames
 (``benchmarks/bench_metrics.py`` times an hour at 60 fps).

@@ -298,20 +298,23 @@ def pelvis(
     import json
 
     from gaitcheck.fileio import atomic_path
-    from gaitcheck.pelvis import estimate_pelvis_obliquity
+    from gaitcheck.pelvis import PelvisCrops, estimate_from_crops, estimate_pelvis_obliquity
     from gaitcheck.track import PoseTrack
 
+    crops: PelvisCrops | None = None
     if track is None:
-        from gaitcheck.extract import extract_track
+        from gaitcheck.extract import extract_with_pelvis_crops
 
-        pose = extract_track(video)
+        # the pelvis crops are cut while extraction decodes the frames: no second decode
+        pose, crops = extract_with_pelvis_crops(video)
     elif track.endswith(".truth.json"):
         from gaitcheck.pose.replay import track_from_truth
 
         pose = track_from_truth(track)
     else:
         pose = PoseTrack.load(track)
-    estimate = estimate_pelvis_obliquity(video, pose)
+    # a given track, or one from the cache (crops are not cached), needs the frames decoded
+    estimate = estimate_from_crops(crops, pose) if crops is not None else estimate_pelvis_obliquity(video, pose)
     if csv is not None:
         with atomic_path(csv) as tmp:
             estimate.to_frame_table(pose.time_s).to_csv(tmp, index=False, float_format="%.3f")

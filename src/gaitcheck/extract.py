@@ -20,7 +20,8 @@
 :func:`extract_with_pelvis_crops` also keeps, for the pelvis estimate, the neighbourhood of
 the pelvis of every frame (:func:`gaitcheck.pelvis.pelvis_crop`), cut as soon as the frame's
 landmarks are known, while the frame is still in memory: the estimate then needs no second
-decode of the clip.
+decode of the clip. Beyond :data:`CROP_MEMORY_BUDGET_BYTES` the crops are kept compressed
+(:class:`CropStore`), so a long clip's crops do not fill the memory.
 
 Workers are threads (``concurrent.futures.ThreadPoolExecutor``): MediaPipe inference and
 FFmpeg decoding release the GIL, so two threads keep two cores busy without the start-up
@@ -37,10 +38,11 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+import zlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 import numpy as np
 from numpy.typing import NDArray
@@ -62,6 +64,17 @@ MIN_PARALLEL_DURATION_S = 3.0
 #: [MIN_SCAN_FRAMES, ExtractionSettings.people_scan_frames].
 SCAN_FRAMES_PER_S = 3.0
 MIN_SCAN_FRAMES = 8
+
+#: Pelvis crops kept uncompressed per clip (split between the workers); the crops beyond it
+#: are kept zlib-compressed (:class:`CropStore`; lossless, so the estimate is unchanged). A
+#: crop takes up to 190 kB (a pelvis at the 128 px crop cap); 60 s at 60 fps of a 1080p
+#: runner that size would otherwise hold about 680 MB. 64 MiB keeps the crops of typical
+#: clips under ~20 s (720p, 55 kB per crop at 60 fps) uncompressed, at no cost.
+CROP_MEMORY_BUDGET_BYTES = 64 * 2**20
+#: zlib level of the compressed crops: level 1 packed demo_rear's crops 2.4x (2.8x scaled to
+#: 1080p, 1.5x on the real 1080p rear clip) for 1-3 ms of CPU per crop, 0.5-1 ms to unpack;
+#: level 3 gained under 5 % for up to 1.6x the CPU.
+CROP_ZLIB_LEVEL = 1
 
 ProgressCallback = Callable[[int], None]
 
@@ -284,6 +297,85 @@ def survey_people(
     )
 
 
+# --------------------------------------------------------------------------- crop storage
+
+
+@dataclass(frozen=True)
+class _PackedCrop:
+    """A pelvis crop with its image zlib-compressed."""
+
+    data: bytes
+    shape: tuple[int, int]
+    origin_px: tuple[float, float]
+    scale: float
+
+    @classmethod
+    def pack(cls, crop: PelvisCrop) -> _PackedCrop:
+        image = np.ascontiguousarray(crop.image, dtype=np.uint8)
+        rows, cols = image.shape
+        return cls(zlib.compress(image.data, CROP_ZLIB_LEVEL), (rows, cols), crop.origin_px, crop.scale)
+
+    def unpack(self) -> PelvisCrop:
+        image = np.frombuffer(zlib.decompress(self.data), dtype=np.uint8).reshape(self.shape)
+        return PelvisCrop(image=image, origin_px=self.origin_px, scale=self.scale)
+
+
+class CropStore(Mapping[int, PelvisCrop]):
+    """Pelvis crops by frame index, kept as they are up to a byte budget and compressed beyond it.
+
+    Reading a crop gives the crop that was added (compressed ones are decoded on each read,
+    read-only), so the pelvis estimate is the same whatever the budget; a long clip's crops
+    take a fraction of the memory.
+
+    Parameters
+    ----------
+    budget_bytes : uncompressed image bytes kept before crops are compressed.
+    """
+
+    def __init__(self, budget_bytes: float = float("inf")) -> None:
+        self._crops: dict[int, PelvisCrop | _PackedCrop] = {}
+        self._budget_bytes = budget_bytes
+        self._plain_bytes = 0
+        self._packed_bytes = 0
+
+    def add(self, index: int, crop: PelvisCrop) -> None:
+        """Store the crop of frame ``index`` (compressed once the budget is spent)."""
+        size = int(crop.image.nbytes)
+        if self._plain_bytes + size <= self._budget_bytes:
+            self._crops[index] = crop
+            self._plain_bytes += size
+        else:
+            packed = _PackedCrop.pack(crop)
+            self._crops[index] = packed
+            self._packed_bytes += len(packed.data)
+
+    def update(self, other: CropStore) -> None:
+        """Take over the crops of another store as they are stored (none is decoded)."""
+        self._crops.update(other._crops)
+        self._plain_bytes += other._plain_bytes
+        self._packed_bytes += other._packed_bytes
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the stored images, compressed or not."""
+        return self._plain_bytes + self._packed_bytes
+
+    @property
+    def n_packed(self) -> int:
+        """How many crops are kept compressed."""
+        return sum(isinstance(entry, _PackedCrop) for entry in self._crops.values())
+
+    def __getitem__(self, index: int) -> PelvisCrop:
+        entry = self._crops[index]
+        return entry.unpack() if isinstance(entry, _PackedCrop) else entry
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._crops)
+
+    def __len__(self) -> int:
+        return len(self._crops)
+
+
 # --------------------------------------------------------------------------- workers
 
 
@@ -309,6 +401,7 @@ class _RangeJob:
     scan_frames: tuple[int, ...] = ()
     stop_when_crowded: bool = False
     pelvis_crops: bool = False
+    crop_budget_bytes: float = float("inf")
     scene_frames: tuple[int, ...] = ()
 
 
@@ -319,7 +412,7 @@ class _RangeResult:
 
     landmarks: FrameLandmarks
     seen: list[people.PeopleInFrame]
-    pelvis_crops: dict[int, PelvisCrop] = field(default_factory=dict)
+    pelvis_crops: CropStore = field(default_factory=CropStore)
     scenes: dict[int, NDArray[np.uint8]] = field(default_factory=dict)
     pelvis_cpu_s: float = 0.0
 
@@ -335,7 +428,7 @@ def _run_range(job: _RangeJob, on_frames_done: ProgressCallback | None) -> _Rang
     scan_frames = set(job.scan_frames)
     scene_frames = set(job.scene_frames)
     seen: list[people.PeopleInFrame] = []
-    crops: dict[int, PelvisCrop] = {}
+    crops = CropStore(job.crop_budget_bytes)
     scenes: dict[int, NDArray[np.uint8]] = {}
     pelvis_cpu_s = [0.0]  # CPU time of this thread spent on crops and scenes
     size = np.array([job.width, job.height], dtype=np.float64)
@@ -346,7 +439,7 @@ def _run_range(job: _RangeJob, on_frames_done: ProgressCallback | None) -> _Rang
         started = time.thread_time()
         crop = pelvis_crop(frame.rgb, image_xyz[:, :2] * size)
         if crop is not None:
-            crops[frame.index] = crop
+            crops.add(frame.index, crop)
         pelvis_cpu_s[0] += time.thread_time() - started
 
     with contextlib.ExitStack() as stack:
@@ -398,10 +491,13 @@ def _run_jobs(jobs: Sequence[_RangeJob], on_frames_done: ProgressCallback) -> _R
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="gaitcheck-pose") as pool:
         parts = list(pool.map(lambda job: _run_range(job, report), jobs))
+    crops = CropStore()
+    for part in parts:
+        crops.update(part.pelvis_crops)
     return _RangeResult(
         landmarks=FrameLandmarks.concatenate([p.landmarks for p in parts]),
         seen=[s for p in parts for s in p.seen],
-        pelvis_crops={index: crop for p in parts for index, crop in p.pelvis_crops.items()},
+        pelvis_crops=crops,
         scenes={index: scene for p in parts for index, scene in p.scenes.items()},
         pelvis_cpu_s=sum(p.pelvis_cpu_s for p in parts),
     )
@@ -474,21 +570,11 @@ def _drop_frames(landmarks: FrameLandmarks, keep: NDArray[np.bool_]) -> FrameLan
     )
 
 
-def extract_track(
-    video: str | os.PathLike[str],
-    *,
-    model: str | os.PathLike[str] | None = None,
-    person: str | int | None = None,
-    workers: int | None = None,
-    use_cache: bool = True,
-    progress: bool | ProgressCallback = True,
-    settings: ExtractionSettings | None = None,
-) -> PoseTrack:
-    """Extract the pose track of one person from a video (cached).
+class ExtractOptions(TypedDict, total=False):
+    """Keyword options of :func:`extract_track` and :func:`extract_with_pelvis_crops`.
 
-    Parameters
+    Attributes
     ----------
-    video : the clip.
     model : pose model file; default: :func:`gaitcheck.pose.model.ensure_model` (found, or
         downloaded / built offline on first use).
     person : who to follow when several people are in view: ``None`` (the largest, most
@@ -496,10 +582,27 @@ def extract_track(
         ``"largest"``.
     workers : threads (each with its own landmarker) to use; default :func:`default_workers`
         (2 on a 2-core machine, 1 for clips under 3 s).
-    use_cache : return a cached track when there is one, and cache the new one.
-    progress : ``True`` shows a progress bar on the terminal, ``False`` nothing; a callable
-        is called with the number of frames finished since its last call.
+    use_cache : return a cached track when there is one, and cache the new one (default True).
+    progress : ``True`` (default) shows a progress bar on the terminal, ``False`` nothing; a
+        callable is called with the number of frames finished since its last call.
     settings : landmarker confidences and scan sizes; ``person`` overrides ``settings.person``.
+    """
+
+    model: str | os.PathLike[str] | None
+    person: str | int | None
+    workers: int | None
+    use_cache: bool
+    progress: bool | ProgressCallback
+    settings: ExtractionSettings | None
+
+
+def extract_track(video: str | os.PathLike[str], **options: Unpack[ExtractOptions]) -> PoseTrack:
+    """Extract the pose track of one person from a video (cached).
+
+    Parameters
+    ----------
+    video : the clip.
+    **options : see :class:`ExtractOptions`.
 
     Returns
     -------
@@ -517,47 +620,39 @@ def extract_track(
     AnalysisError
         Nobody was found in the clip.
     """
-    track, _ = _extract(video, model, person, workers, use_cache, progress, settings, pelvis_crops=False)
+    track, _ = _extract(video, options, pelvis_crops=False)
     return track
 
 
 def extract_with_pelvis_crops(
-    video: str | os.PathLike[str],
-    *,
-    model: str | os.PathLike[str] | None = None,
-    person: str | int | None = None,
-    workers: int | None = None,
-    use_cache: bool = True,
-    progress: bool | ProgressCallback = True,
-    settings: ExtractionSettings | None = None,
+    video: str | os.PathLike[str], **options: Unpack[ExtractOptions]
 ) -> tuple[PoseTrack, PelvisCrops | None]:
     """:func:`extract_track`, plus the pelvis crops of the frames (:func:`gaitcheck.pelvis.pelvis_crop`).
 
     The crops are cut while each frame is decoded for the pose model, so the pelvis estimate
     (:func:`gaitcheck.pelvis.estimate_from_crops`) needs no second decode of the clip. They
-    are None when the track comes from the cache (the crops are not cached).
+    are None when the track comes from the cache (the crops are not cached). Same options
+    and errors as :func:`extract_track`.
     """
-    return _extract(video, model, person, workers, use_cache, progress, settings, pelvis_crops=True)
+    return _extract(video, options, pelvis_crops=True)
 
 
 def _extract(
-    video: str | os.PathLike[str],
-    model: str | os.PathLike[str] | None,
-    person: str | int | None,
-    workers: int | None,
-    use_cache: bool,
-    progress: bool | ProgressCallback,
-    settings: ExtractionSettings | None,
-    *,
-    pelvis_crops: bool,
+    video: str | os.PathLike[str], options: ExtractOptions, *, pelvis_crops: bool
 ) -> tuple[PoseTrack, PelvisCrops | None]:
+    """Both public entries; the defaults of :class:`ExtractOptions` are applied here."""
     from gaitcheck.fileio import sha256_file
     from gaitcheck.pose.model import ensure_model, resolve_model
     from gaitcheck.video import frame_times_s, probe_video
 
+    unknown = sorted(set(options) - set(ExtractOptions.__annotations__))
+    if unknown:  # keyword typos fail as they would with named parameters
+        raise TypeError(f"unexpected extraction option(s): {', '.join(unknown)}")
     started = time.perf_counter()
     video = Path(video)
-    settings = settings or ExtractionSettings()
+    model, person, workers = options.get("model"), options.get("person"), options.get("workers")
+    use_cache, progress = options.get("use_cache", True), options.get("progress", True)
+    settings = options.get("settings") or ExtractionSettings()
     if person is not None:
         settings = ExtractionSettings(**{**settings.__dict__, "person": str(person).strip().lower()})
     info = probe_video(video)
@@ -577,11 +672,13 @@ def _extract(
     n_scan = int(np.clip(round(SCAN_FRAMES_PER_S * info.duration_s), MIN_SCAN_FRAMES, settings.people_scan_frames))
     scan_frames = sample_frame_indices(info.n_frames, n_scan).tolist()
     scene_frames = scene_frame_indices(info.n_frames) if pelvis_crops else []
+    crop_budget_bytes = CROP_MEMORY_BUDGET_BYTES / len(ranges)
     whole_frame_jobs = [
         _RangeJob(
             video, model_path, settings.landmarker, w0, s0, s1, *size,
             scan_frames=tuple(i for i in scan_frames if s0 <= i < s1), stop_when_crowded=True,
-            pelvis_crops=pelvis_crops, scene_frames=tuple(i for i in scene_frames if s0 <= i < s1),
+            pelvis_crops=pelvis_crops, crop_budget_bytes=crop_budget_bytes,
+            scene_frames=tuple(i for i in scene_frames if s0 <= i < s1),
         )
         for w0, s0, s1 in ranges
     ]  # fmt: skip
@@ -600,7 +697,8 @@ def _extract(
                 _RangeJob(
                     video, model_path, settings.landmarker, w0, s0, s1, *size,
                     crop_boxes=None if crop is None else crop[w0:s1],
-                    pelvis_crops=pelvis_crops, scene_frames=tuple(i for i in scene_frames if s0 <= i < s1),
+                    pelvis_crops=pelvis_crops, crop_budget_bytes=crop_budget_bytes,
+                    scene_frames=tuple(i for i in scene_frames if s0 <= i < s1),
                 )
                 for w0, s0, s1 in ranges
             ]  # fmt: skip

@@ -35,7 +35,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -371,12 +371,13 @@ class PelvisCrops:
     Attributes
     ----------
     n_frames : frames of the clip (of its track).
-    crops : crop of each frame that showed both hips, by frame index.
+    crops : crop of each frame that showed both hips, by frame index (a dict, or the
+        :class:`gaitcheck.extract.CropStore` extraction fills, which compresses long clips' crops).
     scenes : grey whole frames at :func:`scene_frame_indices`, for the camera roll.
     """
 
     n_frames: int
-    crops: dict[int, PelvisCrop]
+    crops: Mapping[int, PelvisCrop]
     scenes: dict[int, NDArray[np.uint8]]
 
 

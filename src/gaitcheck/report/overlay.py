@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 
 from gaitcheck import skeleton
 from gaitcheck.fileio import atomic_path
+from gaitcheck.report.keyframes import display_xy_px
 from gaitcheck.report.signals import report_signals
 from gaitcheck.track import PoseTrack
 
@@ -81,7 +82,7 @@ def write_overlay_video(
 
     signals = report_signals(track, view, leg_length_px)
     masks = stance_masks(track.n_frames, stances)
-    xy = track.xy_px
+    xy = display_xy_px(track)
     rate = Fraction(track.fps).limit_denominator(1000)
     out = Path(out_path)
     with atomic_path(out) as tmp:
