@@ -68,9 +68,11 @@ MIN_SCAN_FRAMES = 8
 #: Pelvis crops kept uncompressed per clip (split between the workers); the crops beyond it
 #: are kept zlib-compressed (:class:`CropStore`; lossless, so the estimate is unchanged). A
 #: crop takes up to 190 kB (a pelvis at the 128 px crop cap); 60 s at 60 fps of a 1080p
-#: runner that size would otherwise hold about 680 MB. 64 MiB keeps the crops of typical
-#: clips under ~20 s (720p, 55 kB per crop at 60 fps) uncompressed, at no cost.
-CROP_MEMORY_BUDGET_BYTES = 64 * 2**20
+#: runner that size would otherwise hold about 680 MB, and about 450 MB with this budget.
+#: 256 MiB keeps the crops of the clips users film (20-60 s; 55 kB per crop for the 720p
+#: demo runner, 200 MB for 60 s at 60 fps) uncompressed, so they pay no compression time
+#: (1-3 ms of CPU per crop, which would add about 5 % to extraction).
+CROP_MEMORY_BUDGET_BYTES = 256 * 2**20
 #: zlib level of the compressed crops: level 1 packed demo_rear's crops 2.4x (2.8x scaled to
 #: 1080p, 1.5x on the real 1080p rear clip) for 1-3 ms of CPU per crop, 0.5-1 ms to unpack;
 #: level 3 gained under 5 % for up to 1.6x the CPU.
