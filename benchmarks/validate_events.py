@@ -230,6 +230,7 @@ def run_mediapipe(
             "sides_relabelled": stances.attrs.get("sides_relabelled", 0),
             "sides_wrong": sides_wrong(truth, stances, track.duration_s),
             "pelvis_texture_used": obliquity_deg is not None,
+            "ic_from_pelvis_height": stances.attrs.get("ic_from_pelvis_height", False),
             "cadence_spm": round(cadence_spm(stances), 1),
             "true_cadence_spm": truth["summary"]["cadence_spm"],
             **side_leg_bias(truth, stances, track.fps, track.duration_s),

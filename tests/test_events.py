@@ -406,6 +406,7 @@ def test_texture_pelvis_height_times_mediapipe_contacts_from_mid_flight() -> Non
     assert _median_ic_error_frames(truth, from_pelvis, track.fps, track.duration_s) <= 1.0
     assert not np.allclose(from_pelvis["ic_time_s"], from_feet["ic_time_s"])
     assert from_pelvis.attrs["ic_timing_sd_s"] < MEDIAPIPE_IC_TIMING_SD_S
+    assert from_pelvis.attrs["ic_from_pelvis_height"] and not from_feet.attrs["ic_from_pelvis_height"]
     # true landmarks (not MediaPipe's) keep their own rules: the height is ignored
     precise = detect_stances(cleaned, classification, pelvis_height_px=_pelvis_height_px(track))
     pd.testing.assert_frame_equal(precise, detect_stances(cleaned, classification))
@@ -432,5 +433,6 @@ def test_texture_pelvis_height_spikes_are_bridged_and_jumps_refused() -> None:
     blocky[(frames % 50) < 10] -= 25.0
     with_jumps = detect_stances(as_mediapipe, classification, pelvis_height_px=blocky)
     pd.testing.assert_frame_equal(with_jumps, detect_stances(as_mediapipe, classification))
+    assert not with_jumps.attrs["ic_from_pelvis_height"]
     with pytest.raises(ValueError, match="pelvis_height_px"):
         detect_stances(as_mediapipe, classification, pelvis_height_px=height_px[:-1])

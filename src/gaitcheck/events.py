@@ -943,6 +943,8 @@ def detect_stances(
     # the contacts' timing noise, for the cadence: measured where they are regularised
     # (rear/front); None (side views, too few contacts): their scatter about the rhythm
     table.attrs["ic_timing_sd_s"] = ic_timing_sd_s
+    # whether the contacts were timed from the pelvis texture's height
+    table.attrs["ic_from_pelvis_height"] = texture_high is not None
     if len(table) < MIN_STANCES:
         raise AnalysisError(
             _source(track) + f"only {len(table)} foot contacts found, at least {MIN_STANCES} (two strides) are needed; "
