@@ -281,15 +281,18 @@ _MEDIAPIPE_RULES: dict[str, tuple[tuple[_EventRule, ...], tuple[_EventRule, ...]
 # (detect_stances' pelvis_height_px): IC is the texture's highest point (mid-flight) plus
 # half a typical flight. The flight is ballistic and nearly symmetric: on the 27 rear/front
 # renders (shared and held-out) the highest point was within 0.35 frames of halfway between
-# TO and the next IC (each clip's median; true landmarks and texture alike). The texture
-# follows the pelvis to 0.1-1.2 px RMS (median 0.5 px) where it does not jump, MediaPipe's
+# TO and the next IC (each clip's median; true landmarks and texture alike, where the texture
+# did not jump; benchmarks/pelvis_height_events.py prints these figures). The texture
+# follows the pelvis to 0.1-1.5 px RMS (median 0.5 px) where it does not jump, MediaPipe's
 # smoothed hip midpoint to 3-7 px, with a lag. The lag, 44 ms, is minus the mean over the 10
 # shared rear/front renders (demo_rear included) of each clip's median IC error with no lag
 # (benchmarks/validate_events.py --pelvis-texture). It stands for half the flight time, so a
 # runner whose flights are much longer or shorter than the renders' (IC 26-76 ms after the
-# highest point, median 46 ms) gets a bias of the difference. The pelvis's own landing
-# (its acceleration leaving free fall) was tried and failed: the renders' pelvis leaves free
-# fall 0.8 to 3.7 frames after IC depending on the clip, on true landmarks too. TO keeps
+# highest point, median 46 ms) gets a bias of the difference: the mocap runner RBDS001 (the
+# one real runner with truth, pelvis markers) lands 71 ms after his highest point, so his
+# contacts would come 27 ms early. The pelvis's own landing (its acceleration leaving free
+# fall) was tried and failed on the renders: their pelvis is one g below free fall 8 to 62 ms
+# after IC depending on the clip, on true landmarks too (RBDS001: 30 ms, SD 5 ms). TO keeps
 # the MediaPipe rules (the texture's fastest rise was worse on the held-out renders).
 _PELVIS_TEXTURE_IC_RULES: tuple[_EventRule, ...] = (_EventRule(*_IC_WINDOW_S, (("pelvis_texture_high", 0.044),)),)
 
