@@ -10,11 +10,14 @@ With ``--mediapipe-dir DIR`` the same is done for MediaPipe tracks ``DIR/<clip>.
 (made with ``gaitcheck extract CLIP -o DIR/<clip>.parquet``); the view is then detected
 from the track. ``--extra-renders DIR`` adds renders made for validation only
 (``DIR/<clip>.truth.json``, MediaPipe track ``DIR/<clip>.parquet`` beside it). With
-``--pelvis-texture`` the rear/front MediaPipe clips also get the pelvic obliquity measured
-from the video (``gaitcheck.pelvis``, when its quality is "ok"), which names the stance
-sides when the feet are ambiguous (``detect_stances(..., pelvic_obliquity_deg=...)``); the
-``sides_wrong`` column counts true ICs whose nearest detection carries the other foot's
-name. The real treadmill clip ``zzzhushi_male_side`` is summarised (cadence, contact time,
+``--pelvis-texture`` the rear/front MediaPipe clips also get the pelvic obliquity and height
+measured from the video (``gaitcheck.pelvis``, when its quality is "ok"), as the product
+uses them: the obliquity names the stance sides when the feet are ambiguous, the height
+places the initial contacts (``detect_stances(..., pelvic_obliquity_deg=...,
+pelvis_height_px=...)``); the ``sides_wrong`` column counts true ICs whose nearest
+detection carries the other foot's name. ``IC_bias_frames`` / ``TO_bias_frames`` are the
+median signed errors (detected minus true, nearest detection of the same foot within
+5 frames). The real treadmill clip ``zzzhushi_male_side`` is summarised (cadence, contact time,
 duty factor) when its track is in DIR. The RBDS001 mocap trial is projected
 into rear and side cameras and compared with its marker-derived events.
 
@@ -155,15 +158,34 @@ def run_truth(shared: Path, extra_renders: Path | None = None) -> list[dict[str,
     return rows
 
 
-def _texture_obliquity_deg(truth_path: Path, track: PoseTrack) -> np.ndarray | None:
-    """The pelvis-texture obliquity of the clip beside a truth file, when its quality is "ok"."""
+def _texture_pelvis(truth_path: Path, track: PoseTrack) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The pelvis-texture obliquity and height of the clip beside a truth file, when its quality is "ok"."""
     from gaitcheck.pelvis import estimate_pelvis_obliquity
 
     video = truth_path.with_name(truth_path.name.replace(".truth.json", ".mp4"))
     if not video.is_file():
-        return None
+        return None, None
     estimate = estimate_pelvis_obliquity(video, track)
-    return np.asarray(estimate.obliquity_deg, dtype=np.float64) if estimate.quality == "ok" else None
+    if estimate.quality != "ok":
+        return None, None
+    return np.asarray(estimate.obliquity_deg, dtype=np.float64), estimate.height_px
+
+
+def signed_bias_frames(
+    events: list[tuple[str, str, float]], stances: pd.DataFrame, fps: float, duration_s: float
+) -> dict[str, float | None]:
+    """Per event kind: median of detected minus true (frames), nearest same-foot detection within MISS_FRAMES."""
+    signed: dict[str, list[float]] = {"IC": [], "TO": []}
+    for side, kind, time_s in events:
+        column = "ic_time_s" if kind == "IC" else "to_time_s"
+        mine = stances[(stances["side"] == side) & (stances["complete"] | (kind == "IC"))]
+        if not EDGE_S < time_s < duration_s - EDGE_S or mine.empty:
+            continue
+        error = (mine[column].to_numpy() - time_s) * fps
+        nearest = float(error[np.argmin(np.abs(error))])
+        if abs(nearest) <= MISS_FRAMES:
+            signed[kind].append(nearest)
+    return {f"{kind}_bias_frames": round(float(np.median(v)), 2) if v else None for kind, v in signed.items()}
 
 
 def sides_wrong(truth: dict[str, Any], stances: pd.DataFrame, duration_s: float) -> int:
@@ -191,20 +213,24 @@ def run_mediapipe(
         track = PoseTrack.load(track_path)
         classification = classify_clip(track)
         cleaned, report = clean_track(track, classification)
-        obliquity_deg = None
+        obliquity_deg = height_px = None
         if pelvis_texture and classification.view in ("rear", "front"):
-            obliquity_deg = _texture_obliquity_deg(path, cleaned)
-        stances = detect_stances(cleaned, classification, pelvic_obliquity_deg=obliquity_deg)
+            obliquity_deg, height_px = _texture_pelvis(path, cleaned)
+        stances = detect_stances(
+            cleaned, classification, pelvic_obliquity_deg=obliquity_deg, pelvis_height_px=height_px
+        )
         events = [(e["side"], e["event"], e["time_s"]) for e in truth["events"]]
         errors = event_errors(events, stances, track.fps, track.duration_s)
         any_side = event_errors([("any", k, t) for _, k, t in events], stances.assign(side="any"), track.fps, 1e9)
         extra = {
             "view": classification.view,
             "IC_any_foot_median_frames": round(float(np.median(any_side["IC"])), 2),
+            **signed_bias_frames(events, stances, track.fps, track.duration_s),
             "swap_repaired_frames": report.frames_swap_repaired,
             "sides_relabelled": stances.attrs.get("sides_relabelled", 0),
             "sides_wrong": sides_wrong(truth, stances, track.duration_s),
             "pelvis_texture_used": obliquity_deg is not None,
+            "ic_from_pelvis_height": stances.attrs.get("ic_from_pelvis_height", False),
             "cadence_spm": round(cadence_spm(stances), 1),
             "true_cadence_spm": truth["summary"]["cadence_spm"],
             **side_leg_bias(truth, stances, track.fps, track.duration_s),

@@ -375,3 +375,64 @@ def test_mediapipe_tracks_use_their_own_rear_rules() -> None:
     ]
     assert 0.010 < float(np.median(lead_s)) < 0.040
     assert precise.attrs["ic_timing_sd_s"] < MEDIAPIPE_IC_TIMING_SD_S <= as_mediapipe.attrs["ic_timing_sd_s"]
+
+
+def _pelvis_height_px(track: PoseTrack) -> np.ndarray:
+    """The true hip midpoint's image height: what the pelvis texture measures (to 0.1-0.8 px)."""
+    return 0.5 * (track.point_px("left_hip")[:, 1] + track.point_px("right_hip")[:, 1])
+
+
+def _median_ic_error_frames(truth: dict[str, Any], stances: pd.DataFrame, fps: float, duration_s: float) -> float:
+    """Median |IC error| (frames) over the true ICs 0.25 s inside the clip, nearest same-side detection."""
+    errors = []
+    for stance in truth["stances"]:
+        if 0.25 < stance["ic_time_s"] < duration_s - 0.25:
+            mine = stances[stances["side"] == stance["side"]]
+            errors.append(np.min(np.abs(mine["ic_time_s"].to_numpy() - stance["ic_time_s"])) * fps)
+    return float(np.median(errors))
+
+
+def test_texture_pelvis_height_times_mediapipe_contacts_from_mid_flight() -> None:
+    """Rear view labelled as MediaPipe's, with the pelvis's own height (as the texture gives
+    it): the contacts come from the pelvis's highest points and fall within a frame of the
+    truth (median), without the MediaPipe timing-noise floor for the cadence."""
+    truth = read_truth(SAMPLES / "demo_rear.truth.json")
+    classification = _classification("rear")
+    track = track_from_truth(truth)
+    cleaned, _ = clean_track(track, classification)
+    as_mediapipe = cleaned.with_meta(backend=MEDIAPIPE_BACKEND)
+    from_feet = detect_stances(as_mediapipe, classification)
+    from_pelvis = detect_stances(as_mediapipe, classification, pelvis_height_px=_pelvis_height_px(track))
+    assert _median_ic_error_frames(truth, from_pelvis, track.fps, track.duration_s) <= 1.0
+    assert not np.allclose(from_pelvis["ic_time_s"], from_feet["ic_time_s"])
+    assert from_pelvis.attrs["ic_timing_sd_s"] < MEDIAPIPE_IC_TIMING_SD_S
+    assert from_pelvis.attrs["ic_from_pelvis_height"] and not from_feet.attrs["ic_from_pelvis_height"]
+    # true landmarks (not MediaPipe's) keep their own rules: the height is ignored
+    precise = detect_stances(cleaned, classification, pelvis_height_px=_pelvis_height_px(track))
+    pd.testing.assert_frame_equal(precise, detect_stances(cleaned, classification))
+
+
+def test_texture_pelvis_height_spikes_are_bridged_and_jumps_refused() -> None:
+    """A few one-frame spikes of the texture height (registration slipping to a neighbouring
+    stripe) are bridged and barely move the contacts; a height one stripe off in long blocks (a fifth of the
+    clip) is not used at all: the MediaPipe rules' contacts come back exactly."""
+    truth = read_truth(SAMPLES / "demo_rear.truth.json")
+    classification = _classification("rear")
+    track = track_from_truth(truth)
+    cleaned, _ = clean_track(track, classification)
+    as_mediapipe = cleaned.with_meta(backend=MEDIAPIPE_BACKEND)
+    height_px = _pelvis_height_px(track)
+    clean_height = detect_stances(as_mediapipe, classification, pelvis_height_px=height_px)
+    spiky = height_px.copy()
+    spiky[[40, 151, 260, 377]] += 25.0
+    with_spikes = detect_stances(as_mediapipe, classification, pelvis_height_px=spiky)
+    # bridged: within a quarter frame (left in, these spikes moved contacts by 1.1 frames)
+    np.testing.assert_allclose(with_spikes["ic_time_s"], clean_height["ic_time_s"], atol=0.25 / track.fps)
+    blocky = height_px.copy()
+    frames = np.arange(track.n_frames)
+    blocky[(frames % 50) < 10] -= 25.0
+    with_jumps = detect_stances(as_mediapipe, classification, pelvis_height_px=blocky)
+    pd.testing.assert_frame_equal(with_jumps, detect_stances(as_mediapipe, classification))
+    assert not with_jumps.attrs["ic_from_pelvis_height"]
+    with pytest.raises(ValueError, match="pelvis_height_px"):
+        detect_stances(as_mediapipe, classification, pelvis_height_px=height_px[:-1])

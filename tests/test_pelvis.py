@@ -100,6 +100,36 @@ def test_textured_pelvis_tilt_is_recovered(left_is_image_left: bool) -> None:
     np.testing.assert_allclose(estimate.hip_line_deg, 0.0, atol=1e-9)  # the landmarks saw nothing
 
 
+def test_texture_height_follows_the_pelvis_not_the_jittering_hips() -> None:
+    """The pelvis moves up and down by a known 6 px (and tilts); the hip landmarks jitter by
+    2 px around a fixed point, as MediaPipe's do. The texture height follows the pelvis to
+    0.2 px, the landmark hip midpoint does not."""
+    import cv2
+
+    n = 90
+    obliquity_deg = _true_obliquity_deg(n)
+    drop_px = 6.0 * np.sin(2 * np.pi * 2.8 * np.arange(n) / FPS)  # + = lower in the image
+    frames = []
+    for frame, dy in zip(_frames(True, obliquity_deg), drop_px, strict=True):
+        shift = np.float32([[1, 0, 0], [0, 1, dy]])
+        frames.append(
+            cv2.warpAffine(frame, shift, (WIDTH, HEIGHT), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        )
+    track = _level_hips_track(n)
+    image = np.array(track.image_xyz)
+    jitter_px = np.random.default_rng(5).normal(0.0, 2.0, n)
+    for name in ("left_hip", "right_hip"):
+        image[:, skeleton.index(name), 1] += jitter_px / HEIGHT
+    estimate = pelvis.estimate_from_frames(frames, track.replace(image_xyz=image))
+    assert estimate.quality == "ok", estimate.reasons
+    assert estimate.height_px is not None and np.all(np.isfinite(estimate.height_px))
+    # the texture's centre is fixed only up to a constant (the template's mean position)
+    texture_error = estimate.height_px - drop_px
+    np.testing.assert_allclose(texture_error - np.mean(texture_error), 0.0, atol=0.2)
+    landmark_error = jitter_px - drop_px
+    assert np.std(landmark_error) > 3.0
+
+
 def test_plain_pelvis_is_flagged_low_quality() -> None:
     truth = _true_obliquity_deg(60)
     estimate = pelvis.estimate_from_frames(_frames(False, truth), _level_hips_track(truth.size))
@@ -211,7 +241,7 @@ def test_estimate_survives_a_save_and_load(tmp_path: Path) -> None:
     pelvis.save_estimate(estimate, path)
     loaded = pelvis.load_estimate(path)
     assert loaded is not None
-    for name in ("obliquity_deg", "confidence", "angle_se_deg", "hip_line_deg", "obliquity_level_deg"):
+    for name in ("obliquity_deg", "confidence", "angle_se_deg", "hip_line_deg", "obliquity_level_deg", "height_px"):
         np.testing.assert_array_equal(getattr(loaded, name), getattr(estimate, name))
     assert loaded.as_dict() == estimate.as_dict()
     assert pelvis.load_estimate(tmp_path / "missing.npz") is None

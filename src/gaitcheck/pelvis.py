@@ -176,6 +176,9 @@ class PelvisEstimate:
         has none); + = camera turned clockwise.
     obliquity_level_deg : (T,) the obliquity with the camera roll removed (a 3D-like value,
         what a levelled camera would have shown); None when not computed.
+    height_px : (T,) vertical image position (pixels, down) of the registered pelvis texture's
+        centre: the landmark hip midpoint plus the texture's vertical shift from it, so the hip
+        landmarks' jitter and lag cancel; NaN where not registered; None when not computed.
     """
 
     obliquity_deg: FloatArray
@@ -191,6 +194,7 @@ class PelvisEstimate:
     cost_ms_per_frame: float
     camera_roll_deg: float = float("nan")
     obliquity_level_deg: FloatArray | None = None
+    height_px: FloatArray | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
     def to_frame_table(self, time_s: NDArray[Any] | None = None) -> Any:
@@ -920,6 +924,7 @@ def estimate_from_patches(
     mask = registration_mask(patch_hip_width_px)
     side_sign = 1.0 if geometry.left_is_image_left else -1.0
     obliquity = np.full(n, np.nan)
+    height_px = np.full(n, np.nan)
     angle_se_deg = np.full(n, np.inf)
     reasons: list[str] = []
     anchor, anchor_deg, mirror_corr = "none", float("nan"), float("nan")
@@ -945,6 +950,12 @@ def estimate_from_patches(
                 "the absolute level comes from the hip landmarks"
             )
         obliquity[valid] = relative_deg + anchor_deg
+        # The warp puts the template's centre at the patch centre plus the shift; the patch
+        # centre is the landmark hip midpoint and a patch pixel is hip_width / patch_hip_width
+        # frame pixels (patches are cut upright, so the shift's axes are the frame's).
+        frame_px_per_patch_px = geometry.hip_width_px[valid] / patch_hip_width_px
+        height_px[valid] = geometry.centre_px[valid, 1] + registration.shift_px[:, 1] * frame_px_per_patch_px
+        height_px[np.flatnonzero(valid)[outlier]] = np.nan
         # Patches cut from a small pelvis are upsampled: fewer independent pixels than patch pixels.
         upsampling = max(1.0, patch_hip_width_px / max(native_hip_width_px, 1e-6))
         angle_se_deg[valid] = np.where(outlier, np.inf, np.degrees(registration.angle_se_rad) * upsampling)
@@ -981,6 +992,7 @@ def estimate_from_patches(
     elapsed_ms = 1e3 * (time.perf_counter() - started)
     return PelvisEstimate(
         obliquity_deg=obliquity,
+        height_px=height_px,
         confidence=confidence,
         angle_se_deg=angle_se_deg,
         hip_line_deg=geometry.hip_line_deg,
@@ -1187,8 +1199,9 @@ def save_estimate(estimate: PelvisEstimate, path: str | os.PathLike[str]) -> Non
     }
     header.update(cost_ms_per_frame=estimate.cost_ms_per_frame, camera_roll_deg=estimate.camera_roll_deg)
     arrays: dict[str, Any] = {name: np.asarray(getattr(estimate, name), dtype=np.float64) for name in _ESTIMATE_ARRAYS}
-    if estimate.obliquity_level_deg is not None:
-        arrays["obliquity_level_deg"] = np.asarray(estimate.obliquity_level_deg, dtype=np.float64)
+    for optional in ("obliquity_level_deg", "height_px"):
+        if getattr(estimate, optional) is not None:
+            arrays[optional] = np.asarray(getattr(estimate, optional), dtype=np.float64)
     text = json.dumps({**jsonable(header), "reasons": list(estimate.reasons), "meta": jsonable(estimate.meta)})
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp, open(tmp, "wb") as stream:
@@ -1207,6 +1220,7 @@ def load_estimate(path: str | os.PathLike[str]) -> PelvisEstimate | None:
         return PelvisEstimate(
             **{name: arrays[name] for name in _ESTIMATE_ARRAYS},
             obliquity_level_deg=arrays.get("obliquity_level_deg"),
+            height_px=arrays.get("height_px"),
             method=str(header["method"]),
             quality="ok" if header["quality"] == "ok" else "low",
             reasons=tuple(header["reasons"]),

@@ -23,7 +23,7 @@ from gaitcheck.fileio import jsonable, strict_json, write_text_atomic
 from gaitcheck.track import PoseTrack
 
 if TYPE_CHECKING:
-    from gaitcheck.pelvis import PelvisCrops
+    from gaitcheck.pelvis import PelvisCrops, PelvisEstimate
 
 #: Fewest complete stances (both events inside the clip) an analysis accepts: two strides.
 MIN_COMPLETE_STANCES: Final[int] = 4
@@ -159,14 +159,24 @@ def analyze_track(
         cleaned_tracks = clean_tracks(track, classification)
         event_track, cleaned, cleaning_report = cleaned_tracks.events, cleaned_tracks.metrics, cleaned_tracks.report
     pelvis_entry = None
+    pelvis_height_px = None
     if pelvis_obliquity_deg is None and video is not None and classification.view in ("rear", "front"):
-        pelvis_obliquity_deg, pelvis_entry = _pelvis_from_video(video, event_track, pelvis_crops)
+        estimate, pelvis_entry = _pelvis_estimate_from_video(video, event_track, pelvis_crops)
+        if pelvis_entry["used"]:
+            pelvis_obliquity_deg = np.asarray(estimate.obliquity_deg, dtype=np.float64)
+            pelvis_height_px = estimate.height_px
     if stances is None:
         from gaitcheck.events import detect_stances
 
         # in rear/front views a measured pelvis line also tells which foot is in stance
-        # (the pose model can name the feet by image side, e.g. in a crossover gait)
-        stances = detect_stances(event_track, classification, pelvic_obliquity_deg=pelvis_obliquity_deg)
+        # (the pose model can name the feet by image side, e.g. in a crossover gait), and
+        # the pelvis texture's height marks the flights, from which contacts are timed
+        stances = detect_stances(
+            event_track,
+            classification,
+            pelvic_obliquity_deg=pelvis_obliquity_deg,
+            pelvis_height_px=pelvis_height_px,
+        )
     _check_stances(stances, source)
     strides = compute_strides(
         cleaned, stances, classification, height_cm=height_cm, pelvis_obliquity_deg=pelvis_obliquity_deg
@@ -217,7 +227,16 @@ def _pelvis_cache_path(track: PoseTrack) -> Path | None:
 def _pelvis_from_video(
     video: str | os.PathLike[str], track: PoseTrack, crops: PelvisCrops | None = None
 ) -> tuple[np.ndarray | None, dict[str, Any]]:
-    """The pelvis-texture obliquity when its quality is "ok" (else None), and what to report.
+    """The pelvis-texture obliquity when its quality is "ok" (else None), and what to report
+    (see :func:`_pelvis_estimate_from_video`)."""
+    estimate, entry = _pelvis_estimate_from_video(video, track, crops)
+    return (np.asarray(estimate.obliquity_deg, dtype=np.float64) if entry["used"] else None), entry
+
+
+def _pelvis_estimate_from_video(
+    video: str | os.PathLike[str], track: PoseTrack, crops: PelvisCrops | None = None
+) -> tuple[PelvisEstimate, dict[str, Any]]:
+    """The pelvis-texture estimate, and what to report (``entry["used"]``: quality "ok").
 
     Taken from the cache when this track of this video was measured before; else measured
     on ``crops`` (cut by extraction) when they cover the track's frames, else on the frames
@@ -244,7 +263,7 @@ def _pelvis_from_video(
         "camera_roll_deg": estimate.camera_roll_deg,
         "measured_fraction": float(np.isfinite(estimate.obliquity_deg).mean()) if track.n_frames else 0.0,
     }
-    return (np.asarray(estimate.obliquity_deg, dtype=np.float64) if used else None), entry
+    return estimate, entry
 
 
 def is_video(path: str | os.PathLike[str]) -> bool:
