@@ -312,16 +312,23 @@ def _swap_costs(labelled: FloatArray, swapped: FloatArray) -> FloatArray:
     t-2 (state a); states are 0 = as labelled, 1 = legs exchanged. Missing points cost
     nothing. Exchanging all three states only exchanges the two legs' terms, so
     cost(a, b, c) = cost(1-a, 1-b, 1-c) and four of the eight combinations are computed.
+
+    The errors are computed per coordinate series ((N, T) rows, which the transposed
+    ``(T, N)`` views of the cleaning's pixel rows already are) and their squares summed
+    over the N series in order; the missing-point check is skipped when nothing is missing.
     """
-    views = (labelled, swapped)
+    rows = (labelled.T, swapped.T)
     n = labelled.shape[0]
+    has_missing = not np.isfinite(labelled).all()
     cost = np.empty((n - 2, 2, 2, 2))
     for b in (0, 1):
-        predicted = 2.0 * views[b][1:-1] - labelled[:-2]
+        predicted = 2.0 * rows[b][:, 1:-1] - rows[0][:, :-2]
         for c in (0, 1):
-            error = views[c][2:] - predicted
-            error[~np.isfinite(error)] = 0.0
-            cost[:, 0, b, c] = np.einsum("ij,ij->i", error, error)
+            error = rows[c][:, 2:] - predicted
+            if has_missing:
+                np.copyto(error, 0.0, where=~np.isfinite(error))
+            error *= error
+            cost[:, 0, b, c] = error.sum(axis=0)
             cost[:, 1, 1 - b, 1 - c] = cost[:, 0, b, c]
     cost += SWAPPED_STATE_COST * np.array([0.0, 1.0])[None, None, None, :]
     cost += SWAP_CHANGE_COST * (np.arange(2)[None, None, :, None] != np.arange(2)[None, None, None, :])
@@ -341,48 +348,55 @@ def _blockwise_swap_costs(labelled: FloatArray, swapped: FloatArray, block: int 
     )
 
 
-def _viterbi_pairs(cost: FloatArray) -> BoolArray:
+def _viterbi_pairs(step_costs: FloatArray) -> BoolArray:
     """Best state path for K independent sequences of pair states.
 
-    ``cost`` is (K, S, a, b, c); returns (K, S + 2) bool states. The loop runs over the S
-    steps; every step is vectorised over the K sequences.
+    ``step_costs`` is (S, K, a, b, c), step-major; returns (S + 2, K) bool states. The loop
+    runs over the S steps; every step is vectorised over the K sequences, in preallocated
+    arrays (the loop's per-step overhead is most of its time).
     """
-    k, steps = cost.shape[:2]
+    steps, k = step_costs.shape[:2]
     total = np.zeros((k, 2, 2))  # state (previous, current) before the first step
     total += SWAPPED_STATE_COST * np.array([0.0, 1.0])[None, None, :]
     total += SWAP_CHANGE_COST * (np.arange(2)[:, None] != np.arange(2)[None, :])[None]
-    back = np.empty((k, steps, 2, 2), dtype=bool)
+    back = np.empty((steps, k, 2, 2), dtype=bool)
+    candidates = np.empty((k, 2, 2, 2))
     for step in range(steps):
-        candidates = total[:, :, :, None] + cost[:, step]  # (K, a, b, c)
-        back[:, step] = candidates[:, 1] < candidates[:, 0]
-        total = np.minimum(candidates[:, 0], candidates[:, 1])
-    states = np.zeros((k, steps + 2), dtype=bool)
+        np.add(total[:, :, :, None], step_costs[step], out=candidates)  # (K, a, b, c)
+        np.less(candidates[:, 1], candidates[:, 0], out=back[step])
+        np.minimum(candidates[:, 0], candidates[:, 1], out=total)
+    states = np.zeros((steps + 2, k), dtype=bool)
     best = np.argmin(total.reshape(k, 4), axis=1)
     b, c = best // 2, best % 2
-    states[:, -1], states[:, -2] = c.astype(bool), b.astype(bool)
-    rows = np.arange(k)
+    states[-1], states[-2] = c.astype(bool), b.astype(bool)
+    sequences = np.arange(k)
     for step in range(steps - 1, -1, -1):
-        a = back[rows, step, b, c]
-        states[:, step] = a
+        a = back[step, sequences, b, c]
+        states[step] = a
         b, c = a.astype(np.intp), b
     return states
 
 
 def _decode_swaps(cost: FloatArray, segment: int, overlap: int) -> BoolArray:
-    """(T,) Viterbi states from (T-2, 2, 2, 2) costs, long tracks in overlapping segments."""
+    """(T,) Viterbi states from (T-2, 2, 2, 2) costs, long tracks in overlapping segments.
+
+    Segment ``s`` decodes steps ``s * segment - overlap`` to ``(s + 1) * segment + overlap``
+    (steps outside the track cost nothing) and keeps its middle ``segment`` states; all
+    segments are decoded together, from one step-major copy of the zero-padded costs.
+    """
     steps = cost.shape[0]
     n = steps + 2
     if steps <= segment + 2 * overlap:
-        return _viterbi_pairs(cost[None])[0]
-    starts = np.arange(0, steps, segment)
+        return _viterbi_pairs(cost[:, None])[:, 0]
+    n_segments = -(-steps // segment)
     length = segment + 2 * overlap
-    index = (starts - overlap)[:, None] + np.arange(length)[None, :]
-    valid = (index >= 0) & (index < steps)
-    segments = np.where(valid[..., None, None, None], cost[np.clip(index, 0, steps - 1)], 0.0)
-    decoded = _viterbi_pairs(segments)[:, 2:]  # state of step j = frame index[j] + 2
-    keep = (np.arange(length)[None, :] >= overlap) & (np.arange(length)[None, :] < overlap + segment) & valid
+    padded = np.zeros(((n_segments - 1) * segment + length, *cost.shape[1:]))
+    padded[overlap : overlap + steps] = cost
+    windows = np.lib.stride_tricks.sliding_window_view(padded, length, axis=0)[::segment]  # (K, a, b, c, step)
+    decoded = _viterbi_pairs(np.ascontiguousarray(np.moveaxis(windows, -1, 0)))[2:]  # (step, K): frame index + 2
+    kept = decoded[overlap : overlap + segment].T.ravel()  # segment by segment, in frame order
     states = np.zeros(n, dtype=bool)
-    states[index[keep] + 2] = decoded[keep]
+    states[2:] = kept[:steps]
     states[:2] = states[2]
     return states
 
@@ -438,8 +452,10 @@ def leg_label_swaps(labelled: FloatArray, swapped: FloatArray, fps: float) -> Bo
     leg coordinates in leg lengths, as labelled and with the legs exchanged.
     """
     flicker, ordered = _order_flicker(labelled, fps)
-    first = np.where(flicker[:, None], swapped, labelled)
-    second = np.where(flicker[:, None], labelled, swapped)
+    first, second = labelled, swapped
+    if flicker.any():
+        first = np.where(flicker[:, None], swapped, labelled)
+        second = np.where(flicker[:, None], labelled, swapped)
     cost = _blockwise_swap_costs(first, second)
     cost[:, :, :, 1] += SWAPPED_AGAINST_ORDER_COST * ordered[2:, None, None]
     return np.asarray(flicker ^ _decode_swaps(cost, 1024, 128))
