@@ -41,7 +41,7 @@ and visits missing samples only where they are; the cost grows linearly with the
 
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -154,12 +154,14 @@ def metric_filter_cutoff_hz(fps: float) -> float:
 # contiguous in time, so per-series operations read memory in order.
 
 
-def _bridge_rows(rows: FloatArray) -> FloatArray:
+def _bridge_rows(rows: FloatArray, finite: BoolArray | None = None) -> FloatArray:
     """Every NaN replaced by linear interpolation along a row, ends held; all-NaN rows stay NaN.
 
-    Returns ``rows`` itself (not a copy) when nothing is missing.
+    ``finite`` is ``np.isfinite(rows)`` when the caller has it. Returns ``rows`` itself (not a
+    copy) when nothing is missing.
     """
-    finite = np.isfinite(rows)
+    if finite is None:
+        finite = np.isfinite(rows)
     incomplete = np.flatnonzero(~finite.all(axis=1))
     if incomplete.size == 0:
         return rows
@@ -193,13 +195,14 @@ def _hampel_outlier_rows(rows: FloatArray, window: int, min_deviation: float) ->
     computed (hips and shoulders, whose frame-to-frame motion is small, in most clips).
     """
     finite = np.isfinite(rows)
-    bridged = _bridge_rows(rows)
+    bridged = _bridge_rows(rows, finite)
     has_data = np.asarray(finite.any(axis=1))
     safe = bridged if has_data.all() else np.where(has_data[:, None], bridged, 0.0)
     outliers = np.zeros(rows.shape, dtype=bool)
     if rows.shape[1] < 2:
         return outliers
-    largest_step = np.abs(np.diff(safe, axis=1)).max(axis=1)
+    steps = np.diff(safe, axis=1)
+    largest_step = np.maximum(steps.max(axis=1), -steps.min(axis=1))  # |steps|.max() without |steps|
     may_stray = (window // 2) * largest_step > min_deviation * (1.0 - 1e-9)  # margin against rounding
     if may_stray.any():
         outliers[may_stray] = _hampel_rows(
@@ -212,7 +215,8 @@ def _hampel_rows(
     safe: FloatArray, finite: BoolArray, has_data: BoolArray, window: int, min_deviation: float
 ) -> BoolArray:
     """:func:`_hampel_outlier_rows` on bridged rows (NaN-free; ``finite`` marks the measured samples)."""
-    deviation = safe - _running_median_rows(safe, window)
+    deviation = _running_median_rows(safe, window)
+    np.subtract(safe, deviation, out=deviation)
     np.abs(deviation, out=deviation)
     # The robust sigma only matters where HAMPEL_N_SIGMA sigma exceeds ``min_deviation``. When
     # more than half of a row's deviations lie at or below that sigma's deviation (a little
@@ -281,7 +285,7 @@ def _lowpass_rows(rows: FloatArray, cutoff_hz: float, fps: float, missing_points
     missing = ~np.isfinite(rows)
     usable = ~missing.all(axis=1)
     if usable.all():
-        out = zero_lag_lowpass(_bridge_rows(rows), cutoff_hz, fps, order=FILTER_ORDER, axis=1)
+        out = zero_lag_lowpass(_bridge_rows(rows, ~missing), cutoff_hz, fps, order=FILTER_ORDER, axis=1)
     else:
         out = np.full_like(rows, np.nan)
         if usable.any():
@@ -335,17 +339,30 @@ def _swap_costs(labelled: FloatArray, swapped: FloatArray) -> FloatArray:
     return cost
 
 
-def _blockwise_swap_costs(labelled: FloatArray, swapped: FloatArray, block: int = 4096) -> FloatArray:
+def _blockwise_swap_costs(
+    labelled: FloatArray, swapped: FloatArray, block: int = 4096, pool: Executor | None = None
+) -> FloatArray:
     """:func:`_swap_costs` over blocks of ``block`` frames, joined: the same values (the cost of
     a frame depends on it and the two frames before it, which each block includes) with the
-    temporaries of a block in cache (a third faster on an hour of frames)."""
+    temporaries of a block in cache (a third faster on an hour of frames).
+
+    With ``pool``, the first half of the blocks is computed there while the calling thread
+    computes the rest (numpy's arithmetic runs without the interpreter lock), unless the pool
+    has not started on it by then; the values are the same.
+    """
     n = labelled.shape[0]
-    return np.concatenate(
-        [
-            _swap_costs(labelled[first : first + block + 2], swapped[first : first + block + 2])
-            for first in range(0, n - 2, block)
-        ]
-    )
+    firsts = list(range(0, n - 2, block))
+
+    def costs(part: list[int]) -> list[FloatArray]:
+        return [_swap_costs(labelled[first : first + block + 2], swapped[first : first + block + 2]) for first in part]
+
+    half = len(firsts) // 2
+    if pool is None or half == 0:
+        return np.concatenate(costs(firsts))
+    early = pool.submit(costs, firsts[:half])
+    late = costs(firsts[half:])
+    head = costs(firsts[:half]) if early.cancel() else early.result()
+    return np.concatenate(head + late)
 
 
 def _viterbi_pairs(step_costs: FloatArray) -> BoolArray:
@@ -442,21 +459,22 @@ def _order_flicker(labelled: FloatArray, fps: float) -> tuple[BoolArray, BoolArr
     return np.asarray(voting & (majority != 0) & (np.sign(apart) != majority)), voting
 
 
-def leg_label_swaps(labelled: FloatArray, swapped: FloatArray, fps: float) -> BoolArray:
+def leg_label_swaps(labelled: FloatArray, swapped: FloatArray, fps: float, pool: Executor | None = None) -> BoolArray:
     """(T,) frames whose leg labels are exchanged.
 
     Order flickers within a half-stride (:func:`_order_flicker`) are exchanged first; then
     the Viterbi pass (:func:`_swap_costs`) decides the frames at crossings and whole
     half-strides, with the swapped state costing :data:`SWAPPED_AGAINST_ORDER_COST` extra
     where the foot order agrees with its half-stride. ``labelled`` and ``swapped`` are (T, N)
-    leg coordinates in leg lengths, as labelled and with the legs exchanged.
+    leg coordinates in leg lengths, as labelled and with the legs exchanged. ``pool``, if
+    given, computes half the costs beside the calling thread (same result).
     """
     flicker, ordered = _order_flicker(labelled, fps)
     first, second = labelled, swapped
     if flicker.any():
         first = np.where(flicker[:, None], swapped, labelled)
         second = np.where(flicker[:, None], labelled, swapped)
-    cost = _blockwise_swap_costs(first, second)
+    cost = _blockwise_swap_costs(first, second, pool=pool)
     cost[:, :, :, 1] += SWAPPED_AGAINST_ORDER_COST * ordered[2:, None, None]
     return np.asarray(flicker ^ _decode_swaps(cost, 1024, 128))
 
@@ -514,9 +532,10 @@ def _clean(track: PoseTrack, classification: ClipClassification, *, metric_track
     """Both cleaning products; the metric track is the event track when ``metric_track`` is False.
 
     Work that numpy and scipy run without holding the interpreter lock (array copies, the
-    Butterworth filter) runs in a second thread beside the rest: the raw image's masked
-    copy beside outlier rejection and swap repair, the world repairs and half the filtered
-    rows beside the other half. Every result is the same as computed in one thread.
+    Butterworth filter, the swap costs' arithmetic) runs in a second thread beside the rest:
+    the raw image's masked copy beside outlier rejection and swap repair, half the swap costs
+    beside the other half (when the copy is done by then), the world repairs and half the
+    filtered rows beside the other half. Every result is the same as computed in one thread.
     """
     with ThreadPoolExecutor(max_workers=_WORKER_THREADS) as pool:
         return _clean_in(pool, track, classification, metric_track=metric_track)
@@ -563,7 +582,7 @@ def _clean_in(
 
     if side_view:
         partner_rows = np.array([2 * column[landmark] + axis for landmark in partners for axis in (0, 1)])
-        swapped = leg_label_swaps(xy_rows[leg_rows].T / leg_px, xy_rows[partner_rows].T / leg_px, fps)
+        swapped = leg_label_swaps(xy_rows[leg_rows].T / leg_px, xy_rows[partner_rows].T / leg_px, fps, pool)
         if swapped.any():
             xy_rows[:, swapped] = xy_rows[xy_order][:, swapped]
         if flicker.any():
