@@ -330,31 +330,3 @@ def test_hampel_skips_only_rows_that_cannot_hold_an_outlier() -> None:
     np.testing.assert_array_equal(got, expected)
     assert not got[0].any()
     assert got[2, [500, 1700]].all()
-
-
-def test_median_networks_give_scipys_running_median() -> None:
-    """The compare-exchange networks leave the median of every ordering of distinct and of tied
-    values in the middle, and their running median equals scipy's (edges repeated) on rows
-    longer than a block and shorter than the window."""
-    import itertools
-
-    from scipy.ndimage import median_filter
-
-    from gaitcheck.clean import _MEDIAN_NETWORKS, _running_median_rows
-
-    for window, network in _MEDIAN_NETWORKS.items():
-        distinct = np.array(list(itertools.permutations(range(window))), dtype=np.float64)
-        tied = np.array(list(itertools.product(range(3), repeat=window)), dtype=np.float64)
-        for values in (distinct, tied):
-            exchanged = list(values.T.copy())
-            for i, j in network:
-                exchanged[i], exchanged[j] = (
-                    np.minimum(exchanged[i], exchanged[j]),
-                    np.maximum(exchanged[i], exchanged[j]),
-                )
-            np.testing.assert_array_equal(exchanged[window // 2], np.median(values, axis=1))
-        rng = np.random.default_rng(window)
-        for n_frames in (2, window, 20_000):
-            rows = np.round(rng.normal(size=(5, n_frames)).cumsum(axis=1), 1)  # rounded: ties
-            expected = np.stack([median_filter(row, size=window, mode="nearest") for row in rows])
-            np.testing.assert_array_equal(_running_median_rows(rows, window), expected)

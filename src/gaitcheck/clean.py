@@ -175,57 +175,10 @@ def _bridge_rows(rows: FloatArray, finite: BoolArray | None = None) -> FloatArra
 
 
 def _running_median_rows(rows: FloatArray, window: int) -> FloatArray:
-    """Running median of every NaN-free row (edges repeat the end samples).
-
-    Windows of 3, 5 and 7 samples (the Hampel window up to 60 fps) go through a fixed
-    compare-exchange network (:func:`_network_median_rows`, a third less time than scipy's
-    running median at 7); longer windows through scipy.
-    """
-    if window in _MEDIAN_NETWORKS:
-        return _network_median_rows(rows, window)
+    """Running median of every row (edges repeat the end samples)."""
     out = np.empty_like(rows)
     for row, series in enumerate(rows):
         median_filter(series, size=window, mode="nearest", output=out[row])
-    return out
-
-
-#: Compare-exchange networks (pairs of positions; after each exchange the first holds the
-#: smaller value) that leave the median of 3, 5 or 7 values in the middle position (the
-#: opt_med3/5/7 networks of N. Devillard, "Fast median search", 1998). The tests check them
-#: against every ordering of distinct and of tied values.
-_MEDIAN_NETWORKS: dict[int, tuple[tuple[int, int], ...]] = {
-    3: ((0, 1), (1, 2), (0, 1)),
-    5: ((0, 1), (3, 4), (0, 3), (1, 4), (1, 2), (2, 3), (1, 2)),
-    7: (
-        (0, 5), (0, 3), (1, 6), (2, 4), (0, 1), (3, 5), (2, 6),
-        (2, 3), (3, 6), (4, 5), (1, 4), (1, 3), (3, 4),
-    ),
-}  # fmt: skip
-#: Values per shifted copy in :func:`_network_median_rows` (128 kB: a block's copies stay in
-#: the processor cache; 17 rows of an hour at 60 fps took 0.10 s in blocks of 1024 frames,
-#: 0.15 s in blocks of 4096, 0.21 s in blocks of 8192, scipy 0.17 s).
-_NETWORK_BLOCK_VALUES = 16384
-
-
-def _network_median_rows(rows: FloatArray, window: int) -> FloatArray:
-    """:func:`_running_median_rows` through the window's :data:`_MEDIAN_NETWORKS` network: the
-    ``window`` shifted copies of a block of frames are exchanged pairwise (elementwise minimum
-    and maximum) until the middle copy holds every frame's median. The median is one of the
-    window's values, so the result equals scipy's ``median_filter(mode="nearest")``."""
-    half = window // 2
-    n_frames = rows.shape[1]
-    padded = np.concatenate([np.repeat(rows[:, :1], half, axis=1), rows, np.repeat(rows[:, -1:], half, axis=1)], axis=1)
-    out = np.empty_like(rows)
-    block = max(64, _NETWORK_BLOCK_VALUES // max(rows.shape[0], 1))
-    for first in range(0, n_frames, block):
-        stop = min(n_frames, first + block)
-        shifted = [padded[:, first + offset : stop + offset].copy() for offset in range(window)]
-        smaller = np.empty_like(shifted[0])
-        for i, j in _MEDIAN_NETWORKS[window]:
-            np.minimum(shifted[i], shifted[j], out=smaller)
-            np.maximum(shifted[i], shifted[j], out=shifted[j])
-            shifted[i], smaller = smaller, shifted[i]
-        out[:, first:stop] = shifted[half]
     return out
 
 
