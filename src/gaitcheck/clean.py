@@ -41,9 +41,11 @@ and visits missing samples only where they are; the cost grows linearly with the
 
 from __future__ import annotations
 
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+import itertools
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -346,23 +348,16 @@ def _blockwise_swap_costs(
     a frame depends on it and the two frames before it, which each block includes) with the
     temporaries of a block in cache (a third faster on an hour of frames).
 
-    With ``pool``, the first half of the blocks is computed there while the calling thread
-    computes the rest (numpy's arithmetic runs without the interpreter lock), unless the pool
-    has not started on it by then; the values are the same.
+    With ``pool``, the blocks are shared between it and the calling thread (:func:`_share`;
+    numpy's arithmetic runs without the interpreter lock); the values are the same.
     """
     n = labelled.shape[0]
+
+    def costs(first: int) -> FloatArray:
+        return _swap_costs(labelled[first : first + block + 2], swapped[first : first + block + 2])
+
     firsts = list(range(0, n - 2, block))
-
-    def costs(part: list[int]) -> list[FloatArray]:
-        return [_swap_costs(labelled[first : first + block + 2], swapped[first : first + block + 2]) for first in part]
-
-    half = len(firsts) // 2
-    if pool is None or half == 0:
-        return np.concatenate(costs(firsts))
-    early = pool.submit(costs, firsts[:half])
-    late = costs(firsts[half:])
-    head = costs(firsts[:half]) if early.cancel() else early.result()
-    return np.concatenate(head + late)
+    return np.concatenate(_share(pool, costs, firsts) if pool is not None else [costs(first) for first in firsts])
 
 
 def _viterbi_pairs(step_costs: FloatArray) -> BoolArray:
@@ -533,9 +528,11 @@ def _clean(track: PoseTrack, classification: ClipClassification, *, metric_track
 
     Work that numpy and scipy run without holding the interpreter lock (array copies, the
     Butterworth filter, the swap costs' arithmetic) runs in a second thread beside the rest:
-    the raw image's masked copy beside outlier rejection and swap repair, half the swap costs
-    beside the other half (when the copy is done by then), the world repairs and half the
-    filtered rows beside the other half. Every result is the same as computed in one thread.
+    the raw image's masked copy beside outlier rejection, the world repairs beside the
+    filtering, half the image scatter beside the other half; the swap costs and the filtered
+    rows are shared in parts between the two threads (:func:`_share`), however long the
+    second one is still busy with the copy or the world repairs. Every result is the same as
+    computed in one thread.
     """
     with ThreadPoolExecutor(max_workers=_WORKER_THREADS) as pool:
         return _clean_in(pool, track, classification, metric_track=metric_track)
@@ -641,18 +638,48 @@ def _clean_in(
 
 
 def _lowpass_rows_split(
-    pool: ThreadPoolExecutor, rows: FloatArray, cutoff_hz: float, fps: float, missing_points: BoolArray
+    pool: Executor, rows: FloatArray, cutoff_hz: float, fps: float, missing_points: BoolArray
 ) -> FloatArray:
-    """:func:`_lowpass_rows` with the first half of the landmarks' rows filtered in ``pool``
-    while the calling thread filters the rest (each row is filtered on its own: same result)."""
+    """:func:`_lowpass_rows` on :data:`_LOWPASS_PARTS` groups of landmarks' rows, shared between
+    ``pool`` and the calling thread by :func:`_share` (each row is filtered on its own: same
+    result). The pool may still be repairing the world coordinates when the filtering starts."""
     n_landmarks = missing_points.shape[0]
-    half = n_landmarks // 2
-    if half == 0:
+    per_landmark = rows.shape[0] // max(n_landmarks, 1)
+    bounds = np.linspace(0, n_landmarks, min(_LOWPASS_PARTS, n_landmarks) + 1).round().astype(int)
+    parts = [(int(first), int(stop)) for first, stop in itertools.pairwise(bounds)]
+    if len(parts) < 2:
         return _lowpass_rows(rows, cutoff_hz, fps, missing_points)
-    split_row = half * (rows.shape[0] // n_landmarks)
-    first: Future[FloatArray] = pool.submit(_lowpass_rows, rows[:split_row], cutoff_hz, fps, missing_points[:half])
-    rest = _lowpass_rows(rows[split_row:], cutoff_hz, fps, missing_points[half:])
-    return np.concatenate([first.result(), rest])
+
+    def lowpass(part: tuple[int, int]) -> FloatArray:
+        first, stop = part
+        return _lowpass_rows(
+            rows[first * per_landmark : stop * per_landmark], cutoff_hz, fps, missing_points[first:stop]
+        )
+
+    return np.concatenate(_share(pool, lowpass, parts))
+
+
+#: Groups of landmarks whose rows :func:`_lowpass_rows_split` filters as one task.
+_LOWPASS_PARTS = 6
+
+_Part = TypeVar("_Part")
+_Result = TypeVar("_Result")
+
+
+def _share(pool: Executor, compute: Callable[[_Part], _Result], parts: Sequence[_Part]) -> list[_Result]:
+    """``[compute(part) for part in parts]``, shared between ``pool`` and the calling thread.
+
+    Every part is offered to the pool, which takes them in order; the calling thread takes
+    parts back from the end of the queue and computes them itself until it reaches one the
+    pool has started. Both work until they meet, however busy the pool was with earlier tasks.
+    """
+    futures = [pool.submit(compute, part) for part in parts]
+    taken: dict[int, _Result] = {}
+    for index in reversed(range(len(parts))):
+        if not futures[index].cancel():
+            break
+        taken[index] = compute(parts[index])
+    return [taken[index] if index in taken else future.result() for index, future in enumerate(futures)]
 
 
 def _with_body_xy(
