@@ -325,7 +325,7 @@ def _swap_costs(labelled: FloatArray, swapped: FloatArray) -> FloatArray:
     """
     rows = (labelled.T, swapped.T)
     n = labelled.shape[0]
-    has_missing = not np.isfinite(labelled).all()
+    has_missing = not (np.isfinite(labelled).all() and np.isfinite(swapped).all())
     cost = np.empty((n - 2, 2, 2, 2))
     for b in (0, 1):
         predicted = 2.0 * rows[b][:, 1:-1] - rows[0][:, :-2]
@@ -462,7 +462,7 @@ def leg_label_swaps(labelled: FloatArray, swapped: FloatArray, fps: float, pool:
     half-strides, with the swapped state costing :data:`SWAPPED_AGAINST_ORDER_COST` extra
     where the foot order agrees with its half-stride. ``labelled`` and ``swapped`` are (T, N)
     leg coordinates in leg lengths, as labelled and with the legs exchanged. ``pool``, if
-    given, computes half the costs beside the calling thread (same result).
+    given, shares the computation of the costs with the calling thread (same result).
     """
     flicker, ordered = _order_flicker(labelled, fps)
     first, second = labelled, swapped
