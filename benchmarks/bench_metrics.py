@@ -8,10 +8,10 @@ runs them.
 
 Every stage is timed as wall time and as CPU time of this process (all its threads); on a
 shared machine the wall time includes waiting for a core, the CPU time does not. Cleaning
-runs its copies and half its filtering in a second thread, so on an idle machine its wall
-time is below its CPU time; the other stages are single-threaded and the two agree. The
-analysis runs as ``pipeline.analyze_track`` does: cleaning produces the event track and the
-metric track in one call.
+runs its copies in a second thread and shares its swap costs and filtering with it, so on an
+idle machine its wall time is below its CPU time; the other stages are single-threaded and
+the two agree. The analysis runs as ``pipeline.analyze_track`` does: cleaning produces the
+event track and the metric track in one call.
 
 Run: ``python benchmarks/bench_metrics.py`` (target: whole analysis under 1 s).
 """

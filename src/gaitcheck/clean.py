@@ -42,9 +42,11 @@ and visits missing samples only where they are; the cost grows linearly with the
 
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
+import itertools
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -155,12 +157,14 @@ def metric_filter_cutoff_hz(fps: float) -> float:
 # contiguous in time, so per-series operations read memory in order.
 
 
-def _bridge_rows(rows: FloatArray) -> FloatArray:
+def _bridge_rows(rows: FloatArray, finite: BoolArray | None = None) -> FloatArray:
     """Every NaN replaced by linear interpolation along a row, ends held; all-NaN rows stay NaN.
 
-    Returns ``rows`` itself (not a copy) when nothing is missing.
+    ``finite`` is ``np.isfinite(rows)`` when the caller has it. Returns ``rows`` itself (not a
+    copy) when nothing is missing.
     """
-    finite = np.isfinite(rows)
+    if finite is None:
+        finite = np.isfinite(rows)
     incomplete = np.flatnonzero(~finite.all(axis=1))
     if incomplete.size == 0:
         return rows
@@ -194,13 +198,14 @@ def _hampel_outlier_rows(rows: FloatArray, window: int, min_deviation: float) ->
     computed (hips and shoulders, whose frame-to-frame motion is small, in most clips).
     """
     finite = np.isfinite(rows)
-    bridged = _bridge_rows(rows)
+    bridged = _bridge_rows(rows, finite)
     has_data = np.asarray(finite.any(axis=1))
     safe = bridged if has_data.all() else np.where(has_data[:, None], bridged, 0.0)
     outliers = np.zeros(rows.shape, dtype=bool)
     if rows.shape[1] < 2:
         return outliers
-    largest_step = np.abs(np.diff(safe, axis=1)).max(axis=1)
+    steps = np.diff(safe, axis=1)
+    largest_step = np.maximum(steps.max(axis=1), -steps.min(axis=1))  # |steps|.max() without |steps|
     may_stray = (window // 2) * largest_step > min_deviation * (1.0 - 1e-9)  # margin against rounding
     if may_stray.any():
         outliers[may_stray] = _hampel_rows(
@@ -213,7 +218,8 @@ def _hampel_rows(
     safe: FloatArray, finite: BoolArray, has_data: BoolArray, window: int, min_deviation: float
 ) -> BoolArray:
     """:func:`_hampel_outlier_rows` on bridged rows (NaN-free; ``finite`` marks the measured samples)."""
-    deviation = safe - _running_median_rows(safe, window)
+    deviation = _running_median_rows(safe, window)
+    np.subtract(safe, deviation, out=deviation)
     np.abs(deviation, out=deviation)
     # The robust sigma only matters where HAMPEL_N_SIGMA sigma exceeds ``min_deviation``. When
     # more than half of a row's deviations lie at or below that sigma's deviation (a little
@@ -282,7 +288,7 @@ def _lowpass_rows(rows: FloatArray, cutoff_hz: float, fps: float, missing_points
     missing = ~np.isfinite(rows)
     usable = ~missing.all(axis=1)
     if usable.all():
-        out = zero_lag_lowpass(_bridge_rows(rows), cutoff_hz, fps, order=FILTER_ORDER, axis=1)
+        out = zero_lag_lowpass(_bridge_rows(rows, ~missing), cutoff_hz, fps, order=FILTER_ORDER, axis=1)
     else:
         out = np.full_like(rows, np.nan)
         if usable.any():
@@ -313,77 +319,97 @@ def _swap_costs(labelled: FloatArray, swapped: FloatArray) -> FloatArray:
     t-2 (state a); states are 0 = as labelled, 1 = legs exchanged. Missing points cost
     nothing. Exchanging all three states only exchanges the two legs' terms, so
     cost(a, b, c) = cost(1-a, 1-b, 1-c) and four of the eight combinations are computed.
+
+    The errors are computed per coordinate series ((N, T) rows, which the transposed
+    ``(T, N)`` views of the cleaning's pixel rows already are) and their squares summed
+    over the N series in order; the missing-point check is skipped when nothing is missing.
     """
-    views = (labelled, swapped)
+    rows = (labelled.T, swapped.T)
     n = labelled.shape[0]
+    has_missing = not (np.isfinite(labelled).all() and np.isfinite(swapped).all())
     cost = np.empty((n - 2, 2, 2, 2))
     for b in (0, 1):
-        predicted = 2.0 * views[b][1:-1] - labelled[:-2]
+        predicted = 2.0 * rows[b][:, 1:-1] - rows[0][:, :-2]
         for c in (0, 1):
-            error = views[c][2:] - predicted
-            error[~np.isfinite(error)] = 0.0
-            cost[:, 0, b, c] = np.einsum("ij,ij->i", error, error)
+            error = rows[c][:, 2:] - predicted
+            if has_missing:
+                np.copyto(error, 0.0, where=~np.isfinite(error))
+            error *= error
+            cost[:, 0, b, c] = error.sum(axis=0)
             cost[:, 1, 1 - b, 1 - c] = cost[:, 0, b, c]
     cost += SWAPPED_STATE_COST * np.array([0.0, 1.0])[None, None, None, :]
     cost += SWAP_CHANGE_COST * (np.arange(2)[None, None, :, None] != np.arange(2)[None, None, None, :])
     return cost
 
 
-def _blockwise_swap_costs(labelled: FloatArray, swapped: FloatArray, block: int = 4096) -> FloatArray:
+def _blockwise_swap_costs(
+    labelled: FloatArray, swapped: FloatArray, block: int = 4096, pool: Executor | None = None
+) -> FloatArray:
     """:func:`_swap_costs` over blocks of ``block`` frames, joined: the same values (the cost of
     a frame depends on it and the two frames before it, which each block includes) with the
-    temporaries of a block in cache (a third faster on an hour of frames)."""
+    temporaries of a block in cache (a third faster on an hour of frames).
+
+    With ``pool``, the blocks are shared between it and the calling thread (:func:`_share`;
+    numpy's arithmetic runs without the interpreter lock); the values are the same.
+    """
     n = labelled.shape[0]
-    return np.concatenate(
-        [
-            _swap_costs(labelled[first : first + block + 2], swapped[first : first + block + 2])
-            for first in range(0, n - 2, block)
-        ]
-    )
+
+    def costs(first: int) -> FloatArray:
+        return _swap_costs(labelled[first : first + block + 2], swapped[first : first + block + 2])
+
+    firsts = list(range(0, n - 2, block))
+    return np.concatenate(_share(pool, costs, firsts) if pool is not None else [costs(first) for first in firsts])
 
 
-def _viterbi_pairs(cost: FloatArray) -> BoolArray:
+def _viterbi_pairs(step_costs: FloatArray) -> BoolArray:
     """Best state path for K independent sequences of pair states.
 
-    ``cost`` is (K, S, a, b, c); returns (K, S + 2) bool states. The loop runs over the S
-    steps; every step is vectorised over the K sequences.
+    ``step_costs`` is (S, K, a, b, c), step-major; returns (S + 2, K) bool states. The loop
+    runs over the S steps; every step is vectorised over the K sequences, in preallocated
+    arrays (the loop's per-step overhead is most of its time).
     """
-    k, steps = cost.shape[:2]
+    steps, k = step_costs.shape[:2]
     total = np.zeros((k, 2, 2))  # state (previous, current) before the first step
     total += SWAPPED_STATE_COST * np.array([0.0, 1.0])[None, None, :]
     total += SWAP_CHANGE_COST * (np.arange(2)[:, None] != np.arange(2)[None, :])[None]
-    back = np.empty((k, steps, 2, 2), dtype=bool)
+    back = np.empty((steps, k, 2, 2), dtype=bool)
+    candidates = np.empty((k, 2, 2, 2))
     for step in range(steps):
-        candidates = total[:, :, :, None] + cost[:, step]  # (K, a, b, c)
-        back[:, step] = candidates[:, 1] < candidates[:, 0]
-        total = np.minimum(candidates[:, 0], candidates[:, 1])
-    states = np.zeros((k, steps + 2), dtype=bool)
+        np.add(total[:, :, :, None], step_costs[step], out=candidates)  # (K, a, b, c)
+        np.less(candidates[:, 1], candidates[:, 0], out=back[step])
+        np.minimum(candidates[:, 0], candidates[:, 1], out=total)
+    states = np.zeros((steps + 2, k), dtype=bool)
     best = np.argmin(total.reshape(k, 4), axis=1)
     b, c = best // 2, best % 2
-    states[:, -1], states[:, -2] = c.astype(bool), b.astype(bool)
-    rows = np.arange(k)
+    states[-1], states[-2] = c.astype(bool), b.astype(bool)
+    sequences = np.arange(k)
     for step in range(steps - 1, -1, -1):
-        a = back[rows, step, b, c]
-        states[:, step] = a
+        a = back[step, sequences, b, c]
+        states[step] = a
         b, c = a.astype(np.intp), b
     return states
 
 
 def _decode_swaps(cost: FloatArray, segment: int, overlap: int) -> BoolArray:
-    """(T,) Viterbi states from (T-2, 2, 2, 2) costs, long tracks in overlapping segments."""
+    """(T,) Viterbi states from (T-2, 2, 2, 2) costs, long tracks in overlapping segments.
+
+    Segment ``s`` decodes steps ``s * segment - overlap`` to ``(s + 1) * segment + overlap``
+    (steps outside the track cost nothing) and keeps its middle ``segment`` states; all
+    segments are decoded together, from one step-major copy of the zero-padded costs.
+    """
     steps = cost.shape[0]
     n = steps + 2
     if steps <= segment + 2 * overlap:
-        return _viterbi_pairs(cost[None])[0]
-    starts = np.arange(0, steps, segment)
+        return _viterbi_pairs(cost[:, None])[:, 0]
+    n_segments = -(-steps // segment)
     length = segment + 2 * overlap
-    index = (starts - overlap)[:, None] + np.arange(length)[None, :]
-    valid = (index >= 0) & (index < steps)
-    segments = np.where(valid[..., None, None, None], cost[np.clip(index, 0, steps - 1)], 0.0)
-    decoded = _viterbi_pairs(segments)[:, 2:]  # state of step j = frame index[j] + 2
-    keep = (np.arange(length)[None, :] >= overlap) & (np.arange(length)[None, :] < overlap + segment) & valid
+    padded = np.zeros(((n_segments - 1) * segment + length, *cost.shape[1:]))
+    padded[overlap : overlap + steps] = cost
+    windows = np.lib.stride_tricks.sliding_window_view(padded, length, axis=0)[::segment]  # (K, a, b, c, step)
+    decoded = _viterbi_pairs(np.ascontiguousarray(np.moveaxis(windows, -1, 0)))[2:]  # (step, K): frame index + 2
+    kept = decoded[overlap : overlap + segment].T.ravel()  # segment by segment, in frame order
     states = np.zeros(n, dtype=bool)
-    states[index[keep] + 2] = decoded[keep]
+    states[2:] = kept[:steps]
     states[:2] = states[2]
     return states
 
@@ -429,19 +455,22 @@ def _order_flicker(labelled: FloatArray, fps: float) -> tuple[BoolArray, BoolArr
     return np.asarray(voting & (majority != 0) & (np.sign(apart) != majority)), voting
 
 
-def leg_label_swaps(labelled: FloatArray, swapped: FloatArray, fps: float) -> BoolArray:
+def leg_label_swaps(labelled: FloatArray, swapped: FloatArray, fps: float, pool: Executor | None = None) -> BoolArray:
     """(T,) frames whose leg labels are exchanged.
 
     Order flickers within a half-stride (:func:`_order_flicker`) are exchanged first; then
     the Viterbi pass (:func:`_swap_costs`) decides the frames at crossings and whole
     half-strides, with the swapped state costing :data:`SWAPPED_AGAINST_ORDER_COST` extra
     where the foot order agrees with its half-stride. ``labelled`` and ``swapped`` are (T, N)
-    leg coordinates in leg lengths, as labelled and with the legs exchanged.
+    leg coordinates in leg lengths, as labelled and with the legs exchanged. ``pool``, if
+    given, shares the computation of the costs with the calling thread (same result).
     """
     flicker, ordered = _order_flicker(labelled, fps)
-    first = np.where(flicker[:, None], swapped, labelled)
-    second = np.where(flicker[:, None], labelled, swapped)
-    cost = _blockwise_swap_costs(first, second)
+    first, second = labelled, swapped
+    if flicker.any():
+        first = np.where(flicker[:, None], swapped, labelled)
+        second = np.where(flicker[:, None], labelled, swapped)
+    cost = _blockwise_swap_costs(first, second, pool=pool)
     cost[:, :, :, 1] += SWAPPED_AGAINST_ORDER_COST * ordered[2:, None, None]
     return np.asarray(flicker ^ _decode_swaps(cost, 1024, 128))
 
@@ -499,9 +528,12 @@ def _clean(track: PoseTrack, classification: ClipClassification, *, metric_track
     """Both cleaning products; the metric track is the event track when ``metric_track`` is False.
 
     Work that numpy and scipy run without holding the interpreter lock (array copies, the
-    Butterworth filter) runs in a second thread beside the rest: the raw image's masked
-    copy beside outlier rejection and swap repair, the world repairs and half the filtered
-    rows beside the other half. Every result is the same as computed in one thread.
+    Butterworth filter, the swap costs' arithmetic) runs in a second thread beside the rest:
+    the raw image's masked copy beside outlier rejection, the world repairs beside the
+    filtering, half the image scatter beside the other half; the swap costs and the filtered
+    rows are shared in parts between the two threads (:func:`_share`), however long the
+    second one is still busy with the copy or the world repairs. Every result is the same as
+    computed in one thread.
     """
     with ThreadPoolExecutor(max_workers=_WORKER_THREADS) as pool:
         return _clean_in(pool, track, classification, metric_track=metric_track)
@@ -548,7 +580,7 @@ def _clean_in(
 
     if side_view:
         partner_rows = np.array([2 * column[landmark] + axis for landmark in partners for axis in (0, 1)])
-        swapped = leg_label_swaps(xy_rows[leg_rows].T / leg_px, xy_rows[partner_rows].T / leg_px, fps)
+        swapped = leg_label_swaps(xy_rows[leg_rows].T / leg_px, xy_rows[partner_rows].T / leg_px, fps, pool)
         if swapped.any():
             xy_rows[:, swapped] = xy_rows[xy_order][:, swapped]
         if flicker.any():
@@ -607,18 +639,48 @@ def _clean_in(
 
 
 def _lowpass_rows_split(
-    pool: ThreadPoolExecutor, rows: FloatArray, cutoff_hz: float, fps: float, missing_points: BoolArray
+    pool: Executor, rows: FloatArray, cutoff_hz: float, fps: float, missing_points: BoolArray
 ) -> FloatArray:
-    """:func:`_lowpass_rows` with the first half of the landmarks' rows filtered in ``pool``
-    while the calling thread filters the rest (each row is filtered on its own: same result)."""
+    """:func:`_lowpass_rows` on :data:`_LOWPASS_PARTS` groups of landmarks' rows, shared between
+    ``pool`` and the calling thread by :func:`_share` (each row is filtered on its own: same
+    result). The pool may still be repairing the world coordinates when the filtering starts."""
     n_landmarks = missing_points.shape[0]
-    half = n_landmarks // 2
-    if half == 0:
+    per_landmark = rows.shape[0] // max(n_landmarks, 1)
+    bounds = np.linspace(0, n_landmarks, min(_LOWPASS_PARTS, n_landmarks) + 1).round().astype(int)
+    parts = [(int(first), int(stop)) for first, stop in itertools.pairwise(bounds)]
+    if len(parts) < 2:
         return _lowpass_rows(rows, cutoff_hz, fps, missing_points)
-    split_row = half * (rows.shape[0] // n_landmarks)
-    first: Future[FloatArray] = pool.submit(_lowpass_rows, rows[:split_row], cutoff_hz, fps, missing_points[:half])
-    rest = _lowpass_rows(rows[split_row:], cutoff_hz, fps, missing_points[half:])
-    return np.concatenate([first.result(), rest])
+
+    def lowpass(part: tuple[int, int]) -> FloatArray:
+        first, stop = part
+        return _lowpass_rows(
+            rows[first * per_landmark : stop * per_landmark], cutoff_hz, fps, missing_points[first:stop]
+        )
+
+    return np.concatenate(_share(pool, lowpass, parts))
+
+
+#: Groups of landmarks whose rows :func:`_lowpass_rows_split` filters as one task.
+_LOWPASS_PARTS = 6
+
+_Part = TypeVar("_Part")
+_Result = TypeVar("_Result")
+
+
+def _share(pool: Executor, compute: Callable[[_Part], _Result], parts: Sequence[_Part]) -> list[_Result]:
+    """``[compute(part) for part in parts]``, shared between ``pool`` and the calling thread.
+
+    Every part is offered to the pool, which takes them in order; the calling thread takes
+    parts back from the end of the queue and computes them itself until it reaches one the
+    pool has started. Both work until they meet, however busy the pool was with earlier tasks.
+    """
+    futures = [pool.submit(compute, part) for part in parts]
+    taken: dict[int, _Result] = {}
+    for index in reversed(range(len(parts))):
+        if not futures[index].cancel():
+            break
+        taken[index] = compute(parts[index])
+    return [taken[index] if index in taken else future.result() for index, future in enumerate(futures)]
 
 
 def _with_body_xy(
