@@ -448,6 +448,11 @@ class _LazySignals(Mapping[str, FloatArray]):
             self._signals[name] = np.where(self._seen, _fill_nan(self._recipes[name]()), np.nan)
         return self._signals[name]
 
+    def put(self, name: str, signal: FloatArray) -> None:
+        """Add a signal computed elsewhere, kept as it is (not masked or bridged)."""
+        self._recipes[name] = lambda: signal
+        self._signals[name] = signal
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._recipes)
 
@@ -455,7 +460,7 @@ class _LazySignals(Mapping[str, FloatArray]):
         return len(self._recipes)
 
 
-def _event_features(track: PoseTrack, side: str, direction: float) -> Mapping[str, FloatArray]:
+def _event_features(track: PoseTrack, side: str, direction: float) -> _LazySignals:
     """Signals of one foot whose maxima mark events (pixels; image v points down).
 
     ``direction`` is +1 when the runner faces image-right, -1 image-left, 0 frontal. Each
@@ -631,7 +636,7 @@ def _refine_side_contacts(
 
 
 def _locate(
-    features: dict[str, Mapping[str, FloatArray]],
+    features: Mapping[str, Mapping[str, FloatArray]],
     rule: _EventRule,
     boundaries: FloatArray,
     is_left: NDArray[np.bool_],
@@ -662,7 +667,7 @@ def _stride_irregularity(frames: FloatArray, seen: NDArray[np.bool_], is_left: N
 
 
 def _locate_best(
-    features: dict[str, Mapping[str, FloatArray]],
+    features: Mapping[str, Mapping[str, FloatArray]],
     rules: tuple[_EventRule, ...],
     boundaries: FloatArray,
     is_left: NDArray[np.bool_],
@@ -771,7 +776,7 @@ def _keep_measured_weight(spread: float, jitter: float) -> float:
 
 
 def _median_peak_delay_s(
-    features: dict[str, Mapping[str, FloatArray]],
+    features: Mapping[str, Mapping[str, FloatArray]],
     later: str,
     earlier: str,
     boundaries: FloatArray,
@@ -793,7 +798,7 @@ def _median_peak_delay_s(
 
 
 def _lands_on_forefoot(
-    features: dict[str, Mapping[str, FloatArray]], boundaries: FloatArray, is_left: NDArray[np.bool_], fps: float
+    features: Mapping[str, Mapping[str, FloatArray]], boundaries: FloatArray, is_left: NDArray[np.bool_], fps: float
 ) -> bool:
     """Whether the runner lands on the forefoot, judged from behind over the whole clip.
 
@@ -807,7 +812,7 @@ def _lands_on_forefoot(
 
 
 def _toe_rises_late_from_the_front(
-    features: dict[str, Mapping[str, FloatArray]], boundaries: FloatArray, is_left: NDArray[np.bool_], fps: float
+    features: Mapping[str, Mapping[str, FloatArray]], boundaries: FloatArray, is_left: NDArray[np.bool_], fps: float
 ) -> bool:
     """Whether, seen from the front, the toe's highest point does not mark the landing.
 
@@ -923,7 +928,7 @@ def detect_stances(
         if texture_high is not None:
             ic_rules = _PELVIS_TEXTURE_IC_RULES
             for side_features in features.values():
-                side_features["pelvis_texture_high"] = texture_high
+                side_features.put("pelvis_texture_high", texture_high)
     elif family == "rear" and _lands_on_forefoot(features, starts.astype(np.float64), is_left, fps):
         ic_rules = _RULES["rear_forefoot"][0]
     elif family == "front" and _toe_rises_late_from_the_front(features, starts.astype(np.float64), is_left, fps):
