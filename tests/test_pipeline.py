@@ -107,16 +107,10 @@ def test_missing_source_is_an_input_error(tmp_path: Path) -> None:
 
 @pytest.fixture
 def scratch_modules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
-    """Importable modules of a temporary folder: a trigger, two good ones and a broken one."""
-    names = {
-        "trigger": "gc_scratch_trigger",
-        "good": "gc_scratch_good",
-        "other": "gc_scratch_other",
-        "broken": "gc_scratch_broken",
-    }
+    """Three importable modules of a temporary folder: a trigger, a good one and a broken one."""
+    names = {"trigger": "gc_scratch_trigger", "good": "gc_scratch_good", "broken": "gc_scratch_broken"}
     (tmp_path / f"{names['trigger']}.py").write_text("VALUE = 1\n")
     (tmp_path / f"{names['good']}.py").write_text("VALUE = 2\n")
-    (tmp_path / f"{names['other']}.py").write_text("VALUE = 3\n")
     (tmp_path / f"{names['broken']}.py").write_text("raise ImportError('broken on purpose')\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     yield names
@@ -133,17 +127,6 @@ def test_background_imports_start_once_the_trigger_module_is_loaded(scratch_modu
     assert scratch_modules["broken"] not in sys.modules  # its error is left to whoever imports it next
     with pytest.raises(ImportError, match="broken on purpose"):
         importlib.import_module(scratch_modules["broken"])
-    assert sys.getswitchinterval() == switch_interval
-
-
-def test_one_background_importer_at_a_time(scratch_modules: dict[str, str]) -> None:
-    switch_interval = sys.getswitchinterval()
-    with _imported_in_background([scratch_modules["good"]], after=scratch_modules["trigger"]):
-        with _imported_in_background([scratch_modules["other"]]):
-            pass  # a concurrent analysis: no second helper, its modules are imported where they are used
-        assert scratch_modules["other"] not in sys.modules
-        importlib.import_module(scratch_modules["trigger"])
-    assert scratch_modules["good"] in sys.modules
     assert sys.getswitchinterval() == switch_interval
 
 

@@ -66,7 +66,6 @@ POSE_LIBRARY: Final[str] = "mediapipe"
 #: 20 ms of lock-free work lost 15 % to a busy thread instead of 200 % at 5 ms (synthetic check).
 BACKGROUND_IMPORT_SWITCH_INTERVAL_S: Final[float] = 0.0005
 _POLL_INTERVAL_S: Final[float] = 0.02
-_BACKGROUND_IMPORT_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True, eq=False)
@@ -364,8 +363,7 @@ def _imported_in_background(modules: Sequence[str], *, after: str | None = None)
     the error.
     """
     missing = [name for name in modules if name not in sys.modules]
-    # one helper at a time (it owns the switch interval); a concurrent analysis imports as before
-    if not missing or not _BACKGROUND_IMPORT_LOCK.acquire(blocking=False):
+    if not missing:
         yield
         return
     body_done = threading.Event()
@@ -387,14 +385,12 @@ def _imported_in_background(modules: Sequence[str], *, after: str | None = None)
             sys.setswitchinterval(default_interval)
 
     importer = threading.Thread(target=import_all, name="gaitcheck-imports", daemon=True)
+    importer.start()
     try:
-        importer.start()
         yield
     finally:
         body_done.set()
-        if importer.is_alive():
-            importer.join()
-        _BACKGROUND_IMPORT_LOCK.release()
+        importer.join()
 
 
 def summary_json(summary: dict[str, Any]) -> str:
