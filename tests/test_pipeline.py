@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
 import json
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +16,6 @@ from gaitcheck.errors import AnalysisError, InputError
 from gaitcheck.pipeline import (
     STRIDES_FILE,
     SUMMARY_FILE,
-    _imported_in_background,
     analyze_source,
     analyze_track,
     stances_from_truth,
@@ -103,37 +99,6 @@ def test_cli_analyze_truth_file_and_saved_track(tmp_path: Path, sample_videos: P
 def test_missing_source_is_an_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no such file"):
         analyze_source(tmp_path / "nothing.mp4")
-
-
-@pytest.fixture
-def scratch_modules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
-    """Three importable modules of a temporary folder: a trigger, a good one and a broken one."""
-    names = {"trigger": "gc_scratch_trigger", "good": "gc_scratch_good", "broken": "gc_scratch_broken"}
-    (tmp_path / f"{names['trigger']}.py").write_text("VALUE = 1\n")
-    (tmp_path / f"{names['good']}.py").write_text("VALUE = 2\n")
-    (tmp_path / f"{names['broken']}.py").write_text("raise ImportError('broken on purpose')\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    yield names
-    for name in names.values():
-        sys.modules.pop(name, None)
-
-
-def test_background_imports_start_once_the_trigger_module_is_loaded(scratch_modules: dict[str, str]) -> None:
-    switch_interval = sys.getswitchinterval()
-    modules = [scratch_modules["good"], scratch_modules["broken"]]
-    with _imported_in_background(modules, after=scratch_modules["trigger"]):
-        importlib.import_module(scratch_modules["trigger"])
-    assert scratch_modules["good"] in sys.modules  # imported by the helper thread
-    assert scratch_modules["broken"] not in sys.modules  # its error is left to whoever imports it next
-    with pytest.raises(ImportError, match="broken on purpose"):
-        importlib.import_module(scratch_modules["broken"])
-    assert sys.getswitchinterval() == switch_interval
-
-
-def test_background_imports_wait_for_a_trigger_that_never_comes(scratch_modules: dict[str, str]) -> None:
-    with _imported_in_background([scratch_modules["good"]], after=scratch_modules["trigger"]):
-        pass  # e.g. the track came from the cache: the pose library was never loaded
-    assert scratch_modules["good"] not in sys.modules
 
 
 # ------------------------------------------------------------------ bad input

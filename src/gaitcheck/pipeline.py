@@ -8,12 +8,7 @@ stances -> per-stance metrics -> summary, plus reading sources and writing the o
 
 from __future__ import annotations
 
-import contextlib
-import importlib
 import os
-import sys
-import threading
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -38,34 +33,6 @@ STRIDES_FILE: Final[str] = "strides.csv"
 SUMMARY_FILE: Final[str] = "summary.json"
 #: Cached pelvis estimates: ``<gaitcheck cache root>/pelvis/<key>.npz`` (:func:`_pelvis_cache_path`).
 PELVIS_CACHE_SUBDIR: Final[str] = "pelvis"
-#: What :func:`analyze_track` imports after a video's extraction; imported instead while the
-#: pose model runs (:func:`_imported_in_background`). ``scipy.signal`` (loaded lazily by
-#: :mod:`gaitcheck.filters` and :mod:`gaitcheck.events`) is most of the cost: about 1.3 CPU s
-#: cold, as it also imports scipy.stats, optimize, interpolate and spatial.
-ANALYSIS_IMPORTS: Final[tuple[str, ...]] = (
-    "scipy.ndimage",
-    "scipy.signal",
-    "gaitcheck.classify",
-    "gaitcheck.clean",
-    "gaitcheck.events",
-    "gaitcheck.metrics",
-    "gaitcheck.summary",
-)
-#: The pose library extraction loads first. The background imports wait until it is loaded:
-#: both imports hold the interpreter lock, so running them side by side only delays the
-#: start of the pose model; and a track read from the cache never loads it, leaving the
-#: imports where they were (after extraction).
-POSE_LIBRARY: Final[str] = "mediapipe"
-#: Thread switch interval (seconds) while the background imports run, instead of Python's
-#: 5 ms. An import holds the interpreter lock for long stretches; a pose thread coming back
-#: from MediaPipe or FFmpeg (which run without the lock) then waits up to the switch
-#: interval for it, several times per frame. That wait, not a lack of CPU, is what made
-#: importing during extraction slower before: the pose threads themselves hold the lock for
-#: about 1 CPU s of a 25 CPU s extraction of demo_rear (the inference runs on MediaPipe's
-#: own threads). With a 0.5 ms interval, a thread that needs the lock back 6 times per
-#: 20 ms of lock-free work lost 15 % to a busy thread instead of 200 % at 5 ms (synthetic check).
-BACKGROUND_IMPORT_SWITCH_INTERVAL_S: Final[float] = 0.0005
-_POLL_INTERVAL_S: Final[float] = 0.02
 
 
 @dataclass(frozen=True, eq=False)
@@ -328,17 +295,14 @@ def analyze_source(
     """
     video: Path | None = None
     crops: PelvisCrops | None = None
-    # a video's extraction leaves the interpreter mostly idle: import the analysis meanwhile
-    background = ANALYSIS_IMPORTS if is_video(path) else ()
-    with _imported_in_background(background, after=POSE_LIBRARY):
-        if pelvis_from_video and is_video(path) and Path(path).exists():
-            from gaitcheck import extract
+    if pelvis_from_video and is_video(path) and Path(path).exists():
+        from gaitcheck import extract
 
-            # the pelvis crops are cut while extraction decodes the frames: no second decode
-            track, crops = extract.extract_with_pelvis_crops(path, **_extract_options(progress, workers))
-            video = Path(path)
-        else:
-            track = load_source_track(path, progress=progress, workers=workers)
+        # the pelvis crops are cut while extraction decodes the frames: no second decode
+        track, crops = extract.extract_with_pelvis_crops(path, **_extract_options(progress, workers))
+        video = Path(path)
+    else:
+        track = load_source_track(path, progress=progress, workers=workers)
     return analyze_track(
         track,
         view=view,
@@ -349,48 +313,6 @@ def analyze_source(
         video=video,
         pelvis_crops=crops,
     )
-
-
-@contextlib.contextmanager
-def _imported_in_background(modules: Sequence[str], *, after: str | None = None) -> Iterator[None]:
-    """Import ``modules`` on a helper thread while the ``with`` body runs; wait for it on exit.
-
-    Meant for a body that mostly runs without the interpreter lock (pose extraction), so the
-    imports use a core it leaves idle instead of following it. With ``after``, the imports
-    start only once the body has imported that module (none if it never does). The thread
-    switch interval is :data:`BACKGROUND_IMPORT_SWITCH_INTERVAL_S` while they run. A module
-    that fails to import is left alone: the code that needs it imports it again and reports
-    the error.
-    """
-    missing = [name for name in modules if name not in sys.modules]
-    if not missing:
-        yield
-        return
-    body_done = threading.Event()
-
-    def import_all() -> None:
-        if after is not None:
-            while after not in sys.modules:  # the body has not started to import it
-                if body_done.wait(_POLL_INTERVAL_S) and after not in sys.modules:
-                    return
-            with contextlib.suppress(Exception):
-                importlib.import_module(after)  # waits until the body's import has finished
-        default_interval = sys.getswitchinterval()
-        sys.setswitchinterval(BACKGROUND_IMPORT_SWITCH_INTERVAL_S)
-        try:
-            for name in missing:
-                with contextlib.suppress(Exception):
-                    importlib.import_module(name)
-        finally:
-            sys.setswitchinterval(default_interval)
-
-    importer = threading.Thread(target=import_all, name="gaitcheck-imports", daemon=True)
-    importer.start()
-    try:
-        yield
-    finally:
-        body_done.set()
-        importer.join()
 
 
 def summary_json(summary: dict[str, Any]) -> str:
