@@ -6,10 +6,13 @@ import datetime as dt
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gaitcheck.errors import InputError
-from gaitcheck.findings import RuleSet
 from gaitcheck.report.session import AnalysisLike
+
+if TYPE_CHECKING:
+    from gaitcheck.findings import RuleSet
 
 DEMO_CLIPS = ("demo_rear.mp4", "demo_side.mp4")
 
