@@ -125,6 +125,7 @@ _N_PASSES: Final[int] = 3
 _N_ITERATIONS: Final[int] = 25
 _CONVERGED_RAD: Final[float] = 1e-4
 _MOSAIC_MAX_ROWS: Final[int] = 30000  # cv2.remap needs images below 32767 rows
+_MEAN_BLOCK_FRAMES: Final[int] = 128  # frames resampled at once for the template
 
 
 @dataclass(frozen=True)
@@ -632,9 +633,10 @@ def _huber_weights(error: NDArray[Any], k: float = 1.345) -> NDArray[Any]:
 
 def _normalised_rows(values: NDArray[np.float32]) -> NDArray[np.float32]:
     """Zero mean and unit standard deviation along the last axis."""
-    mean = values.mean(axis=-1, keepdims=True)
-    std = values.std(axis=-1, keepdims=True)
-    return np.asarray((values - mean) / np.where(std > 1e-6, std, 1.0), dtype=np.float32)
+    centred = values - values.mean(axis=-1, keepdims=True)
+    std = np.sqrt(np.mean(centred * centred, axis=-1, keepdims=True))  # np.std's arithmetic, centred once
+    centred /= np.where(std > 1e-6, std, 1.0).astype(centred.dtype)
+    return np.asarray(centred, dtype=np.float32)
 
 
 def align_to_template(
@@ -686,7 +688,9 @@ def align_to_template(
     ridge = 1e-9 * max(float(np.sum(steepest**2)), 1.0) * np.eye(3)
     hessian_inv = np.linalg.inv(steepest @ steepest.T + ridge)
     projector = (hessian_inv @ steepest).astype(np.float32)  # (3, P)
-    steepest_products = (steepest[:, None, :] * steepest[None, :, :]).reshape(9, -1)  # (9, P)
+    # The Hessian is symmetric: its 6 distinct entries' per-point products (row, column).
+    upper_row, upper_col = np.triu_indices(3)
+    steepest_products = steepest[upper_row] * steepest[upper_col]  # (6, P)
     steepest_32 = steepest.astype(np.float32)
     products_32 = steepest_products.astype(np.float32)
     reference_32 = reference.astype(np.float32)
@@ -700,8 +704,13 @@ def align_to_template(
         error = _normalised_rows(sampled) - reference_32  # (F, P)
         if robust:
             weights = _huber_weights(error)
-            # Per-frame weighted 3x3 Hessians and gradients as two matrix products (BLAS).
-            hessians = np.einsum("fp,kp->fk", weights, products_32).astype(np.float64).reshape(-1, 3, 3) + ridge
+            # Per-frame weighted 3x3 Hessians and gradients as two contractions (numpy's own
+            # loops: OpenBLAS's worker threads would spin on the other core between iterations).
+            entries = np.einsum("fp,kp->fk", weights, products_32).astype(np.float64)
+            hessians = np.empty((entries.shape[0], 3, 3))
+            hessians[:, upper_row, upper_col] = entries
+            hessians[:, upper_col, upper_row] = entries
+            hessians += ridge
             gradients = np.einsum("fp,kp->fk", weights * error, steepest_32).astype(np.float64)
             step = np.linalg.solve(hessians, gradients[..., None])[..., 0]
         else:
@@ -737,8 +746,14 @@ def aligned_mean(patches: NDArray[np.float32], registration: Registration) -> ND
     ys, xs = np.mgrid[0:rows, 0:cols]
     grid = np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float32)
     centre = patch_centre(cols / (2 * PATCH_HALF_WIDTH_HW))
-    samples = _sample_stack(patches, registration.angle_rad, registration.shift_px, grid, centre)
-    return np.asarray(samples.mean(axis=0).reshape(rows, cols), dtype=np.float32)
+    n = patches.shape[0]
+    total = np.zeros(rows * cols)
+    # Blocks of frames, so the coordinate maps and samples of a long clip stay small.
+    for first in range(0, n, _MEAN_BLOCK_FRAMES):
+        frames = np.arange(first, min(n, first + _MEAN_BLOCK_FRAMES))
+        angle, shift = registration.angle_rad[frames], registration.shift_px[frames]
+        total += _sample_stack(patches, angle, shift, grid, centre, frames).sum(axis=0, dtype=np.float64)
+    return np.asarray(total.reshape(rows, cols) / max(n, 1), dtype=np.float32)
 
 
 def register_patches(
