@@ -383,12 +383,43 @@ def test_rendered_asymmetric_drop_meets_acceptance(shared_data: Path) -> None:
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("shape", [(480, 1301), (481, 1300), (3, 50)])
+@pytest.mark.parametrize("shape", [(480, 1301), (481, 1300), (3, 50), (4, 1), (4, 2)])
 def test_row_medians_equal_numpy_median_exactly(dtype: str, shape: tuple[int, int]) -> None:
-    # The robust registration's medians are split over threads for speed; the values (and
-    # their dtype, which sets the precision of the Huber weights) must not change.
+    # The robust registration's medians come from a single partition for speed; the values
+    # (and their dtype, which sets the precision of the Huber weights) must not change.
     values = np.abs(np.random.default_rng(7).standard_normal(shape)).astype(np.dtype(dtype))
     medians = pelvis._row_medians(values)
     expected = np.median(values, axis=-1, keepdims=True)
     assert medians.dtype == expected.dtype
     np.testing.assert_array_equal(medians, expected)
+
+
+def test_sample_stack_matches_bilinear_sampling_across_mosaic_chunks() -> None:
+    """Every requested frame is read from its own patch (also past the first mosaic chunk),
+    bilinearly, with points outside the patch taking the nearest border value."""
+    from scipy.ndimage import map_coordinates
+
+    rng = np.random.default_rng(5)
+    rows, cols = pelvis.patch_shape()
+    n_frames = 2 * (pelvis._MOSAIC_MAX_ROWS // rows) + 7  # three chunks
+    ys, xs = np.mgrid[0:rows, 0:cols]
+    phases = rng.uniform(0.0, 2 * np.pi, (n_frames, 1, 1))
+    patches = (np.sin(xs / 5.0 + phases) + np.cos(ys / 7.0 - 2 * phases) + phases).astype(np.float32)
+    frames = np.sort(rng.choice(n_frames, size=n_frames // 3, replace=False))
+    angle_rad = rng.normal(0.0, 0.2, frames.size)
+    shift_px = rng.normal(0.0, 15.0, (frames.size, 2))  # many points land outside the patch
+    points = np.stack([rng.integers(0, cols, 400), rng.integers(0, rows, 400)], axis=1).astype(np.float32)
+    centre = pelvis.patch_centre()
+
+    sampled = pelvis._sample_stack(patches, angle_rad, shift_px, points, centre, frames)
+
+    cos, sin = np.cos(angle_rad)[:, None], np.sin(angle_rad)[:, None]
+    xc, yc = points[:, 0] - centre[0], points[:, 1] - centre[1]
+    map_x = np.clip(cos * xc - sin * yc + centre[0] + shift_px[:, :1], 0, cols - 1)
+    map_y = np.clip(sin * xc + cos * yc + centre[1] + shift_px[:, 1:], 0, rows - 1)
+    expected = np.stack(
+        [map_coordinates(patches[f], [map_y[i], map_x[i]], order=1) for i, f in enumerate(frames.tolist())]
+    )
+    assert sampled.shape == (frames.size, points.shape[0])
+    # OpenCV interpolates at 1/32 pixel; the patches change by at most 0.35 per pixel.
+    np.testing.assert_allclose(sampled, expected, atol=0.35 / 32)
