@@ -15,6 +15,7 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 SAMPLE_VIDEOS = REPO_ROOT / "sample_videos"
+GAITSYNTH = REPO_ROOT.parent / "shared" / "tools" / "gaitsynth.py"
 
 
 @pytest.fixture(scope="session")
@@ -23,6 +24,22 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared test data not found at {SHARED_DATA} (CI provides ../shared beside the checkout)")
     return SHARED_DATA
+
+
+def load_gaitsynth(module_name: str) -> Any:
+    """The shared renderer ``../shared/tools/gaitsynth.py`` loaded as ``module_name``, or skip
+    the test when it is not beside the checkout."""
+    import importlib.util
+    import sys
+
+    if not GAITSYNTH.is_file():
+        pytest.skip(f"gaitsynth not found at {GAITSYNTH} (CI provides ../shared beside the checkout)")
+    spec = importlib.util.spec_from_file_location(module_name, GAITSYNTH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up while being built
+    spec.loader.exec_module(module)
+    return module
 
 
 def shared_truth_files() -> list[Path]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from conftest import load_gaitsynth
 from gaitcheck.compare import (
     COMPARISON_FORMAT,
     ClipAnalysis,
@@ -32,8 +32,6 @@ from gaitcheck.compare import (
     write_comparison,
 )
 from gaitcheck.errors import InputError
-
-GAITSYNTH_DIR = Path(__file__).resolve().parents[2] / "shared" / "tools"
 
 # ---------------------------------------------------------------------------- analytic fixtures
 
@@ -402,16 +400,7 @@ SYNTH_BASE = {
 @pytest.fixture(scope="session")
 def synth_session() -> Any:
     """Build (and cache) analysed sessions of the fixed runner: ``synth_session(seed, **changes)``."""
-    import importlib.util
-
-    tool = GAITSYNTH_DIR / "gaitsynth.py"
-    if not tool.is_file():
-        pytest.skip(f"gaitsynth not found at {tool} (CI provides ../shared beside the checkout)")
-    spec = importlib.util.spec_from_file_location("gaitsynth_for_tests", tool)
-    assert spec is not None and spec.loader is not None
-    gaitsynth = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = gaitsynth  # its dataclasses look their module up while being built
-    spec.loader.exec_module(gaitsynth)
+    gaitsynth = load_gaitsynth("gaitsynth_for_tests")
 
     from dataclasses import replace
 

@@ -11,7 +11,7 @@ import pytest
 
 import gaitcheck.events as gaitcheck_events
 from conftest import SAMPLE_VIDEOS as SAMPLES
-from conftest import truth_files
+from conftest import load_gaitsynth, truth_files
 from gaitcheck.classify import ClipClassification
 from gaitcheck.clean import clean_track
 from gaitcheck.errors import AnalysisError
@@ -306,23 +306,10 @@ def test_cadence_of_erratic_contacts_follows_the_rhythm() -> None:
     assert abs(clip_cadence_spm(contacts_s) - true_spm) < 0.5 * abs(first_to_last_spm - true_spm)
 
 
-GAITSYNTH = Path(__file__).resolve().parents[2] / "shared" / "tools" / "gaitsynth.py"
-
-
 @pytest.fixture(scope="module")
 def gaitsynth() -> Any:
     """The shared renderer's module (truth only, no video), or skip when it is not beside the checkout."""
-    import importlib.util
-    import sys
-
-    if not GAITSYNTH.is_file():
-        pytest.skip(f"gaitsynth not found at {GAITSYNTH} (CI provides ../shared beside the checkout)")
-    spec = importlib.util.spec_from_file_location("gaitsynth_for_event_tests", GAITSYNTH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up while being built
-    spec.loader.exec_module(module)
-    return module
+    return load_gaitsynth("gaitsynth_for_event_tests")
 
 
 @pytest.mark.parametrize(("seed", "foot_strike"), [(301, {}), (302, {}), (303, {"foot_strike_deg": 4.0})])
