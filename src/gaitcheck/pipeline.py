@@ -224,15 +224,6 @@ def _pelvis_cache_path(track: PoseTrack) -> Path | None:
     return cache_root() / PELVIS_CACHE_SUBDIR / f"{digest.hexdigest()}.npz"
 
 
-def _pelvis_from_video(
-    video: str | os.PathLike[str], track: PoseTrack, crops: PelvisCrops | None = None
-) -> tuple[np.ndarray | None, dict[str, Any]]:
-    """The pelvis-texture obliquity when its quality is "ok" (else None), and what to report
-    (see :func:`_pelvis_estimate_from_video`)."""
-    estimate, entry = _pelvis_estimate_from_video(video, track, crops)
-    return (np.asarray(estimate.obliquity_deg, dtype=np.float64) if entry["used"] else None), entry
-
-
 def _pelvis_estimate_from_video(
     video: str | os.PathLike[str], track: PoseTrack, crops: PelvisCrops | None = None
 ) -> tuple[PelvisEstimate, dict[str, Any]]:
