@@ -279,6 +279,13 @@ def _fill_gap_rows(rows: FloatArray, max_gap: int, *, in_place: bool = False) ->
     return out
 
 
+def lowpass_across_gaps(rows: FloatArray, cutoff_hz: float, fps: float) -> FloatArray:
+    """Zero-lag Butterworth low-pass (order :data:`FILTER_ORDER`) along every row of a
+    (series, frames) array, as cleaning filters the body landmarks: NaN runs are bridged for
+    the filter and NaN again in the result."""
+    return _lowpass_rows(rows, cutoff_hz, fps, np.zeros((1, rows.shape[1]), dtype=bool))
+
+
 def _lowpass_rows(rows: FloatArray, cutoff_hz: float, fps: float, missing_points: BoolArray) -> FloatArray:
     """Zero-lag Butterworth low-pass along every row; NaN runs are bridged for the filter.
 

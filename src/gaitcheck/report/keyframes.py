@@ -23,8 +23,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from gaitcheck import skeleton
-from gaitcheck.clean import BODY_LANDMARKS
-from gaitcheck.filters import zero_lag_lowpass
+from gaitcheck.clean import BODY_LANDMARKS, lowpass_across_gaps
 from gaitcheck.track import PoseTrack
 
 FloatArray = NDArray[np.floating[Any]]
@@ -304,23 +303,16 @@ def display_xy_px(track: PoseTrack, cutoff_hz: float = DISPLAY_CUTOFF_HZ) -> Flo
     others = np.array([i for i, name in enumerate(skeleton.LANDMARK_NAMES) if name not in BODY_LANDMARKS])
     n_frames = xy.shape[0]
     series = xy[:, others].reshape(n_frames, -1)
-    seen = np.isfinite(series)
-    bridged = np.zeros_like(series)
-    frames = np.arange(n_frames)
-    for column in np.flatnonzero(seen.any(axis=0)):  # one pass per coordinate series, not per frame
-        known = seen[:, column]
-        bridged[:, column] = np.interp(frames, frames[known], series[known, column])
     cutoff = min(cutoff_hz, DISPLAY_MAX_CUTOFF_NYQUIST_FRACTION * track.fps / 2.0)
-    steadied = zero_lag_lowpass(bridged, cutoff, track.fps, axis=0)
-    steadied[~seen] = np.nan
+    steadied = lowpass_across_gaps(np.ascontiguousarray(series.T), cutoff, track.fps).T
     xy[:, others] = steadied.reshape(n_frames, others.size, 2)
     return xy
 
 
 def landmarks_at(track: PoseTrack, frame: int) -> dict[str, FloatArray]:
     """Landmark name -> (2,) pixel position to draw in one frame of the track (:func:`display_xy_px`)."""
-    xy = display_xy_px(track)[frame]
-    return {name: xy[skeleton.index(name)] for name in skeleton.LANDMARK_NAMES}
+    xy = track.derived("display_xy_px", display_xy_px)[frame]  # filtered once per track, not per key frame
+    return {name: xy[skeleton.index(name)].copy() for name in skeleton.LANDMARK_NAMES}
 
 
 def read_frames(video_path: str | Path, frames: Iterable[int]) -> dict[int, ImageArray]:
