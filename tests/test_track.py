@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from concurrent.futures import Future
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from gaitcheck import skeleton
 from gaitcheck.errors import TrackError
 from gaitcheck.fileio import atomic_path, sha256_file, write_text_atomic
 from gaitcheck.pose.replay import read_truth, track_from_truth
-from gaitcheck.track import PoseTrack
+from gaitcheck.track import PendingArray, PoseTrack
 
 
 def _random_track(n: int = 20, seed: int = 0) -> PoseTrack:
@@ -72,6 +73,37 @@ def test_kept_pixel_rows_must_match_the_image_coordinates() -> None:
     np.testing.assert_array_equal(fresh.point_px("left_ankle"), track.point_px("left_ankle"))
     with pytest.raises(ValueError, match="left_knee do not match"):
         track.replace().keep_points_px(rows + 1.0, ("left_knee", "left_ankle"))
+
+
+def test_pending_arrays_are_waited_for_on_first_read() -> None:
+    """A coordinate array given as a PendingArray is read from its future once, checked and
+    kept read-only; kept pixel rows are read without it."""
+    track = _random_track()
+    image: Future[np.ndarray] = Future()
+    pending = track.replace(image_xyz=PendingArray(track.image_xyz.shape, image))
+    rows = np.concatenate([track.xy_px[:, skeleton.index("left_knee")].T])
+    pending.keep_points_px(rows, ("left_knee",))  # not compared with the pending image
+    np.testing.assert_array_equal(pending.point_px("left_knee"), track.point_px("left_knee"))
+    assert not image.done()
+    image.set_result(np.array(track.image_xyz))
+    np.testing.assert_array_equal(pending.image_xyz, track.image_xyz)
+    assert pending.image_xyz is pending.image_xyz
+    with pytest.raises(ValueError, match="read-only"):
+        pending.image_xyz[0, 0, 0] = 1.0
+    np.testing.assert_array_equal(pending.select_frames(slice(2, 5)).image_xyz, track.image_xyz[2:5])
+    with pytest.raises(AttributeError, match="no attribute 'image'"):
+        _ = pending.image  # type: ignore[attr-defined]
+
+
+def test_pending_arrays_of_the_wrong_shape_are_refused() -> None:
+    track = _random_track()
+    with pytest.raises(TrackError, match=r"world_xyz must have shape \(20, 33, 3\)"):
+        track.replace(world_xyz=PendingArray((19, 33, 3), Future()))
+    wrong: Future[np.ndarray] = Future()
+    wrong.set_result(np.zeros((20, 33, 2)))
+    late = track.replace(world_xyz=PendingArray((20, 33, 3), wrong))
+    with pytest.raises(TrackError, match=r"world_xyz must have shape \(20, 33, 3\), got \(20, 33, 2\)"):
+        _ = late.world_xyz
 
 
 def test_arrays_are_read_only() -> None:

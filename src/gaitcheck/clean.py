@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -55,7 +55,7 @@ from scipy.ndimage import median_filter
 from gaitcheck import skeleton
 from gaitcheck.events import leg_length_px
 from gaitcheck.filters import zero_lag_lowpass
-from gaitcheck.track import PoseTrack, gather_landmark_rows, scatter_landmark_rows
+from gaitcheck.track import PendingArray, PoseTrack, gather_landmark_rows, scatter_landmark_rows
 
 if TYPE_CHECKING:
     from gaitcheck.classify import ClipClassification
@@ -368,30 +368,33 @@ def _blockwise_swap_costs(
     return np.concatenate(_share(pool, costs, firsts) if pool is not None else [costs(first) for first in firsts])
 
 
-def _viterbi_pairs(step_costs: FloatArray) -> BoolArray:
-    """Best state path for K independent sequences of pair states.
+def _viterbi_pairs(columns: FloatArray, steps: int, k: int) -> BoolArray:
+    """Best state path for ``k`` sequences of pair states, each ``steps`` steps long.
 
-    ``step_costs`` is (S, K, a, b, c), step-major; returns (S + 2, K) bool states. The loop
-    runs over the S steps; every step is vectorised over the K sequences, in preallocated
-    arrays (the loop's per-step overhead is most of its time).
+    ``columns`` is (P, a, b, c, C) with C >= k + (steps - 1) // P: step ``s`` of sequence
+    ``j`` costs ``columns[s % P, ..., s // P + j]`` (sequence j's steps are the costs from
+    position j * P on, stored P positions to a column). Every step's costs of all sequences
+    are then one contiguous (a, b, c, k) block, the sequences innermost (numpy loops over
+    them, not over the 2 x 2 x 2 states). Returns (steps + 2, k) bool states.
     """
-    steps, k = step_costs.shape[:2]
-    total = np.zeros((k, 2, 2))  # state (previous, current) before the first step
-    total += SWAPPED_STATE_COST * np.array([0.0, 1.0])[None, None, :]
-    total += SWAP_CHANGE_COST * (np.arange(2)[:, None] != np.arange(2)[None, :])[None]
-    back = np.empty((steps, k, 2, 2), dtype=bool)
-    candidates = np.empty((k, 2, 2, 2))
+    period = columns.shape[0]
+    total = np.zeros((2, 2, k))  # state (previous, current) before the first step
+    total += SWAPPED_STATE_COST * np.array([0.0, 1.0])[None, :, None]
+    total += SWAP_CHANGE_COST * (np.arange(2)[:, None] != np.arange(2)[None, :])[:, :, None]
+    back = np.empty((steps, 2, 2, k), dtype=bool)
+    candidates = np.empty((2, 2, 2, k))
     for step in range(steps):
-        np.add(total[:, :, :, None], step_costs[step], out=candidates)  # (K, a, b, c)
-        np.less(candidates[:, 1], candidates[:, 0], out=back[step])
-        np.minimum(candidates[:, 0], candidates[:, 1], out=total)
+        first = step // period
+        np.add(total[:, :, None, :], columns[step % period, ..., first : first + k], out=candidates)  # (a, b, c, k)
+        np.less(candidates[1], candidates[0], out=back[step])
+        np.minimum(candidates[0], candidates[1], out=total)
     states = np.zeros((steps + 2, k), dtype=bool)
-    best = np.argmin(total.reshape(k, 4), axis=1)
+    best = np.argmin(total.reshape(4, k), axis=0)
     b, c = best // 2, best % 2
     states[-1], states[-2] = c.astype(bool), b.astype(bool)
     sequences = np.arange(k)
     for step in range(steps - 1, -1, -1):
-        a = back[step, sequences, b, c]
+        a = back[step, b, c, sequences]
         states[step] = a
         b, c = a.astype(np.intp), b
     return states
@@ -402,18 +405,20 @@ def _decode_swaps(cost: FloatArray, segment: int, overlap: int) -> BoolArray:
 
     Segment ``s`` decodes steps ``s * segment - overlap`` to ``(s + 1) * segment + overlap``
     (steps outside the track cost nothing) and keeps its middle ``segment`` states; all
-    segments are decoded together, from one step-major copy of the zero-padded costs.
+    segments are decoded together, from one copy of the zero-padded costs laid out
+    ``segment`` steps to a column (:func:`_viterbi_pairs`).
     """
     steps = cost.shape[0]
     n = steps + 2
     if steps <= segment + 2 * overlap:
-        return _viterbi_pairs(cost[:, None])[:, 0]
+        return _viterbi_pairs(cost[..., None], steps, 1)[:, 0]
     n_segments = -(-steps // segment)
     length = segment + 2 * overlap
-    padded = np.zeros(((n_segments - 1) * segment + length, *cost.shape[1:]))
+    n_columns = n_segments + (length - 1) // segment
+    padded = np.zeros((n_columns * segment, *cost.shape[1:]))
     padded[overlap : overlap + steps] = cost
-    windows = np.lib.stride_tricks.sliding_window_view(padded, length, axis=0)[::segment]  # (K, a, b, c, step)
-    decoded = _viterbi_pairs(np.ascontiguousarray(np.moveaxis(windows, -1, 0)))[2:]  # (step, K): frame index + 2
+    columns = np.ascontiguousarray(padded.reshape(n_columns, segment, 2, 2, 2).transpose(1, 2, 3, 4, 0))
+    decoded = _viterbi_pairs(columns, length, n_segments)[2:]  # (step, segment): frame index + 2
     kept = decoded[overlap : overlap + segment].T.ravel()  # segment by segment, in frame order
     states = np.zeros(n, dtype=bool)
     states[2:] = kept[:steps]
@@ -462,7 +467,13 @@ def _order_flicker(labelled: FloatArray, fps: float) -> tuple[BoolArray, BoolArr
     return np.asarray(voting & (majority != 0) & (np.sign(apart) != majority)), voting
 
 
-def leg_label_swaps(labelled: FloatArray, swapped: FloatArray, fps: float, pool: Executor | None = None) -> BoolArray:
+def leg_label_swaps(
+    labelled: FloatArray,
+    swapped: FloatArray,
+    fps: float,
+    pool: Executor | None = None,
+    order: tuple[BoolArray, BoolArray] | None = None,
+) -> BoolArray:
     """(T,) frames whose leg labels are exchanged.
 
     Order flickers within a half-stride (:func:`_order_flicker`) are exchanged first; then
@@ -470,16 +481,17 @@ def leg_label_swaps(labelled: FloatArray, swapped: FloatArray, fps: float, pool:
     half-strides, with the swapped state costing :data:`SWAPPED_AGAINST_ORDER_COST` extra
     where the foot order agrees with its half-stride. ``labelled`` and ``swapped`` are (T, N)
     leg coordinates in leg lengths, as labelled and with the legs exchanged. ``pool``, if
-    given, shares the computation of the costs with the calling thread (same result).
+    given, shares the computation of the costs with the calling thread (same result);
+    ``order``, if given, is ``_order_flicker(labelled, fps)``, which the caller already has.
     """
-    flicker, ordered = _order_flicker(labelled, fps)
+    flicker, ordered = order if order is not None else _order_flicker(labelled, fps)
     first, second = labelled, swapped
     if flicker.any():
         first = np.where(flicker[:, None], swapped, labelled)
         second = np.where(flicker[:, None], labelled, swapped)
     cost = _blockwise_swap_costs(first, second, pool=pool)
     cost[:, :, :, 1] += SWAPPED_AGAINST_ORDER_COST * ordered[2:, None, None]
-    return np.asarray(flicker ^ _decode_swaps(cost, 1024, 128))
+    return np.asarray(flicker ^ _decode_swaps(cost, 256, 128))
 
 
 def _leg_swap_pairs() -> tuple[NDArray[np.intp], NDArray[np.intp]]:
@@ -536,14 +548,20 @@ def _clean(track: PoseTrack, classification: ClipClassification, *, metric_track
 
     Work that numpy and scipy run without holding the interpreter lock (array copies, the
     Butterworth filter, the swap costs' arithmetic) runs in a second thread beside the rest:
-    the raw image's masked copy beside outlier rejection, the world repairs beside the
-    filtering, half the image scatter beside the other half; the swap costs and the filtered
-    rows are shared in parts between the two threads (:func:`_share`), however long the
-    second one is still busy with the copy or the world repairs. Every result is the same as
-    computed in one thread.
+    the world coordinates' masked copy beside outlier rejection, and the swap costs and the
+    filtered rows shared in parts between the two threads (:func:`_share`).
+
+    The cleaned (T, 33, 3) image and world arrays are built in that thread after this call
+    returns (:class:`~gaitcheck.track.PendingArray`): events and metrics read the body
+    landmarks from the pixel rows the cleaned tracks keep, so they run meanwhile, and the
+    first read of ``image_xyz`` or ``world_xyz`` waits for the array. Every result is the
+    same as computed in one thread.
     """
-    with ThreadPoolExecutor(max_workers=_WORKER_THREADS) as pool:
+    pool = ThreadPoolExecutor(max_workers=_WORKER_THREADS, thread_name_prefix="gaitcheck-clean")
+    try:
         return _clean_in(pool, track, classification, metric_track=metric_track)
+    finally:
+        pool.shutdown(wait=False)  # its thread ends once the pending arrays are built
 
 
 #: Threads beside the calling one in :func:`clean_tracks` (this machine class has 2 cores).
@@ -560,7 +578,8 @@ def _clean_in(
     n_body = body.size
     # points with low visibility, seen or not (masking a missing point changes nothing)
     below_visibility = track.visibility < MIN_VISIBILITY
-    masked_copies = pool.submit(_low_visibility_copies, track, below_visibility)
+    world_copy = pool.submit(_masked_copy, track.world_xyz, below_visibility)
+    low_visibility_seen = pool.submit(_seen_points, track, below_visibility)
 
     # (columns, frames): 2 pixel rows per body landmark, as the track keeps them (PoseTrack.points_px)
     xy_rows = np.concatenate([points.T for points in track.points_px(BODY_LANDMARKS).values()])
@@ -576,7 +595,7 @@ def _clean_in(
         body_order = np.array([column[landmark] for landmark in _swap_index()[body]])
         xy_order = (2 * body_order[:, None] + np.arange(2)).ravel()
         # before outlier rejection, which would delete a flickering label instead of relabelling it
-        flicker, _ = _order_flicker(xy_rows[leg_rows].T / leg_px, fps)
+        flicker, ordered = _order_flicker(xy_rows[leg_rows].T / leg_px, fps)
         if flicker.any():
             xy_rows[:, flicker] = xy_rows[xy_order][:, flicker]
 
@@ -587,7 +606,16 @@ def _clean_in(
 
     if side_view:
         partner_rows = np.array([2 * column[landmark] + axis for landmark in partners for axis in (0, 1)])
-        swapped = leg_label_swaps(xy_rows[leg_rows].T / leg_px, xy_rows[partner_rows].T / leg_px, fps, pool)
+        # the foot order read before outlier rejection holds when it relabelled nothing and no
+        # leg point was rejected (the same rows)
+        unchanged = not flicker.any() and not outlier_rows[leg_rows].any()
+        swapped = leg_label_swaps(
+            xy_rows[leg_rows].T / leg_px,
+            xy_rows[partner_rows].T / leg_px,
+            fps,
+            pool,
+            order=(flicker, ordered) if unchanged else None,
+        )
         if swapped.any():
             xy_rows[:, swapped] = xy_rows[xy_order][:, swapped]
         if flicker.any():
@@ -601,48 +629,42 @@ def _clean_in(
 
     cutoff = filter_cutoff_hz(fps)
     metric_cutoff = metric_filter_cutoff_hz(fps)
-    low_visibility, raw_image_masked, world_masked = masked_copies.result()
+    low_visibility = low_visibility_seen.result()
+    gap_filled = missing_before & ~missing_after
     report = CleaningReport(
         points_masked_low_visibility=int(low_visibility.sum()),
         points_rejected_outliers=int(outliers.sum()),
         frames_swap_repaired=int(swapped.sum()),
-        points_gap_filled=int((missing_before & ~missing_after).sum()),
+        points_gap_filled=int(gap_filled.sum()),
         points_left_missing=int(missing_after.sum()),
         filter_cutoff_hz=cutoff,
         filter_order=FILTER_ORDER,
         max_gap_s=MAX_GAP_S,
         metric_filter_cutoff_hz=metric_cutoff,
     )
-    world_future = pool.submit(
+    repaired = bool(low_visibility.any() or outliers.any() or swapped.any() or gap_filled.any() or missing_after.any())
+    world = pool.submit(
         _clean_world,
-        track,
-        world_masked,
+        track.world_xyz,
+        world_copy.result() if repaired else None,
         body,
-        bool(low_visibility.any() or outliers.any()),
         swapped,
-        missing_before & ~missing_after,
+        gap_filled,
         max_gap,
         outliers,
+        missing_after,
     )
     meta = {**track.meta, "cleaning": report.as_dict()}
     events_xy = _lowpass_rows_split(pool, xy_rows, cutoff, fps, missing_after)
     metric_xy = None
     if metric_track and metric_cutoff != cutoff:
         metric_xy = _lowpass_rows_split(pool, xy_rows, metric_cutoff, fps, missing_after)
-    # every coordinate of the points missing after repair is NaN in the cleaned image and
-    # world (the image's body x, y are replaced by the filtered rows, NaN there too)
-    image = raw_image_masked
-    _mask_points(image, body, missing_after)
-    world = world_future.result()
-    if missing_after.any():
-        if not world.flags.writeable:  # the raw world array, shared
-            world = np.array(world)
-        _mask_points(world, body, missing_after)
-    metric_image = None if metric_xy is None else np.array(image)
-    events = _with_body_xy(pool, track, image, events_xy, world, meta)
-    if metric_image is None or metric_xy is None:
+    events = _cleaned_track(pool, track, events_xy, below_visibility, missing_after, world, meta)
+    if metric_xy is None:
         return CleanedTracks(events, events, report)
-    return CleanedTracks(events, _with_body_xy(pool, track, metric_image, metric_xy, world, meta), report)
+    return CleanedTracks(
+        events, _cleaned_track(pool, track, metric_xy, below_visibility, missing_after, world, meta), report
+    )
 
 
 def _lowpass_rows_split(
@@ -690,33 +712,42 @@ def _share(pool: Executor, compute: Callable[[_Part], _Result], parts: Sequence[
     return [taken[index] if index in taken else future.result() for index, future in enumerate(futures)]
 
 
-def _with_body_xy(
-    pool: ThreadPoolExecutor,
+def _cleaned_track(
+    pool: Executor,
     track: PoseTrack,
-    image: FloatArray,
     xy_rows_px: FloatArray,
-    world: FloatArray,
+    below_visibility: BoolArray,
+    missing_after: BoolArray,
+    world: Future[FloatArray],
     meta: dict[str, Any],
 ) -> PoseTrack:
-    """The track with ``image`` (a writable (T, 33, 3) copy, already masked) as image coordinates
-    after the body x, y are replaced by the pixel rows (half the landmarks written in ``pool``),
-    and ``world``.
+    """The cleaned track whose body landmarks' x, y are the (2 x body landmarks, T) pixel rows.
 
-    The new track keeps the body landmarks' pixel coordinates (:meth:`PoseTrack.keep_points_px`)
-    as ``image * (width, height)`` gives them, so events and metrics read them without
-    gathering them from the (T, 33, 3) array again.
+    Its image coordinates are built in ``pool`` (:func:`_cleaned_image`) and its world
+    coordinates come from ``world``, both as :class:`~gaitcheck.track.PendingArray`. It keeps
+    the body landmarks' pixel coordinates (:meth:`PoseTrack.keep_points_px`) as
+    ``image * (width, height)`` gives them, so events and metrics read them at once.
     """
     body = np.array([skeleton.index(name) for name in BODY_LANDMARKS])
     scale = scale_rows(np.array([track.width, track.height], dtype=np.float64), body.size)
     normalised = xy_rows_px / scale
-    half = body.size // 2
-    first = pool.submit(scatter_landmark_rows, image, body[:half], normalised[: 2 * half])
-    scatter_landmark_rows(image, body[half:], normalised[2 * half :])
-    first.result()
-    cleaned = track.replace(image_xyz=image, world_xyz=world, meta=meta)
-    normalised *= scale  # the pixels as PoseTrack.points_px computes them from the image
-    cleaned.keep_points_px(normalised, BODY_LANDMARKS)
+    image = pool.submit(_cleaned_image, track.image_xyz, below_visibility, body, normalised, missing_after)
+    shape = track.image_xyz.shape
+    cleaned = track.replace(image_xyz=PendingArray(shape, image), world_xyz=PendingArray(shape, world), meta=meta)
+    cleaned.keep_points_px(normalised * scale, BODY_LANDMARKS)  # the pixels as PoseTrack.points_px computes them
     return cleaned
+
+
+def _cleaned_image(
+    raw: NDArray[Any], below_visibility: BoolArray, body: NDArray[np.intp], normalised: FloatArray, missing: BoolArray
+) -> FloatArray:
+    """(T, 33, 3) cleaned image coordinates: the raw ones with the points of low visibility NaN,
+    the body landmarks' x, y replaced by the (2 x body landmarks, T) ``normalised`` rows, and
+    every coordinate of the (body landmarks, T) ``missing`` points NaN."""
+    image = _masked_copy(raw, below_visibility)
+    _mask_points(image, body, missing)
+    scatter_landmark_rows(image, body, normalised)
+    return image
 
 
 def _masked_copy(values: NDArray[Any], points: BoolArray) -> FloatArray:
@@ -741,40 +772,35 @@ def _masked_copy(values: NDArray[Any], points: BoolArray) -> FloatArray:
 _SPARSE_MASK_FRACTION = 0.05
 
 
-def _low_visibility_copies(track: PoseTrack, below_visibility: BoolArray) -> tuple[BoolArray, FloatArray, FloatArray]:
-    """The (T, 33) points masked for low visibility (below the threshold and seen in the image),
-    and writable copies of the image and world coordinates with them NaN.
-
-    The world copy is made even where nothing will need repair (then it is dropped): it runs
-    beside outlier rejection, before the repairs are known.
-    """
-    low_visibility = below_visibility.copy()
-    if low_visibility.any():
-        low_visibility &= np.isfinite(track.image_xyz[..., 0]) & np.isfinite(track.image_xyz[..., 1])
-    return low_visibility, _masked_copy(track.image_xyz, low_visibility), _masked_copy(track.world_xyz, low_visibility)
+def _seen_points(track: PoseTrack, points: BoolArray) -> BoolArray:
+    """The (T, 33) ``points`` whose image x and y are known (the low-visibility points that
+    masking removes; the others are missing already)."""
+    if not points.any():
+        return points
+    return points & np.isfinite(track.image_xyz[..., 0]) & np.isfinite(track.image_xyz[..., 1])
 
 
 def _clean_world(
-    track: PoseTrack,
-    world_masked: FloatArray,
+    raw: NDArray[Any],
+    world_masked: FloatArray | None,
     body: NDArray[np.intp],
-    masked: bool,
     swapped: BoolArray,
     gap_filled: BoolArray,
     max_gap: int,
     outliers: BoolArray,
+    missing_after: BoolArray,
 ) -> FloatArray:
     """(T, 33, 3) world coordinates with the pixel coordinates' repairs applied.
 
-    ``world_masked`` is a writable copy of the track's world coordinates masked for low
-    visibility, repaired in place; ``masked`` says whether any point was masked for low
-    visibility or as an outlier; ``outliers`` and ``gap_filled`` are (body landmarks, T)
-    point masks from the pixel coordinates; ``swapped`` is (T,). Gaps are filled only in the
-    landmarks whose pixel gaps were filled, the same way; only the filled points are written
-    back. When nothing is repaired the track's own (read-only) array is returned, not the copy.
+    ``world_masked`` is a writable copy of the ``raw`` world coordinates masked for low
+    visibility, repaired in place, or None when nothing was repaired (``raw`` is returned).
+    ``outliers``, ``gap_filled`` and ``missing_after`` are (body landmarks, T) point masks from
+    the pixel coordinates; ``swapped`` is (T,). Gaps are filled only in the landmarks whose
+    pixel gaps were filled, the same way; only the filled points are written back. The
+    points still missing in the pixel coordinates are NaN.
     """
-    if not (masked or swapped.any() or gap_filled.any()):
-        return np.asarray(track.world_xyz, dtype=np.float64)  # float64 already: no copy
+    if world_masked is None:
+        return np.asarray(raw, dtype=np.float64)  # float64 already: no copy
     world = world_masked
     _mask_points(world, body, outliers)
     if swapped.any():
@@ -788,6 +814,7 @@ def _clean_world(
         for row in np.flatnonzero(filled.any(axis=1)):
             frames = np.flatnonzero(filled[row])
             world[frames, filled_landmarks[row // 3], row % 3] = rows[row, frames]
+    _mask_points(world, body, missing_after)
     return world
 
 

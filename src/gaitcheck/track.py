@@ -17,10 +17,11 @@ import dataclasses
 import json
 import os
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -45,6 +46,19 @@ GATHER_BLOCK_FRAMES = 2048
 
 def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(dict(mapping))
+
+
+@dataclass(frozen=True, eq=False)
+class PendingArray:
+    """A (T, 33, 3) coordinate array another thread is still computing: its shape and its future.
+
+    :class:`PoseTrack` takes one for ``image_xyz`` or ``world_xyz`` (cleaning builds the cleaned
+    arrays this way while events and metrics, which read the landmarks they need from the
+    kept pixel rows, already run); the first read of the attribute waits for the future.
+    """
+
+    shape: tuple[int, ...]
+    future: Future[NDArray[np.float64]]
 
 
 @dataclass(frozen=True, eq=False)
@@ -88,6 +102,8 @@ class PoseTrack:
     _pixel_rows: dict[int, NDArray[np.float64]] = field(default_factory=dict, init=False, repr=False, compare=False)
     #: Values derived from the track by :meth:`derived`, by key.
     _derived: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+    #: Coordinate arrays given as :class:`PendingArray`, by field name, until first read.
+    _pending: dict[str, PendingArray] = field(default_factory=dict, init=False, repr=False, compare=False)
     #: Fields whose values :meth:`replace` took over unchanged from a validated track: their
     #: value checks (time order, visibility range) are not repeated; shapes always are.
     #: Reset to empty after validation.
@@ -106,6 +122,12 @@ class PoseTrack:
             "world_xyz": (self.world_xyz, (n, k, 3)),
         }
         for name, (value, shape) in arrays.items():
+            if isinstance(value, PendingArray) and name.endswith("_xyz"):
+                if value.shape != shape:
+                    raise TrackError(f"{name} must have shape {shape} (frames, landmarks, ...), got {value.shape}")
+                self._pending[name] = value
+                object.__delattr__(self, name)  # read through __getattr__ until it is resolved
+                continue
             arr = np.asarray(value, dtype=np.float64)
             if arr.shape != shape:
                 raise TrackError(f"{name} must have shape {shape} (frames, landmarks, ...), got {arr.shape}")
@@ -143,6 +165,21 @@ class PoseTrack:
                 finite = arr[np.isfinite(arr)]
                 raise TrackError(f"{name} must lie in [0, 1], got values from {finite.min():.3g} to {finite.max():.3g}")
         object.__setattr__(self, "meta", _frozen(self.meta))
+
+    if not TYPE_CHECKING:  # hidden from type checkers, which would accept any attribute name
+
+        def __getattr__(self, name: str) -> Any:
+            """A pending coordinate array (:class:`PendingArray`), waited for and kept on first read."""
+            pending = self.__dict__.get("_pending", {}).get(name)
+            if pending is None:
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+            array = np.asarray(pending.future.result(), dtype=np.float64)
+            if array.shape != pending.shape:
+                raise TrackError(f"{name} must have shape {pending.shape}, got {array.shape}")
+            array.setflags(write=False)
+            object.__setattr__(self, name, array)
+            self._pending.pop(name, None)
+            return array
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -232,7 +269,8 @@ class PoseTrack:
         ``rows_px`` is (2 x landmarks, T): the x and y pixel rows of each of ``names`` in
         turn, equal to ``image_xyz[:, index(name), :2] * (width, height)`` (e.g. the rows
         the image coordinates were computed from, as ``rows / scale * scale``). A few
-        frames are compared with ``image_xyz``; a mismatch raises ValueError.
+        frames are compared with ``image_xyz`` (unless it is still pending, when its producer
+        answers for it); a mismatch raises ValueError.
         """
         names = tuple(names)
         rows = np.asarray(rows_px, dtype=np.float64)
@@ -241,6 +279,8 @@ class PoseTrack:
         check = slice(None, None, max(1, self.n_frames // 64))
         scale = np.array([self.width, self.height], dtype=np.float64)
         for position, name in enumerate(names):
+            if "image_xyz" in self._pending:
+                break
             k = skeleton.index(name)
             expected = self.image_xyz[check, k, :2] * scale
             if not np.array_equal(rows[2 * position : 2 * position + 2, check].T, expected, equal_nan=True):

@@ -173,7 +173,7 @@ def estimate_leg_length_px(
     too noisy to measure it. Raises :class:`AnalysisError` when no leg is visible.
     """
     sample = _length_sample(track.n_frames)
-    points = track.select_frames(sample).points_px(skeleton.LEG_LANDMARKS)
+    points = {name: xy[sample] for name, xy in track.points_px(skeleton.LEG_LANDMARKS).items()}
     hip_mid_u = 0.5 * (points["left_hip"][:, 0] + points["right_hip"][:, 0])
     central = np.abs(hip_mid_u - 0.5 * track.width) <= 0.5 * CENTRAL_IMAGE_WIDTH_FRACTION * track.width
     min_frames = max(3, int(np.ceil(MIN_SECONDS_FOR_LENGTHS * track.fps / (sample.step or 1))))
