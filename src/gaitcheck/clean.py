@@ -37,7 +37,9 @@ draws them low-passed for display only, :func:`gaitcheck.report.keyframes.displa
 Counts in the report are landmark points (frame x landmark).
 Every step works on (columns, frames) arrays, one contiguous row per coordinate series,
 and visits missing samples only where they are; the cost grows linearly with the frames
-(``benchmarks/bench_metrics.py`` times an hour at 60 fps).
+(``benchmarks/bench_metrics.py`` times an hour at 60 fps). The cleaned tracks keep these
+rows as their body landmarks' pixels; their full (T, 33, 3) image and world arrays are
+built on a second thread and waited for on first read (:class:`~gaitcheck.track.PendingArray`).
 """
 
 from __future__ import annotations
