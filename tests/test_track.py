@@ -77,10 +77,10 @@ def test_kept_pixel_rows_must_match_the_image_coordinates() -> None:
 
 def test_pending_arrays_are_waited_for_on_first_read() -> None:
     """A coordinate array given as a PendingArray is read from its future once, checked and
-    kept read-only; kept pixel rows are read without it."""
+    kept read-only; kept pixel rows are read without it; a computation runs once."""
     track = _random_track()
     image: Future[np.ndarray] = Future()
-    pending = track.replace(image_xyz=PendingArray(track.image_xyz.shape, image))
+    pending = track.replace(image_xyz=PendingArray(track.image_xyz.shape, image.result))
     rows = np.concatenate([track.xy_px[:, skeleton.index("left_knee")].T])
     pending.keep_points_px(rows, ("left_knee",))  # not compared with the pending image
     np.testing.assert_array_equal(pending.point_px("left_knee"), track.point_px("left_knee"))
@@ -93,15 +93,26 @@ def test_pending_arrays_are_waited_for_on_first_read() -> None:
     np.testing.assert_array_equal(pending.select_frames(slice(2, 5)).image_xyz, track.image_xyz[2:5])
     with pytest.raises(AttributeError, match="no attribute 'image'"):
         _ = pending.image  # type: ignore[attr-defined]
+    calls = []
+
+    def build() -> np.ndarray:
+        calls.append(1)
+        return np.zeros((20, 33, 3))
+
+    lazy = track.replace(world_xyz=PendingArray((20, 33, 3), build))
+    assert not calls
+    np.testing.assert_array_equal(lazy.world_xyz, 0.0)
+    np.testing.assert_array_equal(dataclasses.replace(lazy).world_xyz, 0.0)
+    assert calls == [1]
 
 
 def test_pending_arrays_of_the_wrong_shape_are_refused() -> None:
     track = _random_track()
     with pytest.raises(TrackError, match=r"world_xyz must have shape \(20, 33, 3\)"):
-        track.replace(world_xyz=PendingArray((19, 33, 3), Future()))
+        track.replace(world_xyz=PendingArray((19, 33, 3), Future().result))
     wrong: Future[np.ndarray] = Future()
     wrong.set_result(np.zeros((20, 33, 2)))
-    late = track.replace(world_xyz=PendingArray((20, 33, 3), wrong))
+    late = track.replace(world_xyz=PendingArray((20, 33, 3), wrong.result))
     with pytest.raises(TrackError, match=r"world_xyz must have shape \(20, 33, 3\), got \(20, 33, 2\)"):
         _ = late.world_xyz
 

@@ -38,12 +38,13 @@ Counts in the report are landmark points (frame x landmark).
 Every step works on (columns, frames) arrays, one contiguous row per coordinate series,
 and visits missing samples only where they are; the cost grows linearly with the frames
 (``benchmarks/bench_metrics.py`` times an hour at 60 fps). The cleaned tracks keep these
-rows as their body landmarks' pixels; their full (T, 33, 3) image and world arrays are
-built on a second thread and waited for on first read (:class:`~gaitcheck.track.PendingArray`).
+rows as their body landmarks' pixels; their full (T, 33, 3) world array is repaired on a
+second thread and their image array built on first read (:class:`~gaitcheck.track.PendingArray`).
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -553,11 +554,11 @@ def _clean(track: PoseTrack, classification: ClipClassification, *, metric_track
     the world coordinates' masked copy beside outlier rejection, and the swap costs and the
     filtered rows shared in parts between the two threads (:func:`_share`).
 
-    The cleaned (T, 33, 3) image and world arrays are built in that thread after this call
-    returns (:class:`~gaitcheck.track.PendingArray`): events and metrics read the body
-    landmarks from the pixel rows the cleaned tracks keep, so they run meanwhile, and the
-    first read of ``image_xyz`` or ``world_xyz`` waits for the array. Every result is the
-    same as computed in one thread.
+    The cleaned tracks' (T, 33, 3) arrays are pending (:class:`~gaitcheck.track.PendingArray`):
+    events and metrics read the body landmarks from the pixel rows the tracks keep, the world
+    array is repaired in that thread after this call returns (the metrics read a sample of
+    it), and the image array is built when first read (:func:`_cleaned_track`). Every result
+    is the same as computed in one thread.
     """
     pool = ThreadPoolExecutor(max_workers=_WORKER_THREADS, thread_name_prefix="gaitcheck-clean")
     try:
@@ -661,12 +662,10 @@ def _clean_in(
     metric_xy = None
     if metric_track and metric_cutoff != cutoff:
         metric_xy = _lowpass_rows_split(pool, xy_rows, metric_cutoff, fps, missing_after)
-    events = _cleaned_track(pool, track, events_xy, below_visibility, missing_after, world, meta)
+    events = _cleaned_track(track, events_xy, below_visibility, missing_after, world, meta)
     if metric_xy is None:
         return CleanedTracks(events, events, report)
-    return CleanedTracks(
-        events, _cleaned_track(pool, track, metric_xy, below_visibility, missing_after, world, meta), report
-    )
+    return CleanedTracks(events, _cleaned_track(track, metric_xy, below_visibility, missing_after, world, meta), report)
 
 
 def _lowpass_rows_split(
@@ -715,7 +714,6 @@ def _share(pool: Executor, compute: Callable[[_Part], _Result], parts: Sequence[
 
 
 def _cleaned_track(
-    pool: Executor,
     track: PoseTrack,
     xy_rows_px: FloatArray,
     below_visibility: BoolArray,
@@ -725,17 +723,21 @@ def _cleaned_track(
 ) -> PoseTrack:
     """The cleaned track whose body landmarks' x, y are the (2 x body landmarks, T) pixel rows.
 
-    Its image coordinates are built in ``pool`` (:func:`_cleaned_image`) and its world
-    coordinates come from ``world``, both as :class:`~gaitcheck.track.PendingArray`. It keeps
-    the body landmarks' pixel coordinates (:meth:`PoseTrack.keep_points_px`) as
-    ``image * (width, height)`` gives them, so events and metrics read them at once.
+    It keeps the body landmarks' pixel coordinates (:meth:`PoseTrack.keep_points_px`) as
+    ``image * (width, height)`` gives them, which is all events and metrics read of the
+    image. Its full image coordinates (:func:`_cleaned_image`) are built when first read
+    (the report's drawings, the pelvis estimate), its world coordinates come from the
+    ``world`` future (the metrics read a sample of frames for the body scale), both as
+    :class:`~gaitcheck.track.PendingArray`.
     """
     body = np.array([skeleton.index(name) for name in BODY_LANDMARKS])
     scale = scale_rows(np.array([track.width, track.height], dtype=np.float64), body.size)
     normalised = xy_rows_px / scale
-    image = pool.submit(_cleaned_image, track.image_xyz, below_visibility, body, normalised, missing_after)
+    image = functools.partial(_cleaned_image, track.image_xyz, below_visibility, body, normalised, missing_after)
     shape = track.image_xyz.shape
-    cleaned = track.replace(image_xyz=PendingArray(shape, image), world_xyz=PendingArray(shape, world), meta=meta)
+    cleaned = track.replace(
+        image_xyz=PendingArray(shape, image), world_xyz=PendingArray(shape, world.result), meta=meta
+    )
     cleaned.keep_points_px(normalised * scale, BODY_LANDMARKS)  # the pixels as PoseTrack.points_px computes them
     return cleaned
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import threading
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -50,15 +50,22 @@ def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
 
 @dataclass(frozen=True, eq=False)
 class PendingArray:
-    """A (T, 33, 3) coordinate array another thread is still computing: its shape and its future.
+    """A (T, 33, 3) coordinate array not at hand yet: its shape, and how to get it.
 
-    :class:`PoseTrack` takes one for ``image_xyz`` or ``world_xyz`` (cleaning builds the cleaned
-    arrays this way while events and metrics, which read the landmarks they need from the
-    kept pixel rows, already run); the first read of the attribute waits for the future.
+    :class:`PoseTrack` takes one for ``image_xyz`` or ``world_xyz``; the first read of the
+    attribute calls ``result`` (e.g. a future's ``result``, waiting for another thread, or a
+    computation run then) and keeps the array. Cleaning builds its tracks this way: events
+    and metrics read the landmarks they need from the kept pixel rows and never wait for the
+    full arrays.
     """
 
     shape: tuple[int, ...]
-    future: Future[NDArray[np.float64]]
+    result: Callable[[], NDArray[np.float64]]
+
+
+#: Held while a pending array is read (:meth:`PoseTrack.__getattr__`), so it is computed once
+#: however many threads read it; reentrant, as a computation may read another pending array.
+_PENDING_LOCK = threading.RLock()
 
 
 @dataclass(frozen=True, eq=False)
@@ -170,16 +177,19 @@ class PoseTrack:
 
         def __getattr__(self, name: str) -> Any:
             """A pending coordinate array (:class:`PendingArray`), waited for and kept on first read."""
-            pending = self.__dict__.get("_pending", {}).get(name)
-            if pending is None:
+            if name not in self.__dict__.get("_pending", {}):
                 raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-            array = np.asarray(pending.future.result(), dtype=np.float64)
-            if array.shape != pending.shape:
-                raise TrackError(f"{name} must have shape {pending.shape}, got {array.shape}")
-            array.setflags(write=False)
-            object.__setattr__(self, name, array)
-            self._pending.pop(name, None)
-            return array
+            with _PENDING_LOCK:
+                if name in self.__dict__:  # another thread read it meanwhile
+                    return self.__dict__[name]
+                pending = self._pending[name]
+                array = np.asarray(pending.result(), dtype=np.float64)
+                if array.shape != pending.shape:
+                    raise TrackError(f"{name} must have shape {pending.shape}, got {array.shape}")
+                array.setflags(write=False)
+                object.__setattr__(self, name, array)
+                del self._pending[name]
+                return array
 
     # ------------------------------------------------------------------ construction
     @classmethod
