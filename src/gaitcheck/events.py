@@ -186,7 +186,9 @@ MAX_PELVIS_TEXTURE_JUMP_FRACTION = 0.1
 #: Typical contact time (s), from which the flight time of a texture-timed clip is first
 #: estimated (flight = step time - contact time, :func:`_half_flight_frames`): the mean true
 #: contact time of the 10 shared rear/front renders (their range 226-277 ms); the 17
-#: held-out rear/front renders of /work/wt/extra-renders give 257 ms (227-293 ms).
+#: held-out rear/front renders of /work/wt/extra-renders give 257 ms (227-293 ms), and
+#: with 257 ms the shared clips' contacts are as good (mean of their median IC errors 0.42
+#: frames either way).
 TYPICAL_CONTACT_TIME_S = 0.262
 #: Half flight (s) used when a clip has too few contacts to estimate its own: minus the mean
 #: over the 10 shared rear/front renders of each clip's median IC error with no lag.
@@ -536,8 +538,10 @@ def _half_flight_frames(
 ) -> float:
     """Half the clip's flight time (frames), for contacts timed from the pelvis's highest points.
 
-    The mean of two independent estimates, whose per-clip errors were alike on the renders
-    (0.6-0.7 frame RMS each; their mean 0.4 on the shared, 0.6 on the held-out renders):
+    The mean of two independent estimates whose per-clip errors were alike on the renders'
+    MediaPipe tracks (RMS over the clips of the median signed IC error: 0.64 and 0.58 frames
+    on the 10 shared rear/front renders, 0.67 and 0.73 on the 14 held-out ones with a usable
+    texture; their mean 0.42 and 0.64):
 
     * the step time (median interval between successive highest points) minus
       :data:`TYPICAL_CONTACT_TIME_S`, halved: most of the difference in flight between
