@@ -423,3 +423,24 @@ def test_texture_pelvis_height_spikes_are_bridged_and_jumps_refused() -> None:
     assert not with_jumps.attrs["ic_from_pelvis_height"]
     with pytest.raises(ValueError, match="pelvis_height_px"):
         detect_stances(as_mediapipe, classification, pelvis_height_px=height_px[:-1])
+
+
+def test_texture_flight_events_follow_each_runners_flight_time() -> None:
+    """Contacts timed from the pelvis's highest points (mid-flight): a runner with the
+    typical contact time and either a short or a long flight gets every IC half his own
+    flight after the highest point and every TO half of it before the next one, exactly;
+    one constant lag would be off by half the difference of the two flights."""
+    fps = 60.0
+    found_half_flights = []
+    for flight_s in (0.050, 0.140):
+        step_frames = (gaitcheck_events.TYPICAL_CONTACT_TIME_S + flight_s) * fps
+        apex = 7.3 + step_frames * np.arange(12)
+        half_flight = 0.5 * flight_s * fps
+        true_ic, true_to = apex + half_flight, np.r_[apex[1:], np.nan] - half_flight
+        seen = np.ones(apex.size, dtype=bool)
+        to_seen = np.r_[seen[1:], False]
+        ic, to = gaitcheck_events._texture_flight_events(apex, seen, np.where(to_seen, true_to, 0.0), to_seen, fps)
+        np.testing.assert_allclose(ic, true_ic, atol=1e-9)
+        np.testing.assert_allclose(to[to_seen], true_to[to_seen], atol=1e-9)
+        found_half_flights.append(float(np.median(ic - apex)) / fps)
+    assert found_half_flights == pytest.approx([0.025, 0.070])

@@ -37,7 +37,9 @@ feature/side combinations, never over frames):
    the front, and TO the pelvis's fastest rise (+13 ms), lags calibrated on MediaPipe
    tracks of the renders. When the pelvis's height was measured from its clothing texture
    (``pelvis_height_px``, :mod:`gaitcheck.pelvis`), IC is instead that height's highest
-   point, mid-flight, plus half a typical flight (+44 ms, :data:`_PELVIS_TEXTURE_IC_RULES`).
+   point, mid-flight, plus half the clip's flight time, estimated from its step time and
+   its toe-offs (:func:`_half_flight_frames`), and TO moves halfway toward the next highest
+   point minus that half flight (:func:`_texture_flight_events`).
 
    Side-view running ICs are then refined, when the landmarks are precise enough, to the
    instant the heel's horizontal image track bends from its late-swing approach onto the
@@ -181,6 +183,16 @@ MAX_PELVIS_TEXTURE_ACCELERATION_LEG_S2 = 100.0
 #: jumped the height is not used (one held-out render, 17 %, where whole blocks of frames
 #: were one stripe off; rear_drop12's spikes of one or two frames, 6 %).
 MAX_PELVIS_TEXTURE_JUMP_FRACTION = 0.1
+#: Typical contact time (s), from which the flight time of a texture-timed clip is first
+#: estimated (flight = step time - contact time, :func:`_half_flight_frames`): the mean true
+#: contact time of the 10 shared rear/front renders (their range 226-277 ms); the 17
+#: held-out rear/front renders of /work/wt/extra-renders give 257 ms (227-293 ms), and
+#: with 257 ms the shared clips' contacts are as good (mean of their median IC errors 0.42
+#: frames either way).
+TYPICAL_CONTACT_TIME_S = 0.262
+#: Half flight (s) used when a clip has too few contacts to estimate its own: minus the mean
+#: over the 10 shared rear/front renders of each clip's median IC error with no lag.
+DEFAULT_HALF_FLIGHT_S = 0.044
 
 
 @dataclass(frozen=True)
@@ -279,23 +291,21 @@ _MEDIAPIPE_RULES: dict[str, tuple[tuple[_EventRule, ...], tuple[_EventRule, ...]
 
 
 # MediaPipe rear/front tracks whose pelvis height was measured from the clothing texture
-# (detect_stances' pelvis_height_px): IC is the texture's highest point (mid-flight) plus
-# half a typical flight. The flight is ballistic and nearly symmetric: on the 27 rear/front
-# renders (shared and held-out) the highest point was within 0.35 frames of halfway between
-# TO and the next IC (each clip's median; true landmarks and texture alike, where the texture
-# did not jump; benchmarks/pelvis_height_events.py prints these figures). The texture
+# (detect_stances' pelvis_height_px): this rule finds the texture's highest point (mid-flight);
+# IC is that point plus half the clip's flight time, TO the next one minus half of it
+# (:func:`_texture_flight_events`). The flight is ballistic and nearly symmetric: on the 27
+# rear/front renders (shared and held-out) the highest point was within 0.35 frames of halfway
+# between TO and the next IC (each clip's median; true landmarks and texture alike, where the
+# texture did not jump; benchmarks/pelvis_height_events.py prints these figures). The texture
 # follows the pelvis to 0.1-1.5 px RMS (median 0.5 px) where it does not jump, MediaPipe's
-# smoothed hip midpoint to 3-7 px, with a lag. The lag, 44 ms, is minus the mean over the 10
-# shared rear/front renders (demo_rear included) of each clip's median IC error with no lag
-# (benchmarks/validate_events.py --pelvis-texture). It stands for half the flight time, so a
-# runner whose flights are much longer or shorter than the renders' (IC 26-76 ms after the
-# highest point, median 46 ms) gets a bias of the difference: the mocap runner RBDS001 (the
-# one real runner with truth, pelvis markers) lands 71 ms after his highest point, so his
-# contacts would come 27 ms early. The pelvis's own landing (its acceleration leaving free
-# fall) was tried and failed on the renders: their pelvis is one g below free fall 8 to 62 ms
-# after IC depending on the clip, on true landmarks too (RBDS001: 30 ms, SD 5 ms). TO keeps
-# the MediaPipe rules (the texture's fastest rise was worse on the held-out renders).
-_PELVIS_TEXTURE_IC_RULES: tuple[_EventRule, ...] = (_EventRule(*_IC_WINDOW_S, (("pelvis_texture_high", 0.044),)),)
+# smoothed hip midpoint to 3-7 px, with a lag. Half flights differ between runners (renders:
+# IC 25-72 ms after the highest point; the mocap runner RBDS001, the one real runner with
+# truth, 71 ms), so one constant lag put whole clips up to 1.9 frames off; the pelvis's own
+# landing (its acceleration leaving free fall) does not mark IC on the renders (one g below
+# free fall 8 to 62 ms after IC depending on the clip, RBDS001: 30 ms, SD 5 ms), nor do
+# MediaPipe's feet from behind measure the flight better than a typical value (the flight
+# from their landing and take-off peaks scattered 25-55 ms SD about the truth over the clips).
+_PELVIS_TEXTURE_APEX_RULES: tuple[_EventRule, ...] = (_EventRule(*_IC_WINDOW_S, (("pelvis_texture_high", 0.0),)),)
 
 
 def leg_length_px(track: PoseTrack) -> float:
@@ -521,6 +531,59 @@ def _pelvis_texture_high(height_px: NDArray[np.floating[Any]], leg_px: float, fp
     if jumped.mean() > MAX_PELVIS_TEXTURE_JUMP_FRACTION or implausible(repaired).any():
         return None
     return -zero_lag_lowpass(repaired, min(PELVIS_TEXTURE_CUTOFF_HZ, 0.4 * fps / 2.0), fps)
+
+
+def _half_flight_frames(
+    apex_frames: FloatArray, apex_seen: NDArray[np.bool_], to_frames: FloatArray, to_seen: NDArray[np.bool_], fps: float
+) -> float:
+    """Half the clip's flight time (frames), for contacts timed from the pelvis's highest points.
+
+    The mean of two independent estimates whose per-clip errors were alike on the renders'
+    MediaPipe tracks (RMS over the clips of the median signed IC error: 0.64 and 0.58 frames
+    on the 10 shared rear/front renders, 0.67 and 0.73 on the 14 held-out ones with a usable
+    texture; their mean 0.42 and 0.64):
+
+    * the step time (median interval between successive highest points) minus
+      :data:`TYPICAL_CONTACT_TIME_S`, halved: most of the difference in flight between
+      runners comes from their step time;
+    * the median time from each toe-off (the MediaPipe rule's, ``to_frames``) to the next
+      highest point: MediaPipe's lag on the hips is in the rule's calibrated lag.
+
+    ``apex_frames[k + 1]`` must be the highest point after ``to_frames[k]`` (the event
+    intervals are contiguous). :data:`DEFAULT_HALF_FLIGHT_S` when neither can be formed.
+    """
+    estimates = []
+    steps = np.diff(apex_frames[apex_seen])
+    if steps.size >= 2:
+        estimates.append(max(0.0, 0.5 * (float(np.median(steps)) - TYPICAL_CONTACT_TIME_S * fps)))
+    paired = np.r_[apex_seen[1:], False] & to_seen
+    if paired.sum() >= 3:
+        next_apex = np.r_[apex_frames[1:], np.nan]
+        estimates.append(max(0.0, float(np.median(next_apex[paired] - to_frames[paired]))))
+    return float(np.mean(estimates)) if estimates else DEFAULT_HALF_FLIGHT_S * fps
+
+
+def _texture_flight_events(
+    apex_frames: FloatArray, apex_seen: NDArray[np.bool_], to_frames: FloatArray, to_seen: NDArray[np.bool_], fps: float
+) -> tuple[FloatArray, FloatArray]:
+    """Initial contacts and toe-offs from the texture pelvis's highest points (mid-flight).
+
+    IC is each highest point plus half the clip's flight (:func:`_half_flight_frames`). TO is
+    the mean of the rule's toe-off (``to_frames``) and the next highest point minus that half
+    flight, where that point was seen (on the renders the mean had a smaller per-clip error
+    than either: 0.54 vs 0.64 frames mean of the shared clips' medians, 0.64 vs 0.73 on the
+    held-out ones); otherwise the rule's.
+
+    Returns
+    -------
+    ic_frames, to_frames
+        Fractional frames, one per event interval, in the order of ``apex_frames``.
+    """
+    half_flight = _half_flight_frames(apex_frames, apex_seen, to_frames, to_seen, fps)
+    next_apex = np.r_[apex_frames[1:], np.nan]
+    next_seen = np.r_[apex_seen[1:], False] & to_seen
+    to_from_apex = np.where(next_seen, 0.5 * (to_frames + next_apex - half_flight), to_frames)
+    return apex_frames + half_flight, to_from_apex
 
 
 def _landing_model(
@@ -859,8 +922,8 @@ def detect_stances(
     pelvis_height_px : (T,) array, optional
         Rear/front views of MediaPipe tracks: per-frame vertical image position of the pelvis
         measured from its clothing texture (:attr:`gaitcheck.pelvis.PelvisEstimate.height_px`),
-        NaN where not measured. Initial contacts are then placed from its highest points
-        (:data:`_PELVIS_TEXTURE_IC_RULES`) unless it jumps too often
+        NaN where not measured. Initial contacts (and, in part, toe-offs) are then placed
+        from its highest points (:func:`_texture_flight_events`) unless it jumps too often
         (:func:`_pelvis_texture_high`); other tracks and views ignore it.
 
     Returns
@@ -926,7 +989,7 @@ def detect_stances(
         if pelvis_height_px is not None:
             texture_high = _pelvis_texture_high(pelvis_height_px, leg_px, fps)
         if texture_high is not None:
-            ic_rules = _PELVIS_TEXTURE_IC_RULES
+            ic_rules = _PELVIS_TEXTURE_APEX_RULES
             for side_features in features.values():
                 side_features.put("pelvis_texture_high", texture_high)
     elif family == "rear" and _lands_on_forefoot(features, starts.astype(np.float64), is_left, fps):
@@ -937,6 +1000,8 @@ def detect_stances(
         features, ic_rules, starts.astype(np.float64), is_left, fps, erratic_s=MAX_IC_IRREGULARITY_S
     )
     to_frames, to_seen = _locate_best(features, to_rules, (ends - 1).astype(np.float64), is_left, fps)
+    if texture_high is not None:
+        ic_frames, to_frames = _texture_flight_events(ic_frames, ic_seen, to_frames, to_seen, fps)
     if family == "side":
         ic_frames = _refine_side_contacts(track, ic_frames, ic_seen, is_left, leg_px)
     ic_seen &= starts > 0
