@@ -186,9 +186,10 @@ MAX_PELVIS_TEXTURE_JUMP_FRACTION = 0.1
 #: Typical contact time (s), from which the flight time of a texture-timed clip is first
 #: estimated (flight = step time - contact time, :func:`_half_flight_frames`): the mean true
 #: contact time of the 10 shared rear/front renders (their range 226-277 ms); the 17
-#: held-out rear/front renders of /work/wt/extra-renders give 257 ms (227-293 ms), and
-#: with 257 ms the shared clips' contacts are as good (mean of their median IC errors 0.42
-#: frames either way).
+#: held-out rear/front renders (benchmarks/pelvis_suite.toml, rear_s201, rear_forefoot_s202,
+#: front_s203) give 257 ms (227-293 ms), and with 257 ms the shared clips' contacts are as
+#: good (mean of their median IC errors 0.42 frames either way). Recreational runners' contact
+#: times span about 200-300 ms; half of a difference from this value goes into the half flight.
 TYPICAL_CONTACT_TIME_S = 0.262
 #: Half flight (s) used when a clip has too few contacts to estimate its own: minus the mean
 #: over the 10 shared rear/front renders of each clip's median IC error with no lag.
