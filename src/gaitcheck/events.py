@@ -189,7 +189,8 @@ MAX_PELVIS_TEXTURE_JUMP_FRACTION = 0.1
 #: held-out rear/front renders (benchmarks/pelvis_suite.toml, rear_s201, rear_forefoot_s202,
 #: front_s203) give 257 ms (227-293 ms), and with 257 ms the shared clips' contacts are as
 #: good (mean of their median IC errors 0.42 frames either way). Recreational runners' contact
-#: times span about 200-300 ms; half of a difference from this value goes into the half flight.
+#: times span about 200-300 ms; a quarter of a runner's difference from this value goes into
+#: the half flight (the step-time estimate halves it, and is averaged with the toe-off one).
 TYPICAL_CONTACT_TIME_S = 0.262
 #: Half flight (s) used when a clip has too few contacts to estimate its own: minus the mean
 #: over the 10 shared rear/front renders of each clip's median IC error with no lag.
