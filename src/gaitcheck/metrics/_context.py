@@ -332,6 +332,23 @@ class StrideContext:
             segment_max(right_signal, self.first_frame, self.stop_frame),
         )
 
+    def stance_frames(self, stances: np.ndarray) -> tuple[IntArray, IntArray, IntArray]:
+        """The frames of some stances laid end to end, for reductions over stance frames only.
+
+        Returns ``(frames, start, stop)``: the frames of the i-th selected stance (in IC
+        order) are ``frames[start[i]:stop[i]]``, none for a stance without a frame in the clip.
+        ``segment_mean(signal[frames], start, stop)`` equals ``mean_in_stance(signal)[stances]``
+        to the bit (the same values summed in the same order), without touching the frames
+        outside these stances (flight and the other foot's stances).
+        """
+        n_frames = self.track.n_frames
+        first = np.clip(self.first_frame[stances], 0, n_frames)
+        length = np.maximum(np.clip(self.stop_frame[stances], 0, n_frames) - first, 0)
+        stop = np.cumsum(length)
+        start = stop - length
+        frames = np.repeat(first - start, length) + np.arange(int(stop[-1]) if stop.size else 0)
+        return frames, start, stop
+
     def mean_in_stance(self, signal: FloatArray) -> FloatArray:
         """Mean over each stance's frames of a per-frame signal."""
         return segment_mean(signal, self.first_frame, self.stop_frame)
