@@ -606,9 +606,12 @@ def _fit_heel_landing(
     explained *= explained
     explained_sq = (shared[:, :1] + shared[:, 1:]) + explained[..., 0]
     explained_sq += explained[..., 1]
-    residual = np.maximum((window**2).sum(axis=1)[:, None] - explained_sq, 0.0)  # (S, U)
+    # (S, U) residuals and distances computed in place: fewer temporaries of S x U
+    residual = np.subtract((window**2).sum(axis=1)[:, None], explained_sq, out=explained_sq)
+    np.maximum(residual, 0.0, out=residual)
     first_offset = np.where(usable, first_frames - reference, 0.0)
-    allowed = np.abs(offsets[None, :] - first_offset[:, None]) <= search + 1e-9
+    distance = np.subtract(offsets[None, :], first_offset[:, None])
+    allowed = np.abs(distance, out=distance) <= search + 1e-9
     best = np.argmin(np.where(allowed, residual, np.inf), axis=1)
     rows = np.arange(best.size)
     last = offsets.size - 1
