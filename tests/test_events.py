@@ -444,3 +444,29 @@ def test_texture_flight_events_follow_each_runners_flight_time() -> None:
         np.testing.assert_allclose(to[to_seen], true_to[to_seen], atol=1e-9)
         found_half_flights.append(float(np.median(ic - apex)) / fps)
     assert found_half_flights == pytest.approx([0.025, 0.070])
+
+
+def test_alternate_sides_follow_the_stronger_evidence() -> None:
+    from gaitcheck.events import _alternate_sides
+
+    # two labels swapped in a run of eight starting on the left
+    detected = np.array([True, False, True, True, False, False, True, False])
+    sides, changed = _alternate_sides(detected)
+    np.testing.assert_array_equal(sides, np.arange(8) % 2 == 0)
+    assert changed == 2
+    # the pelvis says every stance is the other side, more unanimously than the feet: it wins
+    pelvis_says_left = np.where(np.arange(8) % 2 == 0, 0.0, 1.0)
+    pelvis_says_left[3] = np.nan
+    sides, changed = _alternate_sides(detected, pelvis_says_left)
+    np.testing.assert_array_equal(sides, np.arange(8) % 2 == 1)
+    assert changed == 6
+
+
+def test_hann_window_is_numpys_and_read_only() -> None:
+    from gaitcheck.filters import hann_window
+
+    window = hann_window(1001)
+    np.testing.assert_array_equal(window, np.hanning(1001))
+    assert hann_window(1001) is window
+    with pytest.raises(ValueError):
+        window[0] = 1.0

@@ -307,6 +307,46 @@ def test_at_ic_read_with_a_delay_skips_the_frames_just_after_ic(sample_videos: P
     np.testing.assert_allclose(too_long[inside & ctx.complete], expected[inside & ctx.complete], rtol=1e-9)
 
 
+def test_stance_frames_hold_each_selected_stance_and_reduce_like_the_whole_clip(sample_videos: Path) -> None:
+    """The frames of one side's stances laid end to end give that side's stance means exactly,
+    also for a stance cut by the end of the clip and one wholly after it."""
+    from gaitcheck.metrics._context import build_context
+
+    truth = read_truth(sample_videos / "demo_side.truth.json")
+    track, stances = track_from_truth(truth), stances_from_truth(truth)
+    last_ic_s = float(track.time_s[-3])
+    extra = pd.DataFrame(
+        {
+            "side": ["left", "right"],
+            "ic_time_s": [last_ic_s, track.time_s[-1] + 1.0],
+            "to_time_s": [last_ic_s + 0.2, track.time_s[-1] + 1.2],
+        }
+    )
+    stances = pd.concat([stances, extra], ignore_index=True)
+    ctx = build_context(track, stances, SimpleNamespace(view="side_right", oblique=False), height_cm=None)
+    signal = np.sin(track.time_s * 7.0)
+    signal[::13] = np.nan
+    for side in ("left", "right"):
+        chosen = ctx.is_left == (side == "left")
+        frames, start, stop = ctx.stance_frames(chosen)
+        first, end = ctx.first_frame[chosen], np.minimum(ctx.stop_frame[chosen], track.n_frames)
+        np.testing.assert_array_equal(stop - start, np.maximum(end - first, 0))
+        for i in np.flatnonzero(stop > start):
+            np.testing.assert_array_equal(frames[start[i] : stop[i]], np.arange(first[i], end[i]))
+        reduced = geometry.segment_mean(signal[frames], start, stop)
+        np.testing.assert_array_equal(reduced, ctx.mean_in_stance(signal)[chosen])
+    assert np.isnan(ctx.mean_in_stance(signal)[-1])  # the stance after the clip has no frame
+
+
+def test_gram_matrices_equal_the_einsum_they_replace() -> None:
+    from gaitcheck.metrics._context import _gram_matrices
+
+    rng = np.random.default_rng(7)
+    for n_window in (7, 13, 25):
+        design = rng.standard_normal((50, n_window, 4)) * 10.0 ** rng.uniform(-3, 3, (50, n_window, 4))
+        np.testing.assert_array_equal(_gram_matrices(design), np.einsum("ewc,ewd->ecd", design, design))
+
+
 def test_heel_ahead_of_a_cleaned_truth_replay_is_unbiased(sample_videos: Path) -> None:
     """The metric track's low-pass rounds the heel's stop at contact; the at-IC read must not
     carry that into heel ahead (true events, true landmarks, cleaned as the product does)."""

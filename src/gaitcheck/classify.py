@@ -34,6 +34,7 @@ from numpy.typing import NDArray
 from gaitcheck import skeleton
 from gaitcheck.errors import AnalysisError
 from gaitcheck.events import leg_length_px, point_distance_px
+from gaitcheck.filters import hann_window
 from gaitcheck.track import PoseTrack
 
 VIEWS = ("rear", "front", "side_left", "side_right")
@@ -105,7 +106,7 @@ def _dominant_cadence_spm(track: PoseTrack, leg_px: float) -> float:
     frames = np.arange(difference.size)
     series = np.interp(frames, frames[finite], difference[finite])
     series = series - series.mean()
-    spectrum = np.abs(np.fft.rfft(series * np.hanning(series.size)))
+    spectrum = np.abs(np.fft.rfft(series * hann_window(series.size)))
     frequency_hz = np.fft.rfftfreq(series.size, d=1.0 / track.fps)
     band = (frequency_hz >= 0.5) & (frequency_hz <= 2.2)  # stride frequency of walking to sprinting
     if not band.any() or spectrum[band].max() <= 0:

@@ -242,6 +242,49 @@ def lowpass_impulse_response(meta: Mapping[str, Any], fps: float) -> FloatArray:
     return response[half - keep : half + keep + 1]
 
 
+#: Events whose (window x lags) ramp block :func:`_blurred_ramps` builds at a time: 512 x 7 x 35
+#: values at 60 fps (1.4 MB) stay in the processor cache instead of one (events, window, lags)
+#: array of some 10 MB on an hour of contacts.
+RAMP_BLOCK_EVENTS = 512
+
+
+def _blurred_ramps(
+    from_event: FloatArray, lags: FloatArray, impulse_response: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """The model's ramp columns ``min(t, 0)`` and ``min(t, 0)^2`` blurred by the low-pass,
+    (events, window) each: ``t`` is ``from_event`` shifted by every lag of the impulse response.
+
+    Built for :data:`RAMP_BLOCK_EVENTS` events at a time, clipped and squared in place (each
+    event's values do not depend on the blocking; 6 -> 3.5 ms on an hour of contacts).
+    """
+    ramp, ramp_sq = np.empty_like(from_event), np.empty_like(from_event)
+    for first in range(0, len(from_event), RAMP_BLOCK_EVENTS):
+        block = slice(first, first + RAMP_BLOCK_EVENTS)
+        before = from_event[block, :, None] + lags
+        np.minimum(before, 0.0, out=before)
+        ramp[block] = before @ impulse_response
+        np.square(before, out=before)
+        ramp_sq[block] = before @ impulse_response
+    return ramp, ramp_sq
+
+
+def _gram_matrices(design: FloatArray) -> FloatArray:
+    """``einsum("ewc,ewd->ecd", design, design)``: each event's (columns x columns) Gram matrix of
+    its (window x columns) design, summed over the window in the same order as the einsum (the
+    same values), one upper entry at a time on (window, events) rows and mirrored: 4x faster
+    than the einsum's length-7 reductions on an hour of contacts."""
+    n_events, n_window, n_columns = design.shape
+    rows = np.ascontiguousarray(design.transpose(2, 1, 0))  # (columns, window, events)
+    gram = np.empty((n_events, n_columns, n_columns))
+    for c in range(n_columns):
+        for d in range(c, n_columns):
+            total = rows[c, 0] * rows[d, 0]
+            for w in range(1, n_window):
+                total += rows[c, w] * rows[d, w]
+            gram[:, c, d] = gram[:, d, c] = total
+    return gram
+
+
 def kink_value_at(
     time_s: FloatArray, signal: FloatArray, event_time_s: FloatArray, impulse_response: FloatArray, fps: float
 ) -> FloatArray:
@@ -265,16 +308,14 @@ def kink_value_at(
     from_event = (time_s[frames] - event_time_s[:, None]) / time_scale_s  # (events, window)
     half = len(impulse_response) // 2
     lags = np.arange(-half, half + 1) / (fps * time_scale_s)
-    before = np.minimum(from_event[..., None] + lags, 0.0)  # (events, window, lags)
-    design = np.stack(
-        [np.ones_like(from_event), from_event, before @ impulse_response, (before**2) @ impulse_response], axis=-1
-    )
+    ramp_blurred, ramp_sq_blurred = _blurred_ramps(from_event, lags, impulse_response)
+    design = np.stack([np.ones_like(from_event), from_event, ramp_blurred, ramp_sq_blurred], axis=-1)
     values = signal[frames]
     usable = inside & np.isfinite(values).all(axis=1)
     # least squares through the normal equations (4 x 4 per event, the basis is scaled to the
     # window): 15x faster than a batched pseudo-inverse on an hour of contacts
     design, values = design[usable], values[usable]
-    gram = np.einsum("ewc,ewd->ecd", design, design)
+    gram = _gram_matrices(design)
     moments = np.einsum("ewc,ew->ec", design, values)
     out = np.full(len(event_time_s), np.nan)
     if usable.any():
@@ -331,6 +372,23 @@ class StrideContext:
             segment_max(left_signal, self.first_frame, self.stop_frame),
             segment_max(right_signal, self.first_frame, self.stop_frame),
         )
+
+    def stance_frames(self, stances: np.ndarray) -> tuple[IntArray, IntArray, IntArray]:
+        """The frames of some stances laid end to end, for reductions over stance frames only.
+
+        Returns ``(frames, start, stop)``: the frames of the i-th selected stance (in IC
+        order) are ``frames[start[i]:stop[i]]``, none for a stance without a frame in the clip.
+        ``segment_mean(signal[frames], start, stop)`` equals ``mean_in_stance(signal)[stances]``
+        to the bit (the same values summed in the same order), without touching the frames
+        outside these stances (flight and the other foot's stances).
+        """
+        n_frames = self.track.n_frames
+        first = np.clip(self.first_frame[stances], 0, n_frames)
+        length = np.maximum(np.clip(self.stop_frame[stances], 0, n_frames) - first, 0)
+        stop = np.cumsum(length)
+        start = stop - length
+        frames = np.repeat(first - start, length) + np.arange(int(stop[-1]) if stop.size else 0)
+        return frames, start, stop
 
     def mean_in_stance(self, signal: FloatArray) -> FloatArray:
         """Mean over each stance's frames of a per-frame signal."""
