@@ -825,6 +825,31 @@ def _toe_rises_late_from_the_front(
     return bool(delay_s > FRONT_TOE_LATE_S)
 
 
+def _late_toe_contacts_from_leg(
+    features: Mapping[str, Mapping[str, FloatArray]],
+    ic_frames: FloatArray,
+    ic_seen: NDArray[np.bool_],
+    boundaries: FloatArray,
+    is_left: NDArray[np.bool_],
+    fps: float,
+) -> tuple[FloatArray, NDArray[np.bool_]]:
+    """Front view, toe rule: contacts whose toe peaks late take the leg-extension rule.
+
+    A foot landing only a little heel first (3-8 deg) shows the toe highest relative to the
+    ankle twice: at contact, and again about 0.12 s later as the foot lifts. When the later
+    peak is the higher one, the toe rule places that contact 6-13 frames late, and
+    :func:`_toe_rises_late_from_the_front` (a clip-wide median) does not see it while most
+    contacts peak early. Contacts whose toe peak comes more than :data:`FRONT_TOE_LATE_S`
+    after the leg's most extended point are placed by the flat-foot rule instead, one by one.
+    """
+    flat_rule = _RULES["front_flat_foot"][0][0]
+    toe_frames, toe_seen = _locate(features, _EventRule(*_IC_WINDOW_S, (("toe_up", 0.0),)), boundaries, is_left, fps)
+    leg_frames, leg_seen = _locate(features, flat_rule, boundaries, is_left, fps)
+    leg_lag_frames = flat_rule.features[0][1] * fps
+    late = toe_seen & leg_seen & (toe_frames - (leg_frames - leg_lag_frames) > FRONT_TOE_LATE_S * fps)
+    return np.where(late, leg_frames, ic_frames), np.where(late, leg_seen, ic_seen)
+
+
 def _frame_to_time(track: PoseTrack, frames: FloatArray) -> FloatArray:
     index = np.arange(track.n_frames, dtype=np.float64)
     slope_end = track.time_s[-1] + (frames - index[-1]) / track.fps
@@ -936,6 +961,10 @@ def detect_stances(
     ic_frames, ic_seen = _locate_best(
         features, ic_rules, starts.astype(np.float64), is_left, fps, erratic_s=MAX_IC_IRREGULARITY_S
     )
+    if family == "front" and ic_rules is _RULES["front"][0]:
+        ic_frames, ic_seen = _late_toe_contacts_from_leg(
+            features, ic_frames, ic_seen, starts.astype(np.float64), is_left, fps
+        )
     to_frames, to_seen = _locate_best(features, to_rules, (ends - 1).astype(np.float64), is_left, fps)
     if family == "side":
         ic_frames = _refine_side_contacts(track, ic_frames, ic_seen, is_left, leg_px)
