@@ -612,18 +612,26 @@ def _fit_heel_landing(
 
 
 def _refine_side_contacts(
-    track: PoseTrack, ic_frames: FloatArray, seen: NDArray[np.bool_], is_left: NDArray[np.bool_], leg_px: float
+    track: PoseTrack,
+    ic_frames: FloatArray,
+    seen: NDArray[np.bool_],
+    is_left: NDArray[np.bool_],
+    leg_px: float,
+    *,
+    metric_track: bool = False,
 ) -> FloatArray:
     """Side-view running ICs moved to the heel's landing kink where the landmarks allow it.
 
-    Applies :func:`_fit_heel_landing` to each foot's contacts; the fitted times replace the
-    rules' ones when the event track's low-pass keeps the kink
+    Applies :func:`_fit_heel_landing` to each foot's contacts on ``track``'s heel; the fitted
+    times replace the rules' ones when the track's low-pass keeps the kink
     (:data:`MIN_HEEL_LANDING_CUTOFF_HZ`) and the clip's median fit residual shows precise
-    landmarks (:data:`MAX_HEEL_LANDING_RESIDUAL_LEG`); otherwise (MediaPipe's feet, low frame
-    rates) the rules' times are returned unchanged.
+    landmarks (:data:`MAX_HEEL_LANDING_RESIDUAL_LEG`); otherwise (MediaPipe's feet, an event
+    track at low frame rates) the rules' times are returned unchanged. ``metric_track``:
+    ``track`` is :func:`gaitcheck.clean.clean_tracks`' metric track, filtered at the report's
+    ``metric_filter_cutoff_hz`` (12 Hz at 30 fps, where the event track's 6 Hz hides the kink).
     """
     cleaning = track.meta.get("cleaning") or {}
-    cutoff_hz = cleaning.get("filter_cutoff_hz")
+    cutoff_hz = cleaning.get("metric_filter_cutoff_hz" if metric_track else "filter_cutoff_hz")
     if cutoff_hz is not None and cutoff_hz < MIN_HEEL_LANDING_CUTOFF_HZ:
         return ic_frames
     refined = ic_frames.copy()
@@ -902,6 +910,7 @@ def detect_stances(
     *,
     pelvic_obliquity_deg: NDArray[np.floating[Any]] | None = None,
     pelvis_height_px: NDArray[np.floating[Any]] | None = None,
+    landing_track: PoseTrack | None = None,
 ) -> pd.DataFrame:
     """Initial contact and toe-off of every foot contact in a (cleaned) track.
 
@@ -925,6 +934,11 @@ def detect_stances(
         NaN where not measured. Initial contacts are then placed from its highest points
         (:data:`_PELVIS_TEXTURE_IC_RULES`) unless it jumps too often
         (:func:`_pelvis_texture_high`); other tracks and views ignore it.
+    landing_track : PoseTrack, optional
+        The same landmarks less smoothed: the metric track of
+        :func:`gaitcheck.clean.clean_tracks` (same frames). Side-view running ICs are
+        refined on its heel (:func:`_refine_side_contacts`), whose landing kink survives its
+        higher cutoff at low frame rates; without it, on ``track``'s heel.
 
     Returns
     -------
@@ -943,7 +957,8 @@ def detect_stances(
         When the legs are never visible, the feet do not alternate (standing still,
         jumping with both feet) or fewer than :data:`MIN_STANCES` contacts are found.
     ValueError
-        When ``pelvic_obliquity_deg`` or ``pelvis_height_px`` does not hold one value per frame.
+        When ``pelvic_obliquity_deg`` or ``pelvis_height_px`` does not hold one value per frame,
+        or ``landing_track`` has another number of frames.
     """
     import pandas as pd
 
@@ -951,6 +966,8 @@ def detect_stances(
         raise ValueError(
             f"pelvis_height_px has shape {np.shape(pelvis_height_px)}, expected one value per frame ({track.n_frames},)"
         )
+    if landing_track is not None and landing_track.n_frames != track.n_frames:
+        raise ValueError(f"landing_track has {landing_track.n_frames} frames, the track {track.n_frames}")
     view = classification.view
     leg_px = leg_length_px(track)
     fps = track.fps
@@ -1014,7 +1031,14 @@ def detect_stances(
             features, to_rules[0], to_frames, (ends - 1).astype(np.float64), is_left, fps
         )
     if family == "side":
-        ic_frames = _refine_side_contacts(track, ic_frames, ic_seen, is_left, leg_px)
+        ic_frames = _refine_side_contacts(
+            track if landing_track is None else landing_track,
+            ic_frames,
+            ic_seen,
+            is_left,
+            leg_px,
+            metric_track=landing_track is not None,
+        )
     ic_seen &= starts > 0
     to_seen &= ends < track.n_frames
     if family in ("rear", "front"):
