@@ -137,6 +137,11 @@ REGULARITY_HALF_WINDOW_STEPS = 8
 #: Heel strikers of the renders: 0.00 to 0.03 s (true landmarks), -0.04 to 0.06 s (MediaPipe);
 #: the forefoot-striking mocap runner: 0.10 s.
 FOREFOOT_STRIKE_TOE_DELAY_S = 0.075
+#: ... at this fraction of the contacts or more (the median was the test before). True
+#: landmarks: every contact of the forefoot renders (rear_forefoot_s202, seeds 313, 603, 633;
+#: 94-150 ms) and of the mocap runner (81-106 ms); 0-50 % of the slight heel strikers'
+#: (2-5 deg, e.g. tex_d10_roll3: 50 %, whose median made it a forefoot striker).
+FOREFOOT_STRIKE_CONTACT_FRACTION = 0.8
 #: Side view, running: each initial contact found by the rules is refined by fitting the
 #: heel's horizontal image track with a landing model (:func:`_fit_heel_landing`) over this
 #: long (s) on either side of it: the heel is planted for the first ~40 % of a heel
@@ -618,7 +623,7 @@ def _refine_side_contacts(
     is_left: NDArray[np.bool_],
     leg_px: float,
     *,
-    metric_track: bool = False,
+    metric_cutoff: bool = False,
 ) -> FloatArray:
     """Side-view running ICs moved to the heel's landing kink where the landmarks allow it.
 
@@ -626,12 +631,12 @@ def _refine_side_contacts(
     times replace the rules' ones when the track's low-pass keeps the kink
     (:data:`MIN_HEEL_LANDING_CUTOFF_HZ`) and the clip's median fit residual shows precise
     landmarks (:data:`MAX_HEEL_LANDING_RESIDUAL_LEG`); otherwise (MediaPipe's feet, an event
-    track at low frame rates) the rules' times are returned unchanged. ``metric_track``:
+    track at low frame rates) the rules' times are returned unchanged. ``metric_cutoff``:
     ``track`` is :func:`gaitcheck.clean.clean_tracks`' metric track, filtered at the report's
     ``metric_filter_cutoff_hz`` (12 Hz at 30 fps, where the event track's 6 Hz hides the kink).
     """
     cleaning = track.meta.get("cleaning") or {}
-    cutoff_hz = cleaning.get("metric_filter_cutoff_hz" if metric_track else "filter_cutoff_hz")
+    cutoff_hz = cleaning.get("metric_filter_cutoff_hz" if metric_cutoff else "filter_cutoff_hz")
     if cutoff_hz is not None and cutoff_hz < MIN_HEEL_LANDING_CUTOFF_HZ:
         return ic_frames
     refined = ic_frames.copy()
@@ -818,11 +823,21 @@ def _lands_on_forefoot(
 
     A heel striker's toe is highest relative to the ankle at contact, when the ankle's
     fall is being stopped; a forefoot striker's toe is pointed down then and only rises
-    once the heel has come down. The clip-wide median delay between the two peaks, compared
-    with :data:`FOREFOOT_STRIKE_TOE_DELAY_S`, tells the two apart.
+    once the heel has come down. A contact whose toe peaks more than
+    :data:`FOREFOOT_STRIKE_TOE_DELAY_S` after the ankle's landing deceleration looks like a
+    forefoot landing; the runner lands on the forefoot when at least
+    :data:`FOREFOOT_STRIKE_CONTACT_FRACTION` of the contacts do (a slight heel strike shows
+    a late toe peak at some contacts only, :func:`_late_toe_contacts_from_anchor`).
     """
-    delay_s = _median_peak_delay_s(features, "toe_up", "ankle_falling_acceleration", boundaries, is_left, fps)
-    return bool(delay_s > FOREFOOT_STRIKE_TOE_DELAY_S)
+    rule = _EventRule(*_IC_WINDOW_S, (("toe_up", 0.0),))
+    toe_frames, toe_seen = _locate(features, rule, boundaries, is_left, fps)
+    rule = _EventRule(*_IC_WINDOW_S, (("ankle_falling_acceleration", 0.0),))
+    ankle_frames, ankle_seen = _locate(features, rule, boundaries, is_left, fps)
+    both = toe_seen & ankle_seen
+    if not both.any():
+        return False
+    late = (toe_frames[both] - ankle_frames[both]) > FOREFOOT_STRIKE_TOE_DELAY_S * fps
+    return bool(np.mean(late) >= FOREFOOT_STRIKE_CONTACT_FRACTION)
 
 
 def _toe_rises_late_from_the_front(
@@ -871,29 +886,45 @@ def _without_stray_leg_extension(
     return np.where(stray, others, frames)
 
 
-def _late_toe_contacts_from_leg(
+#: Toe-rule views of exact landmarks: the feature (name, lag in s) that places a contact whose
+#: toe peaks late (:func:`_late_toe_contacts_from_anchor`), and how late (s) after that
+#: feature's own peak the toe's may come. Front: the flat-foot rule's leg extension and
+#: :data:`FRONT_TOE_LATE_S`. Rear: the ankle's landing deceleration with its lag in the
+#: second rear IC rule (24 ms, calibrated on the renders' heel strikers) and
+#: :data:`FOREFOOT_STRIKE_TOE_DELAY_S`; toe peaks at contact came 5-45 ms after the anchor's
+#: on the held-out renders' true landmarks, late ones 110-140 ms.
+_LATE_TOE_ANCHORS: dict[str, tuple[tuple[str, float], float]] = {
+    "front": (("leg_extension", 0.017), FRONT_TOE_LATE_S),
+    "rear": (("ankle_falling_acceleration", 0.024), FOREFOOT_STRIKE_TOE_DELAY_S),
+}
+
+
+def _late_toe_contacts_from_anchor(
     features: Mapping[str, Mapping[str, FloatArray]],
+    family: str,
     ic_frames: FloatArray,
     ic_seen: NDArray[np.bool_],
     boundaries: FloatArray,
     is_left: NDArray[np.bool_],
     fps: float,
 ) -> tuple[FloatArray, NDArray[np.bool_]]:
-    """Front view, toe rule: contacts whose toe peaks late take the leg-extension rule.
+    """Rear/front views, toe rule: contacts whose toe peaks late are placed by an anchor feature.
 
-    A foot landing only a little heel first (3-8 deg) shows the toe highest relative to the
+    A foot landing only a little heel first (2-8 deg) shows the toe highest relative to the
     ankle twice: at contact, and again about 0.12 s later as the foot lifts. When the later
-    peak is the higher one, the toe rule places that contact 6-13 frames late, and
-    :func:`_toe_rises_late_from_the_front` (a clip-wide median) does not see it while most
-    contacts peak early. Contacts whose toe peak comes more than :data:`FRONT_TOE_LATE_S`
-    after the leg's most extended point are placed by the flat-foot rule instead, one by one.
+    peak is the higher one, the toe rule places that contact 3-13 frames late, and the
+    clip-wide tests (:func:`_toe_rises_late_from_the_front`, :func:`_lands_on_forefoot`,
+    medians) do not see it while most contacts peak early. Contacts whose toe peak comes
+    more than the family's limit after the anchor feature's peak
+    (:data:`_LATE_TOE_ANCHORS`) are placed by the anchor (plus its lag) instead, one by one.
     """
-    flat_rule = _RULES["front_flat_foot"][0][0]
+    (anchor, lag_s), late_after_s = _LATE_TOE_ANCHORS[family]
     toe_frames, toe_seen = _locate(features, _EventRule(*_IC_WINDOW_S, (("toe_up", 0.0),)), boundaries, is_left, fps)
-    leg_frames, leg_seen = _locate(features, flat_rule, boundaries, is_left, fps)
-    leg_lag_frames = flat_rule.features[0][1] * fps
-    late = toe_seen & leg_seen & (toe_frames - (leg_frames - leg_lag_frames) > FRONT_TOE_LATE_S * fps)
-    return np.where(late, leg_frames, ic_frames), np.where(late, leg_seen, ic_seen)
+    anchor_frames, anchor_seen = _locate(
+        features, _EventRule(*_IC_WINDOW_S, ((anchor, lag_s),)), boundaries, is_left, fps
+    )
+    late = toe_seen & anchor_seen & (toe_frames - (anchor_frames - lag_s * fps) > late_after_s * fps)
+    return np.where(late, anchor_frames, ic_frames), np.where(late, anchor_seen, ic_seen)
 
 
 def _frame_to_time(track: PoseTrack, frames: FloatArray) -> FloatArray:
@@ -910,7 +941,7 @@ def detect_stances(
     *,
     pelvic_obliquity_deg: NDArray[np.floating[Any]] | None = None,
     pelvis_height_px: NDArray[np.floating[Any]] | None = None,
-    landing_track: PoseTrack | None = None,
+    metric_track: PoseTrack | None = None,
 ) -> pd.DataFrame:
     """Initial contact and toe-off of every foot contact in a (cleaned) track.
 
@@ -934,11 +965,15 @@ def detect_stances(
         NaN where not measured. Initial contacts are then placed from its highest points
         (:data:`_PELVIS_TEXTURE_IC_RULES`) unless it jumps too often
         (:func:`_pelvis_texture_high`); other tracks and views ignore it.
-    landing_track : PoseTrack, optional
+    metric_track : PoseTrack, optional
         The same landmarks less smoothed: the metric track of
-        :func:`gaitcheck.clean.clean_tracks` (same frames). Side-view running ICs are
-        refined on its heel (:func:`_refine_side_contacts`), whose landing kink survives its
-        higher cutoff at low frame rates; without it, on ``track``'s heel.
+        :func:`gaitcheck.clean.clean_tracks` (same frames; the same object from 60 fps up).
+        Side-view running ICs are refined on its heel (:func:`_refine_side_contacts`), whose
+        landing kink survives its higher cutoff at low frame rates. Tracks other than
+        MediaPipe's (exact landmarks: truth replay, motion capture) also take the event
+        features from it, so that at 30 fps they go through the 12 Hz low-pass the rules'
+        lags were calibrated under at 60 fps, not the event track's 6 Hz, which shifts
+        asymmetric peaks by 5-30 ms; phases stay on ``track``.
 
     Returns
     -------
@@ -958,7 +993,7 @@ def detect_stances(
         jumping with both feet) or fewer than :data:`MIN_STANCES` contacts are found.
     ValueError
         When ``pelvic_obliquity_deg`` or ``pelvis_height_px`` does not hold one value per frame,
-        or ``landing_track`` has another number of frames.
+        or ``metric_track`` has another number of frames.
     """
     import pandas as pd
 
@@ -966,8 +1001,8 @@ def detect_stances(
         raise ValueError(
             f"pelvis_height_px has shape {np.shape(pelvis_height_px)}, expected one value per frame ({track.n_frames},)"
         )
-    if landing_track is not None and landing_track.n_frames != track.n_frames:
-        raise ValueError(f"landing_track has {landing_track.n_frames} frames, the track {track.n_frames}")
+    if metric_track is not None and metric_track.n_frames != track.n_frames:
+        raise ValueError(f"metric_track has {metric_track.n_frames} frames, the track {track.n_frames}")
     view = classification.view
     leg_px = leg_length_px(track)
     fps = track.fps
@@ -997,7 +1032,15 @@ def detect_stances(
     if family == "side" and classification.activity == "walking":
         family = "side_walking"
     direction = {"side_right": 1.0, "side_left": -1.0}.get(view, 0.0)
-    features = {side: _event_features(track, side, direction) for side in ("left", "right")}
+    # exact landmarks: features through the low-pass the lags were calibrated under (60 fps:
+    # 12 Hz); MediaPipe's feet need the event track's stronger smoothing
+    feature_track = track if metric_track is None or is_mediapipe_track(track) else metric_track
+    features = {side: _event_features(feature_track, side, direction) for side in ("left", "right")}
+    # side-view ICs keep the event track's features: they only start the heel-landing fit,
+    # and starts from the metric track's moved single fitted 30 fps contacts 0.7-0.8 frames off
+    ic_features = features
+    if family == "side" and feature_track is not track:
+        ic_features = {side: _event_features(track, side, direction) for side in ("left", "right")}
     ic_rules, to_rules = _RULES[family]
     mediapipe_rules = family in _MEDIAPIPE_RULES and is_mediapipe_track(track)
     texture_high = None
@@ -1014,30 +1057,30 @@ def detect_stances(
     elif family == "front" and _toe_rises_late_from_the_front(features, starts.astype(np.float64), is_left, fps):
         ic_rules = _RULES["front_flat_foot"][0]
     ic_frames, ic_seen = _locate_best(
-        features, ic_rules, starts.astype(np.float64), is_left, fps, erratic_s=MAX_IC_IRREGULARITY_S
+        ic_features, ic_rules, starts.astype(np.float64), is_left, fps, erratic_s=MAX_IC_IRREGULARITY_S
     )
-    if family == "front" and ic_rules is _RULES["front"][0]:
-        ic_frames, ic_seen = _late_toe_contacts_from_leg(
-            features, ic_frames, ic_seen, starts.astype(np.float64), is_left, fps
+    if family in _LATE_TOE_ANCHORS and ic_rules is _RULES[family][0]:
+        ic_frames, ic_seen = _late_toe_contacts_from_anchor(
+            features, family, ic_frames, ic_seen, starts.astype(np.float64), is_left, fps
         )
     to_frames, to_seen = _locate_best(features, to_rules, (ends - 1).astype(np.float64), is_left, fps)
     if family == "side" and not is_mediapipe_track(track):
         # exact landmarks only: on MediaPipe's side tracks the two estimates scatter by as
         # much (the check moved its toe-offs of side_120fps and side_land30_cad155 further off)
         ic_frames = _without_stray_leg_extension(
-            features, ic_rules[0], ic_frames, starts.astype(np.float64), is_left, fps
+            ic_features, ic_rules[0], ic_frames, starts.astype(np.float64), is_left, fps
         )
         to_frames = _without_stray_leg_extension(
             features, to_rules[0], to_frames, (ends - 1).astype(np.float64), is_left, fps
         )
     if family == "side":
         ic_frames = _refine_side_contacts(
-            track if landing_track is None else landing_track,
+            track if metric_track is None else metric_track,
             ic_frames,
             ic_seen,
             is_left,
             leg_px,
-            metric_track=landing_track is not None,
+            metric_cutoff=metric_track is not None,
         )
     ic_seen &= starts > 0
     to_seen &= ends < track.n_frames
