@@ -412,16 +412,19 @@ def test_side_events_ignore_the_legs_other_extension_peak(gaitsynth: Any, seed: 
         (407, {"fps": 60, "duration_s": 3.5, "valgus_deg": 3, "pelvic_drop_deg": 10, "camera_roll_deg": 3.0}),
         # benchmarks/event_truth_holdout_suite.toml: a 2 deg strike at 30 fps, late toe at 3 of 20 contacts
         (602, {"fps": 30, "duration_s": 8.0, "foot_strike_deg": 2.0, "cadence_spm": 165.0}),
+        # benchmarks/event_holdout_suite.toml's h_front_d, 30 fps: the ankle acceleration of the
+        # front TO rule has spurious peaks on the metric track (2 TOs 150 ms early when read there)
+        (304, {"view": "front", "fps": 30, "duration_s": 6.0, "resolution": "720x1280"}),
     ],
 )
 def test_rear_contacts_of_slight_heel_strikes_within_one_frame(
     gaitsynth: Any, seed: int, params: dict[str, Any]
 ) -> None:
-    """Rear views of slight heel strikes, true landmarks through the product path (event and
-    metric tracks): every IC and TO within 1 frame."""
+    """Rear views of slight heel strikes (and a 30 fps front view), true landmarks through the
+    product path (event and metric tracks): every IC and TO within 1 frame."""
     base = {"seed": seed, "view": "rear", "treadmill": True, "variability": 1.0, "resolution": "1280x720"}
     truth = gaitsynth.Clip(gaitsynth.resolve_params(gaitsynth.params_from_dict(base | params))).truth(f"rear_{seed}")
-    classification = _classification("rear")
+    classification = _classification(truth["params"]["view"])
     cleaned = clean_tracks(track_from_truth(truth), classification)
     stances = detect_stances(cleaned.events, classification, metric_track=cleaned.metrics)
     for kind in ("IC", "TO"):

@@ -1036,11 +1036,15 @@ def detect_stances(
     # 12 Hz); MediaPipe's feet need the event track's stronger smoothing
     feature_track = track if metric_track is None or is_mediapipe_track(track) else metric_track
     features = {side: _event_features(feature_track, side, direction) for side in ("left", "right")}
-    # side-view ICs keep the event track's features: they only start the heel-landing fit,
-    # and starts from the metric track's moved single fitted 30 fps contacts 0.7-0.8 frames off
-    ic_features = features
-    if family == "side" and feature_track is not track:
-        ic_features = {side: _event_features(track, side, direction) for side in ("left", "right")}
+    # two exceptions keep the event track's features: side-view ICs, which only start the
+    # heel-landing fit (starts from the metric track moved single fitted 30 fps contacts
+    # 0.7-0.8 frames off), and front-view TOs, whose ankle acceleration (a second difference)
+    # showed spurious peaks at 30 fps on the metric track (2 of 15 TOs of seed 304 150 ms early)
+    event_features = features
+    if feature_track is not track:
+        event_features = {side: _event_features(track, side, direction) for side in ("left", "right")}
+    ic_features = event_features if family == "side" else features
+    to_features = event_features if family == "front" else features
     ic_rules, to_rules = _RULES[family]
     mediapipe_rules = family in _MEDIAPIPE_RULES and is_mediapipe_track(track)
     texture_high = None
@@ -1063,7 +1067,7 @@ def detect_stances(
         ic_frames, ic_seen = _late_toe_contacts_from_anchor(
             features, family, ic_frames, ic_seen, starts.astype(np.float64), is_left, fps
         )
-    to_frames, to_seen = _locate_best(features, to_rules, (ends - 1).astype(np.float64), is_left, fps)
+    to_frames, to_seen = _locate_best(to_features, to_rules, (ends - 1).astype(np.float64), is_left, fps)
     if family == "side" and not is_mediapipe_track(track):
         # exact landmarks only: on MediaPipe's side tracks the two estimates scatter by as
         # much (the check moved its toe-offs of side_120fps and side_land30_cad155 further off)
@@ -1071,7 +1075,7 @@ def detect_stances(
             ic_features, ic_rules[0], ic_frames, starts.astype(np.float64), is_left, fps
         )
         to_frames = _without_stray_leg_extension(
-            features, to_rules[0], to_frames, (ends - 1).astype(np.float64), is_left, fps
+            to_features, to_rules[0], to_frames, (ends - 1).astype(np.float64), is_left, fps
         )
     if family == "side":
         ic_frames = _refine_side_contacts(
