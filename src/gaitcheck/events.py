@@ -29,6 +29,11 @@ feature/side combinations, never over frames):
    acceleration and the pelvis's height), used when it gives clearly more regular stride
    times. Front views whose toe peaks well after the leg's extension (a foot landing
    nearly flat, :func:`_toe_rises_late_from_the_front`) use the leg most extended (+17 ms).
+   A slight heel strike shows a late toe peak at some contacts only; in rear and front
+   views those contacts are placed one by one from the ankle's landing deceleration or the
+   leg's extension (:func:`_late_toe_contacts_from_anchor`). In side views a leg-extension
+   peak that is the leg's other one (before TO at an IC, before IC at a TO) is dropped from
+   the mean (:func:`_without_stray_leg_extension`).
 
    MediaPipe tracks (``track.meta["backend"]``) in rear and front views use their own
    rules: seen from behind or in front, MediaPipe's landmarks lag the true ones by 20-30 ms
@@ -45,13 +50,18 @@ feature/side combinations, never over frames):
    that landing shape, passed through the event track's own low-pass, which does not depend
    on the runner's swing kinematics the way a feature's peak-to-IC lag does.
 
+   Given the metric track (``metric_track``, as the pipeline passes it), the landing is fitted
+   on its less smoothed heel, and exact landmarks (not MediaPipe's) read their features from
+   it: below 60 fps the event track's low-pass (6 Hz at 30 fps) shifted the features' peaks
+   away from the lags calibrated at 60 fps (12 Hz).
+
 The lags were calibrated on gaitsynth renders (true landmarks and MediaPipe tracks, heel
 strikers) and the RBDS001 mocap runner (forefoot striker) projected into virtual cameras;
 ``benchmarks/validate_events.py`` prints the resulting error tables. The rear-view toe-up
-rule assumes a heel strike; when the toe's peak comes well after the ankle's landing over
-the clip (:func:`_lands_on_forefoot`), the runner lands on the forefoot and IC is the
-ankle's landing deceleration instead (+30 ms, calibrated on the one forefoot striker with
-truth, the RBDS001 mocap runner).
+rule assumes a heel strike; when the toe's peak comes well after the ankle's landing at
+most contacts of the clip (:func:`_lands_on_forefoot`), the runner lands on the forefoot and
+IC is the ankle's landing deceleration instead (+35 ms, calibrated on the one forefoot
+striker with truth, the RBDS001 mocap runner).
 
 In rear and front views the initial contacts are then pulled toward the rhythm of their
 neighbours in proportion to how erratic they are (:func:`_regularise_steps`): from behind
