@@ -3,7 +3,7 @@
 For every rendered clip (``sample_videos/*.truth.json`` and ``../shared/data/synthetic``)
 the TRUE landmarks are replayed through the product path (classification view from the
 truth, ``clean_tracks``, ``detect_stances`` on the event track with the metric track as its
-``landing_track``, as ``gaitcheck.pipeline`` does) and every detected IC / TO is compared with the
+``metric_track``, as ``gaitcheck.pipeline`` does) and every detected IC / TO is compared with the
 truth's event of the same foot. Events within 0.25 s of the clip's ends are skipped (their
 search windows leave the clip). Errors are in frames of the clip's own rate.
 
@@ -147,7 +147,7 @@ def run_truth(shared: Path, extra_renders: Path | None = None) -> list[dict[str,
             view=truth["params"]["view"], oblique=False, setting="treadmill", activity="running"
         )
         cleaned = clean_tracks(track, classification)
-        stances = detect_stances(cleaned.events, classification, landing_track=cleaned.metrics)
+        stances = detect_stances(cleaned.events, classification, metric_track=cleaned.metrics)
         events = [(e["side"], e["event"], e["time_s"]) for e in truth["events"]]
         errors = event_errors(events, stances, track.fps, track.duration_s)
         extra = {
@@ -223,7 +223,7 @@ def run_mediapipe(
             classification,
             pelvic_obliquity_deg=obliquity_deg,
             pelvis_height_px=height_px,
-            landing_track=both.metrics,
+            metric_track=both.metrics,
         )
         events = [(e["side"], e["event"], e["time_s"]) for e in truth["events"]]
         errors = event_errors(events, stances, track.fps, track.duration_s)
@@ -247,7 +247,7 @@ def run_mediapipe(
         track = PoseTrack.load(real)
         classification = classify_clip(track)
         cleaned = clean_tracks(track, classification)
-        stances = detect_stances(cleaned.events, classification, landing_track=cleaned.metrics)
+        stances = detect_stances(cleaned.events, classification, metric_track=cleaned.metrics)
         contact = float(np.median(stances.loc[stances["complete"], "contact_time_s"]))
         step = float(np.median(np.diff(stances["ic_time_s"])))
         near = "left" if classification.view == "side_left" else "right"
@@ -276,7 +276,7 @@ def run_mocap(shared: Path) -> list[dict[str, Any]]:
         track, truth = project_mocap(run, static, view)
         classification = classify_clip(track)
         cleaned = clean_tracks(track, classification)
-        stances = detect_stances(cleaned.events, classification, landing_track=cleaned.metrics)
+        stances = detect_stances(cleaned.events, classification, metric_track=cleaned.metrics)
         events = [(e["side"], e["event"], e["time_s"]) for e in truth["events"]]
         errors = event_errors(events, stances, track.fps, float(truth["time_s"][-1]))
         extra = {
