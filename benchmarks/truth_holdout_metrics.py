@@ -89,11 +89,12 @@ def clip_row(path: Path, validate: ModuleType, validate_events: ModuleType) -> d
         values = case.per_metric.get(metric)
         row[column] = round(values["max_abs"], 2) if values else None
     row["matched"] = f"{case.clip_level['matched']:.0f}/{case.clip_level['true_stances']:.0f}"
-    row["misses"] = ", ".join(
+    misses = [
         column.split("_")[0] if column != "cadence_error_spm" else "cadence"
         for column, limit in LIMITS.items()
         if row.get(column) is not None and abs(row[column]) > limit
-    ) + (", missed events" if row["IC_missed"] else "")
+    ]
+    row["misses"] = ", ".join(misses + (["missed ICs"] if row["IC_missed"] else []))
     return row
 
 
