@@ -2,7 +2,8 @@
 
 For every rendered clip (``sample_videos/*.truth.json`` and ``../shared/data/synthetic``)
 the TRUE landmarks are replayed through the product path (classification view from the
-truth, ``clean_track``, ``detect_stances``) and every detected IC / TO is compared with the
+truth, ``clean_tracks``, ``detect_stances`` on the event track with the metric track as its
+``metric_track``, as ``gaitcheck.pipeline`` does) and every detected IC / TO is compared with the
 truth's event of the same foot. Events within 0.25 s of the clip's ends are skipped (their
 search windows leave the clip). Errors are in frames of the clip's own rate.
 
@@ -44,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from gaitcheck.classify import ClipClassification, classify_clip
-from gaitcheck.clean import clean_track
+from gaitcheck.clean import clean_track, clean_tracks
 from gaitcheck.errors import GaitcheckError
 from gaitcheck.events import cadence_spm, detect_stances
 from gaitcheck.pose.replay import read_truth, track_from_truth
@@ -145,8 +146,8 @@ def run_truth(shared: Path, extra_renders: Path | None = None) -> list[dict[str,
         classification = ClipClassification(
             view=truth["params"]["view"], oblique=False, setting="treadmill", activity="running"
         )
-        cleaned, _ = clean_track(track, classification)
-        stances = detect_stances(cleaned, classification)
+        cleaned = clean_tracks(track, classification)
+        stances = detect_stances(cleaned.events, classification, metric_track=cleaned.metrics)
         events = [(e["side"], e["event"], e["time_s"]) for e in truth["events"]]
         errors = event_errors(events, stances, track.fps, track.duration_s)
         extra = {
@@ -212,12 +213,17 @@ def run_mediapipe(
         truth = read_truth(path)
         track = PoseTrack.load(track_path)
         classification = classify_clip(track)
-        cleaned, report = clean_track(track, classification)
+        both = clean_tracks(track, classification)
+        cleaned, report = both.events, both.report
         obliquity_deg = height_px = None
         if pelvis_texture and classification.view in ("rear", "front"):
             obliquity_deg, height_px = _texture_pelvis(path, cleaned)
         stances = detect_stances(
-            cleaned, classification, pelvic_obliquity_deg=obliquity_deg, pelvis_height_px=height_px
+            cleaned,
+            classification,
+            pelvic_obliquity_deg=obliquity_deg,
+            pelvis_height_px=height_px,
+            metric_track=both.metrics,
         )
         events = [(e["side"], e["event"], e["time_s"]) for e in truth["events"]]
         errors = event_errors(events, stances, track.fps, track.duration_s)
@@ -240,8 +246,8 @@ def run_mediapipe(
     if real.is_file():
         track = PoseTrack.load(real)
         classification = classify_clip(track)
-        cleaned, _ = clean_track(track, classification)
-        stances = detect_stances(cleaned, classification)
+        cleaned = clean_tracks(track, classification)
+        stances = detect_stances(cleaned.events, classification, metric_track=cleaned.metrics)
         contact = float(np.median(stances.loc[stances["complete"], "contact_time_s"]))
         step = float(np.median(np.diff(stances["ic_time_s"])))
         near = "left" if classification.view == "side_left" else "right"
@@ -269,8 +275,8 @@ def run_mocap(shared: Path) -> list[dict[str, Any]]:
     for view in ("rear", "side_left", "side_right"):
         track, truth = project_mocap(run, static, view)
         classification = classify_clip(track)
-        cleaned, _ = clean_track(track, classification)
-        stances = detect_stances(cleaned, classification)
+        cleaned = clean_tracks(track, classification)
+        stances = detect_stances(cleaned.events, classification, metric_track=cleaned.metrics)
         events = [(e["side"], e["event"], e["time_s"]) for e in truth["events"]]
         errors = event_errors(events, stances, track.fps, float(truth["time_s"][-1]))
         extra = {

@@ -13,7 +13,7 @@ import gaitcheck.events as gaitcheck_events
 from conftest import SAMPLE_VIDEOS as SAMPLES
 from conftest import load_gaitsynth, truth_files
 from gaitcheck.classify import ClipClassification
-from gaitcheck.clean import clean_track
+from gaitcheck.clean import clean_track, clean_tracks
 from gaitcheck.errors import AnalysisError
 from gaitcheck.events import (
     MEDIAPIPE_IC_TIMING_SD_S,
@@ -312,11 +312,23 @@ def gaitsynth() -> Any:
     return load_gaitsynth("gaitsynth_for_event_tests")
 
 
-@pytest.mark.parametrize(("seed", "foot_strike"), [(301, {}), (302, {}), (303, {"foot_strike_deg": 4.0})])
+@pytest.mark.parametrize(
+    ("seed", "foot_strike"),
+    [
+        (301, {}),
+        (302, {}),
+        (303, {"foot_strike_deg": 4.0}),
+        # benchmarks/event_truth_holdout_suite.toml: 6 and 4.5 deg heel strikes whose toe
+        # peaks a second time, higher, 0.12 s after contact at some steps
+        (619, {"foot_strike_deg": 6.0, "fps": 100, "camera_height_m": 1.3}),
+        (614, {"camera_roll_deg": -4.0, "pelvic_drop_deg": 8.0, "fps": 50, "duration_s": 6.0}),
+    ],
+)
 def test_front_view_contacts_within_one_frame(gaitsynth: Any, seed: int, foot_strike: dict[str, float]) -> None:
-    """Front-view runners of benchmarks/event_holdout_suite.toml, true landmarks: every IC
-    within 1 frame, also for a foot landing nearly flat (4 deg), whose toe is highest only
-    well after contact."""
+    """Front-view runners of benchmarks/event_holdout_suite.toml and
+    event_truth_holdout_suite.toml, true landmarks: every IC within 1 frame, also for a foot
+    landing nearly flat (4 deg), whose toe is highest only well after contact, and for
+    slight heel strikes whose toe is highest after contact at some steps only."""
     params = gaitsynth.params_from_dict(
         {"seed": seed, "view": "front", "fps": 60, "duration_s": 5.0, "treadmill": True, "variability": 1.0}
         | foot_strike
@@ -330,6 +342,94 @@ def test_front_view_contacts_within_one_frame(gaitsynth: Any, seed: int, foot_st
     assert true_ic
     for ic in true_ic:
         assert np.min(np.abs(stances["ic_time_s"].to_numpy() * fps - ic)) <= 1.0, f"IC at frame {ic:.1f} missed"
+
+
+def _side_truth_and_stances(gaitsynth: Any, seed: int, params: dict[str, Any]) -> tuple[dict[str, Any], pd.DataFrame]:
+    """A side-view clip of benchmarks/event_truth_holdout_suite.toml (truth only) and the
+    stances the product path finds on its true landmarks (event track, metric track for the
+    heel's landing, as gaitcheck.pipeline runs it)."""
+    base = {"seed": seed, "treadmill": True, "variability": 1.0, "resolution": "1280x720"}
+    truth = gaitsynth.Clip(gaitsynth.resolve_params(gaitsynth.params_from_dict(base | params))).truth(f"side_{seed}")
+    classification = _classification(params["view"])
+    cleaned = clean_tracks(track_from_truth(truth), classification)
+    return truth, detect_stances(cleaned.events, classification, metric_track=cleaned.metrics)
+
+
+def _nearest_errors_frames(truth: dict[str, Any], stances: pd.DataFrame, kind: str, fps: float) -> list[float]:
+    """|detected - true| (frames) of the IC or TO of every true stance lying 0.25 s or more
+    inside the clip (a contact that began before the clip has no IC to be found by)."""
+    column = "ic_time_s" if kind == "IC" else "to_time_s"
+    duration_s = truth["clip"]["n_frames"] / fps
+    errors = []
+    for stance in truth["stances"]:
+        if stance["ic_time_s"] > 0.25 and stance["to_time_s"] < duration_s - 0.25:
+            mine = stances[(stances["side"] == stance["side"]) & stances["complete"]]
+            errors.append(float(np.min(np.abs(mine[column].to_numpy() - stance[column])) * fps))
+    assert errors
+    return errors
+
+
+@pytest.mark.parametrize(
+    ("seed", "params"),
+    [
+        (622, {"view": "side_right", "fps": 30, "foot_strike_deg": 2.0, "cadence_spm": 168.0, "duration_s": 8.0}),
+        (630, {"view": "side_right", "fps": 30, "landing_m": 0.24, "foot_strike_deg": 20.0, "duration_s": 6.0}),
+    ],
+)
+def test_side_contacts_at_30_fps_refined_on_the_metric_track(gaitsynth: Any, seed: int, params: dict[str, Any]) -> None:
+    """30 fps side views: the event track's 6 Hz low-pass hides the heel's landing kink, the
+    metric track's 12 Hz keeps it, so every IC is within 0.2 frame as from 50 fps up (the
+    rules alone were 0.25-0.31 frame off on these runners)."""
+    truth, stances = _side_truth_and_stances(gaitsynth, seed, params)
+    errors = _nearest_errors_frames(truth, stances, "IC", 30.0)
+    assert max(errors) <= 0.2, f"IC errors {np.round(errors, 2)} frames"
+
+
+@pytest.mark.parametrize(
+    ("seed", "params"),
+    [
+        (627, {"view": "side_left", "fps": 30, "treadmill": False, "distance_m": 5.0, "duration_s": 5.0}),
+        (635, {"view": "side_right", "fps": 30, "cadence_spm": 190.0, "speed_mps": 4.2, "duration_s": 6.0}),
+        (631, {"view": "side_left", "fps": 50, "azimuth_offset_deg": 20.0, "duration_s": 6.0}),
+    ],
+)
+def test_side_events_ignore_the_legs_other_extension_peak(gaitsynth: Any, seed: int, params: dict[str, Any]) -> None:
+    """Side views where the leg's extension before toe-off fell in an IC's search window (or
+    the one before contact in a TO's) and moved single events by 3 frames: every IC and TO
+    within 1 frame."""
+    truth, stances = _side_truth_and_stances(gaitsynth, seed, params)
+    fps = float(params["fps"])
+    for kind in ("IC", "TO"):
+        errors = _nearest_errors_frames(truth, stances, kind, fps)
+        assert max(errors) <= 1.0, f"{kind} errors {np.round(errors, 2)} frames"
+
+
+@pytest.mark.parametrize(
+    ("seed", "params"),
+    [
+        # benchmarks/pelvis_suite.toml's tex_d10_roll3: a 4.8 deg heel strike whose toe peaks
+        # late at half the contacts (a median test took it for a forefoot striker: +1.08 frames)
+        (407, {"fps": 60, "duration_s": 3.5, "valgus_deg": 3, "pelvic_drop_deg": 10, "camera_roll_deg": 3.0}),
+        # benchmarks/event_truth_holdout_suite.toml: a 2 deg strike at 30 fps, late toe at 3 of 20 contacts
+        (602, {"fps": 30, "duration_s": 8.0, "foot_strike_deg": 2.0, "cadence_spm": 165.0}),
+        # benchmarks/event_holdout_suite.toml's h_front_d, 30 fps: the ankle acceleration of the
+        # front TO rule has spurious peaks on the metric track (2 TOs 150 ms early when read there)
+        (304, {"view": "front", "fps": 30, "duration_s": 6.0, "resolution": "720x1280"}),
+    ],
+)
+def test_rear_contacts_of_slight_heel_strikes_within_one_frame(
+    gaitsynth: Any, seed: int, params: dict[str, Any]
+) -> None:
+    """Rear views of slight heel strikes (and a 30 fps front view), true landmarks through the
+    product path (event and metric tracks): every IC and TO within 1 frame."""
+    base = {"seed": seed, "view": "rear", "treadmill": True, "variability": 1.0, "resolution": "1280x720"}
+    truth = gaitsynth.Clip(gaitsynth.resolve_params(gaitsynth.params_from_dict(base | params))).truth(f"rear_{seed}")
+    classification = _classification(truth["params"]["view"])
+    cleaned = clean_tracks(track_from_truth(truth), classification)
+    stances = detect_stances(cleaned.events, classification, metric_track=cleaned.metrics)
+    for kind in ("IC", "TO"):
+        errors = _nearest_errors_frames(truth, stances, kind, float(params["fps"]))
+        assert max(errors) <= 1.0, f"{kind} errors {np.round(errors, 2)} frames"
 
 
 def test_cadence_uses_the_timing_noise_hidden_by_regularisation() -> None:

