@@ -122,7 +122,7 @@ def main() -> None:
         tick(wall, cpu)
         cleaned = clean_tracks(track, clip)
         tick(wall, cpu)
-        detected = detect_stances(cleaned.events, clip)
+        detected = detect_stances(cleaned.events, clip, metric_track=cleaned.metrics)  # as the pipeline does
         tick(wall, cpu)
         strides = compute_strides(cleaned.metrics, detected, clip)
         tick(wall, cpu)
