@@ -180,14 +180,6 @@ def _bridge_rows(rows: FloatArray, finite: BoolArray | None = None) -> FloatArra
     return out
 
 
-def _running_median_rows(rows: FloatArray, window: int) -> FloatArray:
-    """Running median of every row (edges repeat the end samples)."""
-    out = np.empty_like(rows)
-    for row, series in enumerate(rows):
-        median_filter(series, size=window, mode="nearest", output=out[row])
-    return out
-
-
 def _hampel_outlier_rows(rows: FloatArray, window: int, min_deviation: float) -> BoolArray:
     """(columns, frames) mask of samples that stray from their row's running median.
 
@@ -207,35 +199,38 @@ def _hampel_outlier_rows(rows: FloatArray, window: int, min_deviation: float) ->
     outliers = np.zeros(rows.shape, dtype=bool)
     if rows.shape[1] < 2:
         return outliers
-    steps = np.diff(safe, axis=1)
-    largest_step = np.maximum(steps.max(axis=1), -steps.min(axis=1))  # |steps|.max() without |steps|
-    may_stray = (window // 2) * largest_step > min_deviation * (1.0 - 1e-9)  # margin against rounding
-    if may_stray.any():
-        outliers[may_stray] = _hampel_rows(
-            safe[may_stray], finite[may_stray], has_data[may_stray], window, min_deviation
-        )
+    may_stray = (window // 2) * _largest_steps(safe) > min_deviation * (1.0 - 1e-9)  # margin against rounding
+    deviation = np.empty(rows.shape[1])
+    settled_below = min_deviation / (HAMPEL_N_SIGMA * 1.4826) * (1.0 - 1e-9)
+    for row in np.flatnonzero(may_stray):  # one row at a time: its temporaries stay in cache
+        median_filter(safe[row], size=window, mode="nearest", output=deviation)
+        np.subtract(safe[row], deviation, out=deviation)
+        np.abs(deviation, out=deviation)
+        # The robust sigma only matters where HAMPEL_N_SIGMA sigma exceeds ``min_deviation``.
+        # When more than half of the row's deviations lie at or below that sigma's deviation
+        # (a little less, against rounding), so does their median, and the threshold is
+        # ``min_deviation`` whatever the exact median; it is computed (a selection over every
+        # frame) for the other rows only.
+        sigma = 0.0
+        settled = np.count_nonzero(deviation <= settled_below) > rows.shape[1] // 2
+        if has_data[row] and not settled:
+            sigma = 1.4826 * float(np.median(deviation))
+        np.greater(deviation, max(HAMPEL_N_SIGMA * sigma, min_deviation), out=outliers[row])
+        outliers[row] &= finite[row]
     return outliers
 
 
-def _hampel_rows(
-    safe: FloatArray, finite: BoolArray, has_data: BoolArray, window: int, min_deviation: float
-) -> BoolArray:
-    """:func:`_hampel_outlier_rows` on bridged rows (NaN-free; ``finite`` marks the measured samples)."""
-    deviation = _running_median_rows(safe, window)
-    np.subtract(safe, deviation, out=deviation)
-    np.abs(deviation, out=deviation)
-    # The robust sigma only matters where HAMPEL_N_SIGMA sigma exceeds ``min_deviation``. When
-    # more than half of a row's deviations lie at or below that sigma's deviation (a little
-    # less, against rounding), so does their median, and the threshold is ``min_deviation``
-    # whatever the exact median; it is computed (a selection over every frame) for the rest only.
-    sigma = np.zeros(safe.shape[0])
-    settled_below = min_deviation / (HAMPEL_N_SIGMA * 1.4826) * (1.0 - 1e-9)
-    median_settled = np.count_nonzero(deviation <= settled_below, axis=1) > safe.shape[1] // 2
-    needed = has_data & ~median_settled
-    if needed.any():
-        sigma[needed] = 1.4826 * np.median(deviation[needed], axis=1)
-    threshold = np.maximum(HAMPEL_N_SIGMA * sigma, min_deviation)[:, None]
-    return np.asarray((deviation > threshold) & finite)
+def _largest_steps(rows: FloatArray) -> FloatArray:
+    """Largest |difference| between consecutive samples of every row, taken over blocks of
+    :data:`_STEP_BLOCK_FRAMES` frames, whose differences stay in cache."""
+    largest = np.zeros(rows.shape[0])
+    for first in range(0, rows.shape[1] - 1, _STEP_BLOCK_FRAMES):
+        steps = np.diff(rows[:, first : first + _STEP_BLOCK_FRAMES + 1], axis=1)
+        np.maximum(largest, np.maximum(steps.max(axis=1), -steps.min(axis=1)), out=largest)
+    return largest
+
+
+_STEP_BLOCK_FRAMES = 8192
 
 
 def _fill_gap_rows(rows: FloatArray, max_gap: int, *, in_place: bool = False) -> FloatArray:
@@ -646,6 +641,12 @@ def _clean_in(
         metric_filter_cutoff_hz=metric_cutoff,
     )
     repaired = bool(low_visibility.any() or outliers.any() or swapped.any() or gap_filled.any() or missing_after.any())
+    meta = {**track.meta, "cleaning": report.as_dict()}
+    events_xy = _lowpass_rows_split(pool, xy_rows, cutoff, fps, missing_after)
+    metric_xy = None
+    if metric_track and metric_cutoff != cutoff:
+        metric_xy = _lowpass_rows_split(pool, xy_rows, metric_cutoff, fps, missing_after)
+    # submitted after the filtering, which the second thread shares (it takes tasks in order)
     world = pool.submit(
         _clean_world,
         track.world_xyz,
@@ -657,11 +658,6 @@ def _clean_in(
         outliers,
         missing_after,
     )
-    meta = {**track.meta, "cleaning": report.as_dict()}
-    events_xy = _lowpass_rows_split(pool, xy_rows, cutoff, fps, missing_after)
-    metric_xy = None
-    if metric_track and metric_cutoff != cutoff:
-        metric_xy = _lowpass_rows_split(pool, xy_rows, metric_cutoff, fps, missing_after)
     events = _cleaned_track(track, events_xy, below_visibility, missing_after, world, meta)
     if metric_xy is None:
         return CleanedTracks(events, events, report)
