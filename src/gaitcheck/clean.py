@@ -657,10 +657,11 @@ def _clean_in(
     )
     repaired = bool(low_visibility.any() or outliers.any() or swapped.any() or gap_filled.any() or missing_after.any())
     meta = {**track.meta, "cleaning": report.as_dict()}
-    events_xy = _lowpass_rows_split(pool, xy_rows, cutoff, fps, missing_after)
+    scale = scale_rows(np.array([track.width, track.height], dtype=np.float64), n_body)
+    events_xy = _filtered_rows(pool, xy_rows, cutoff, fps, missing_after, scale)
     metric_xy = None
     if metric_track and metric_cutoff != cutoff:
-        metric_xy = _lowpass_rows_split(pool, xy_rows, metric_cutoff, fps, missing_after)
+        metric_xy = _filtered_rows(pool, xy_rows, metric_cutoff, fps, missing_after, scale)
     # submitted after the filtering, which the second thread shares (it takes tasks in order)
     world = pool.submit(
         _clean_world,
@@ -673,35 +674,43 @@ def _clean_in(
         outliers,
         missing_after,
     )
-    events = _cleaned_track(track, events_xy, below_visibility, missing_after, world, meta)
+    events = _cleaned_track(track, *events_xy, below_visibility, missing_after, world, meta)
     if metric_xy is None:
         return CleanedTracks(events, events, report)
-    return CleanedTracks(events, _cleaned_track(track, metric_xy, below_visibility, missing_after, world, meta), report)
+    return CleanedTracks(
+        events, _cleaned_track(track, *metric_xy, below_visibility, missing_after, world, meta), report
+    )
 
 
-def _lowpass_rows_split(
-    pool: Executor, rows: FloatArray, cutoff_hz: float, fps: float, missing_points: BoolArray
-) -> FloatArray:
-    """:func:`_lowpass_rows` on :data:`_LOWPASS_PARTS` groups of landmarks' rows, shared between
-    ``pool`` and the calling thread by :func:`_share` (each row is filtered on its own: same
-    result). The pool may still be repairing the world coordinates when the filtering starts."""
+def _filtered_rows(
+    pool: Executor, rows: FloatArray, cutoff_hz: float, fps: float, missing_points: BoolArray, scale: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """The pixel rows low-pass filtered (:func:`_lowpass_rows`) and divided by the (rows, 1)
+    image ``scale``, and the pixels those give back (``normalised * scale``, as
+    :meth:`PoseTrack.points_px` computes pixels from image coordinates).
+
+    Computed for :data:`_LOWPASS_PARTS` groups of landmarks' rows, shared between ``pool`` and
+    the calling thread by :func:`_share` (each row is filtered on its own: the same result),
+    each group written into its rows of the two results while it is in cache.
+    """
+    normalised, pixels = np.empty_like(rows), np.empty_like(rows)
     n_landmarks = missing_points.shape[0]
     per_landmark = rows.shape[0] // max(n_landmarks, 1)
     bounds = np.linspace(0, n_landmarks, min(_LOWPASS_PARTS, n_landmarks) + 1).round().astype(int)
-    parts = [(int(first), int(stop)) for first, stop in itertools.pairwise(bounds)]
-    if len(parts) < 2:
-        return _lowpass_rows(rows, cutoff_hz, fps, missing_points)
 
-    def lowpass(part: tuple[int, int]) -> FloatArray:
+    def filtered(part: tuple[int, int]) -> None:
         first, stop = part
-        return _lowpass_rows(
-            rows[first * per_landmark : stop * per_landmark], cutoff_hz, fps, missing_points[first:stop]
-        )
+        part_rows = slice(first * per_landmark, stop * per_landmark)
+        lowpassed = _lowpass_rows(rows[part_rows], cutoff_hz, fps, missing_points[first:stop])
+        np.divide(lowpassed, scale[part_rows], out=normalised[part_rows])
+        np.multiply(normalised[part_rows], scale[part_rows], out=pixels[part_rows])
 
-    return np.concatenate(_share(pool, lowpass, parts))
+    parts = [(int(first), int(stop)) for first, stop in itertools.pairwise(bounds)]
+    _share(pool, filtered, parts)
+    return normalised, pixels
 
 
-#: Groups of landmarks whose rows :func:`_lowpass_rows_split` filters as one task.
+#: Groups of landmarks whose rows :func:`_filtered_rows` filters as one task.
 _LOWPASS_PARTS = 6
 
 _Part = TypeVar("_Part")
@@ -726,30 +735,30 @@ def _share(pool: Executor, compute: Callable[[_Part], _Result], parts: Sequence[
 
 def _cleaned_track(
     track: PoseTrack,
-    xy_rows_px: FloatArray,
+    normalised: FloatArray,
+    pixels: FloatArray,
     below_visibility: BoolArray,
     missing_after: BoolArray,
     world: Future[FloatArray],
     meta: dict[str, Any],
 ) -> PoseTrack:
-    """The cleaned track whose body landmarks' x, y are the (2 x body landmarks, T) pixel rows.
+    """The cleaned track whose body landmarks' x, y are the (2 x body landmarks, T) rows
+    ``normalised`` by the image size (:func:`_filtered_rows`).
 
-    It keeps the body landmarks' pixel coordinates (:meth:`PoseTrack.keep_points_px`) as
-    ``image * (width, height)`` gives them, which is all events and metrics read of the
-    image. Its full image coordinates (:func:`_cleaned_image`) are built when first read
+    It keeps the body landmarks' ``pixels`` (``normalised * (width, height)``, as
+    :meth:`PoseTrack.points_px` computes them; :meth:`PoseTrack.keep_points_px`), which is all
+    events and metrics read of the image. Its full image coordinates (:func:`_cleaned_image`) are built when first read
     (the report's drawings, the pelvis estimate), its world coordinates come from the
     ``world`` future (the metrics read a sample of frames for the body scale), both as
     :class:`~gaitcheck.track.PendingArray`.
     """
     body = np.array([skeleton.index(name) for name in BODY_LANDMARKS])
-    scale = scale_rows(np.array([track.width, track.height], dtype=np.float64), body.size)
-    normalised = xy_rows_px / scale
     image = functools.partial(_cleaned_image, track.image_xyz, below_visibility, body, normalised, missing_after)
     shape = track.image_xyz.shape
     cleaned = track.replace(
         image_xyz=PendingArray(shape, image), world_xyz=PendingArray(shape, world.result), meta=meta
     )
-    cleaned.keep_points_px(normalised * scale, BODY_LANDMARKS)  # the pixels as PoseTrack.points_px computes them
+    cleaned.keep_points_px(pixels, BODY_LANDMARKS)
     return cleaned
 
 
