@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
+import pickle
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -104,6 +106,21 @@ def test_pending_arrays_are_waited_for_on_first_read() -> None:
     np.testing.assert_array_equal(lazy.world_xyz, 0.0)
     np.testing.assert_array_equal(dataclasses.replace(lazy).world_xyz, 0.0)
     assert calls == [1]
+
+
+def test_a_track_with_pending_arrays_pickles_and_copies_with_them_read() -> None:
+    track = _random_track()
+    image: Future[np.ndarray] = Future()
+    image.set_result(np.array(track.image_xyz))
+    pending = track.replace(image_xyz=PendingArray(track.image_xyz.shape, image.result))
+    for other in (pickle.loads(pickle.dumps(pending)), copy.deepcopy(pending), copy.copy(pending)):
+        np.testing.assert_array_equal(other.image_xyz, track.image_xyz)
+        np.testing.assert_array_equal(other.world_xyz, track.world_xyz)
+        assert other.meta == track.meta
+        with pytest.raises(ValueError, match="read-only"):
+            other.image_xyz[0, 0, 0] = 1.0
+        with pytest.raises(TypeError):
+            other.meta["source"] = "changed"  # type: ignore[index]
 
 
 def test_pending_arrays_of_the_wrong_shape_are_refused() -> None:

@@ -191,6 +191,21 @@ class PoseTrack:
                 del self._pending[name]
                 return array
 
+    def __getstate__(self) -> dict[str, Any]:
+        """The state pickle and copy keep: every pending array read first (a future or a
+        computation does not travel), the read-only metadata as a plain dict."""
+        for name in list(self._pending):
+            getattr(self, name)
+        return {**self.__dict__, "meta": dict(self.meta)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`__getstate__`'s state, the metadata and arrays read-only again."""
+        self.__dict__.update(state)
+        object.__setattr__(self, "meta", _frozen(state["meta"]))
+        for value in [*state.values(), *state.get("_pixel_rows", {}).values()]:
+            if isinstance(value, np.ndarray):
+                value.setflags(write=False)
+
     # ------------------------------------------------------------------ construction
     @classmethod
     def empty(cls, n_frames: int, fps: float, width: int, height: int, **meta: Any) -> PoseTrack:
