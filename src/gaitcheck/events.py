@@ -186,8 +186,9 @@ FRONT_TOE_LATE_S = 0.06
 #: Side view: an event whose leg-extension estimate lies more than this (s) from the rule's
 #: other feature took the leg's other extension peak (:func:`_without_stray_leg_extension`).
 #: True landmarks of the side renders (shared, seeds 601-636 of
-#: benchmarks/event_truth_holdout_suite.toml, /work/wt/evside-truth h401-h408): the two
-#: estimates of an IC differ by at most 23 ms, of a TO by at most 39 ms; stray peaks by 109-219 ms.
+#: benchmarks/event_truth_holdout_suite.toml, and eight truth-only side renders h401-h408 held
+#: out in an earlier session): the two estimates of an IC differ by at most 23 ms, of a TO by
+#: at most 39 ms; stray peaks by 109-219 ms.
 MAX_LEG_EXTENSION_DISAGREEMENT_S = 0.06
 #: Rear/front MediaPipe tracks with the pelvis height measured from the clothing texture
 #: (:attr:`gaitcheck.pelvis.PelvisEstimate.height_px`): the height's low-pass cutoff (Hz)
