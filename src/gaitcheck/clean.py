@@ -589,6 +589,8 @@ def _clean_in(
     n_body = body.size
     # points with low visibility, seen or not (masking a missing point changes nothing)
     below_visibility = track.visibility < MIN_VISIBILITY
+    # on the second thread beside outlier rejection: the world's masked copy (dropped when
+    # nothing needs repair) and the count of masked points the image has
     world_copy = pool.submit(_masked_copy, track.world_xyz, below_visibility)
     low_visibility_seen = pool.submit(_seen_points, track, below_visibility)
 
