@@ -895,6 +895,24 @@ def _keep_measured_weight(spread: float, jitter: float) -> float:
     return min(1.0, jitter**2 / max(spread**2, 1e-12))
 
 
+def _peak_delays_frames(
+    features: Mapping[str, Mapping[str, FloatArray]],
+    later: str,
+    earlier: str,
+    boundaries: FloatArray,
+    is_left: NDArray[np.bool_],
+    fps: float,
+) -> FloatArray:
+    """Frames from the IC-window peak of ``earlier`` to that of ``later``, at every contact
+    that shows both peaks."""
+    later_frames, later_seen = _locate(features, _EventRule(*_IC_WINDOW_S, ((later, 0.0),)), boundaries, is_left, fps)
+    earlier_frames, earlier_seen = _locate(
+        features, _EventRule(*_IC_WINDOW_S, ((earlier, 0.0),)), boundaries, is_left, fps
+    )
+    both = later_seen & earlier_seen
+    return np.asarray(later_frames[both] - earlier_frames[both])
+
+
 def _median_peak_delay_s(
     features: Mapping[str, Mapping[str, FloatArray]],
     later: str,
@@ -903,18 +921,9 @@ def _median_peak_delay_s(
     is_left: NDArray[np.bool_],
     fps: float,
 ) -> float:
-    """Clip-wide median time (s) from the IC-window peak of ``earlier`` to that of ``later``.
-
-    NaN when no contact shows both peaks.
-    """
-    later_frames, later_seen = _locate(features, _EventRule(*_IC_WINDOW_S, ((later, 0.0),)), boundaries, is_left, fps)
-    earlier_frames, earlier_seen = _locate(
-        features, _EventRule(*_IC_WINDOW_S, ((earlier, 0.0),)), boundaries, is_left, fps
-    )
-    both = later_seen & earlier_seen
-    if not both.any():
-        return float("nan")
-    return float(np.median(later_frames[both] - earlier_frames[both])) / fps
+    """Clip-wide median time (s) of :func:`_peak_delays_frames`; NaN when no contact shows both peaks."""
+    delays = _peak_delays_frames(features, later, earlier, boundaries, is_left, fps)
+    return float(np.median(delays)) / fps if delays.size else float("nan")
 
 
 def _lands_on_forefoot(
@@ -930,15 +939,10 @@ def _lands_on_forefoot(
     :data:`FOREFOOT_STRIKE_CONTACT_FRACTION` of the contacts do (a slight heel strike shows
     a late toe peak at some contacts only, :func:`_late_toe_contacts_from_anchor`).
     """
-    rule = _EventRule(*_IC_WINDOW_S, (("toe_up", 0.0),))
-    toe_frames, toe_seen = _locate(features, rule, boundaries, is_left, fps)
-    rule = _EventRule(*_IC_WINDOW_S, (("ankle_falling_acceleration", 0.0),))
-    ankle_frames, ankle_seen = _locate(features, rule, boundaries, is_left, fps)
-    both = toe_seen & ankle_seen
-    if not both.any():
+    delays = _peak_delays_frames(features, "toe_up", "ankle_falling_acceleration", boundaries, is_left, fps)
+    if not delays.size:
         return False
-    late = (toe_frames[both] - ankle_frames[both]) > FOREFOOT_STRIKE_TOE_DELAY_S * fps
-    return bool(np.mean(late) >= FOREFOOT_STRIKE_CONTACT_FRACTION)
+    return bool(np.mean(delays > FOREFOOT_STRIKE_TOE_DELAY_S * fps) >= FOREFOOT_STRIKE_CONTACT_FRACTION)
 
 
 def _toe_rises_late_from_the_front(

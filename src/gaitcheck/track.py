@@ -303,9 +303,8 @@ class PoseTrack:
             raise ValueError(f"rows_px must have shape {(2 * len(names), self.n_frames)}, got {rows.shape}")
         check = slice(None, None, max(1, self.n_frames // 64))
         scale = np.array([self.width, self.height], dtype=np.float64)
-        for position, name in enumerate(names):
-            if "image_xyz" in self._pending:
-                break
+        checked = () if "image_xyz" in self._pending else names
+        for position, name in enumerate(checked):
             k = skeleton.index(name)
             expected = self.image_xyz[check, k, :2] * scale
             if not np.array_equal(rows[2 * position : 2 * position + 2, check].T, expected, equal_nan=True):
