@@ -4,6 +4,7 @@ the metric track keeps the stance peaks of true landmarks."""
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -312,7 +313,8 @@ def test_hampel_skips_only_rows_that_cannot_hold_an_outlier() -> None:
     rows = np.stack([calm, fast, spiked, noisy])
     rows[3, 100:103] = np.nan
     min_deviation = 30.0
-    got = _hampel_outlier_rows(rows, 7, min_deviation)
+    with ThreadPoolExecutor(max_workers=1) as pool:  # rows are shared with a second thread
+        got = _hampel_outlier_rows(rows, 7, min_deviation, pool)
     bridged = np.array(rows)
     bridged[3, 100:103] = np.interp([100, 101, 102], [99, 103], rows[3, [99, 103]])
     deviation = np.abs(bridged - median_filter(bridged, size=(1, 7), mode="nearest"))
@@ -321,3 +323,41 @@ def test_hampel_skips_only_rows_that_cannot_hold_an_outlier() -> None:
     np.testing.assert_array_equal(got, expected)
     assert not got[0].any()
     assert got[2, [500, 1700]].all()
+
+
+@pytest.mark.parametrize("window", [1, 3, 5, 7, 9, 11, 13])
+@pytest.mark.parametrize("n_samples", [1, 2, 6, 16384, 16385, 40000])
+def test_running_median_is_scipys_median_filter(window: int, n_samples: int) -> None:
+    """The running median equals scipy's (edges repeating the end samples) to the bit, with
+    ties, across block boundaries and for series shorter than the window."""
+    from scipy.ndimage import median_filter
+
+    from gaitcheck.filters import running_median
+
+    rng = np.random.default_rng(window * 100_000 + n_samples)
+    values = np.cumsum(rng.normal(size=n_samples))
+    values[::5] = values[0]  # ties
+    expected = median_filter(values, size=window, mode="nearest")
+    np.testing.assert_array_equal(running_median(values, window), expected)
+    out = np.empty(n_samples)
+    assert running_median(values, window, out=out) is out
+    np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("size", [1, 3, 5, 7, 9, 11])
+def test_median_network_selects_the_median_of_every_input(size: int) -> None:
+    """By the 0-1 principle a comparator network that puts the median of every 0/1 input in
+    the middle position does so for every input."""
+    import itertools
+
+    from gaitcheck.filters import median_network
+
+    inputs = np.array(list(itertools.product([0, 1], repeat=size))).T  # (size, 2**size)
+    wires = list(inputs.astype(np.int8))
+    for low, high, keep_min, keep_max in median_network(size):
+        smaller, larger = np.minimum(wires[low], wires[high]), np.maximum(wires[low], wires[high])
+        if keep_min:
+            wires[low] = smaller
+        if keep_max:
+            wires[high] = larger
+    np.testing.assert_array_equal(wires[size // 2], np.sort(inputs, axis=0)[size // 2])

@@ -53,11 +53,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.ndimage import median_filter
 
 from gaitcheck import skeleton
 from gaitcheck.events import leg_length_px
-from gaitcheck.filters import zero_lag_lowpass
+from gaitcheck.filters import running_median, zero_lag_lowpass
 from gaitcheck.track import PendingArray, PoseTrack, gather_landmark_rows, scatter_landmark_rows
 
 if TYPE_CHECKING:
@@ -180,7 +179,7 @@ def _bridge_rows(rows: FloatArray, finite: BoolArray | None = None) -> FloatArra
     return out
 
 
-def _hampel_outlier_rows(rows: FloatArray, window: int, min_deviation: float) -> BoolArray:
+def _hampel_outlier_rows(rows: FloatArray, window: int, min_deviation: float, pool: Executor) -> BoolArray:
     """(columns, frames) mask of samples that stray from their row's running median.
 
     Missing samples are bridged linearly for the running median. The scale is the median
@@ -190,7 +189,8 @@ def _hampel_outlier_rows(rows: FloatArray, window: int, min_deviation: float) ->
     A row whose consecutive samples never differ by more than ``min_deviation`` / (window // 2)
     has no outlier (the running median is one of the window's samples, at most window // 2
     steps away, and the threshold is at least ``min_deviation``): its running median is not
-    computed (hips and shoulders, whose frame-to-frame motion is small, in most clips).
+    computed (hips and shoulders, whose frame-to-frame motion is small, in most clips). The
+    other rows are shared between ``pool`` and the calling thread (:func:`_share`).
     """
     finite = np.isfinite(rows)
     bridged = _bridge_rows(rows, finite)
@@ -200,10 +200,10 @@ def _hampel_outlier_rows(rows: FloatArray, window: int, min_deviation: float) ->
     if rows.shape[1] < 2:
         return outliers
     may_stray = (window // 2) * _largest_steps(safe) > min_deviation * (1.0 - 1e-9)  # margin against rounding
-    deviation = np.empty(rows.shape[1])
     settled_below = min_deviation / (HAMPEL_N_SIGMA * 1.4826) * (1.0 - 1e-9)
-    for row in np.flatnonzero(may_stray):  # one row at a time: its temporaries stay in cache
-        median_filter(safe[row], size=window, mode="nearest", output=deviation)
+
+    def reject(row: int) -> None:
+        deviation = running_median(safe[row], window)
         np.subtract(safe[row], deviation, out=deviation)
         np.abs(deviation, out=deviation)
         # The robust sigma only matters where HAMPEL_N_SIGMA sigma exceeds ``min_deviation``.
@@ -217,6 +217,8 @@ def _hampel_outlier_rows(rows: FloatArray, window: int, min_deviation: float) ->
             sigma = 1.4826 * float(np.median(deviation))
         np.greater(deviation, max(HAMPEL_N_SIGMA * sigma, min_deviation), out=outliers[row])
         outliers[row] &= finite[row]
+
+    _share(pool, reject, [int(row) for row in np.flatnonzero(may_stray)])
     return outliers
 
 
@@ -461,7 +463,7 @@ def _order_flicker(labelled: FloatArray, fps: float) -> tuple[BoolArray, BoolArr
     # the feet's distance is the same under either labelling; its running median ignores a
     # frame or two in which the model put both feet in one place, which is not a crossing
     window = max(3, round(CROSSING_MEDIAN_WINDOW_S * fps) | 1)
-    distance = median_filter(np.abs(_bridge_rows(apart[None, :])[0]), size=window, mode="nearest")
+    distance = running_median(np.abs(_bridge_rows(apart[None, :])[0]), window)
     closing_leg = MAX_FEET_CLOSING_SPEED_LEG_PER_S / fps * (1 + (window - 1) // 4)  # the median of a V
     crossing = ~finite | (distance < max(MIN_CROSSING_HALF_WIDTH_LEG, closing_leg))
     half_stride = np.cumsum(crossing)
@@ -558,14 +560,14 @@ def _clean(track: PoseTrack, classification: ClipClassification, *, metric_track
     """Both cleaning products; the metric track is the event track when ``metric_track`` is False.
 
     Work that numpy and scipy run without holding the interpreter lock (array copies, the
-    Butterworth filter, the swap costs' arithmetic) runs in a second thread beside the rest:
-    the world coordinates' masked copy beside outlier rejection, and the swap costs and the
-    filtered rows shared in parts between the two threads (:func:`_share`).
+    running medians, the Butterworth filter, the swap costs' arithmetic) runs in a second
+    thread beside the rest: the outlier rejection's rows, the swap costs and the filtered rows
+    are shared in parts between the two threads (:func:`_share`).
 
     The cleaned tracks' (T, 33, 3) arrays are pending (:class:`~gaitcheck.track.PendingArray`):
     events and metrics read the body landmarks from the pixel rows the tracks keep, the world
-    array is repaired in that thread after this call returns (the metrics read a sample of
-    it), and the image array is built when first read (:func:`_cleaned_track`). Every result
+    array is copied and repaired in that thread after this call returns (the metrics read a
+    sample of it last), and the image array is built when first read (:func:`_cleaned_track`). Every result
     is the same as computed in one thread.
     """
     pool = ThreadPoolExecutor(max_workers=_WORKER_THREADS, thread_name_prefix="gaitcheck-clean")
@@ -589,9 +591,7 @@ def _clean_in(
     n_body = body.size
     # points with low visibility, seen or not (masking a missing point changes nothing)
     below_visibility = track.visibility < MIN_VISIBILITY
-    # on the second thread beside outlier rejection: the world's masked copy (dropped when
-    # nothing needs repair) and the count of masked points the image has
-    world_copy = pool.submit(_masked_copy, track.world_xyz, below_visibility)
+    # on the second thread while the label flicker is read: the masked points the image has
     low_visibility_seen = pool.submit(_seen_points, track, below_visibility)
 
     # (columns, frames): 2 pixel rows per body landmark, as the track keeps them (PoseTrack.points_px)
@@ -613,7 +613,7 @@ def _clean_in(
             xy_rows[:, flicker] = xy_rows[xy_order][:, flicker]
 
     window = max(3, round(HAMPEL_WINDOW_S * fps) | 1)
-    outlier_rows = _hampel_outlier_rows(xy_rows, window, HAMPEL_MIN_DEVIATION_LEG * leg_px)
+    outlier_rows = _hampel_outlier_rows(xy_rows, window, HAMPEL_MIN_DEVIATION_LEG * leg_px, pool)
     outliers = outlier_rows.reshape(n_body, 2, n_frames).any(axis=1) & ~_points_missing(xy_rows, n_body)
     xy_rows[np.repeat(outliers, 2, axis=0)] = np.nan
 
@@ -668,7 +668,7 @@ def _clean_in(
     world = pool.submit(
         _clean_world,
         track.world_xyz,
-        world_copy.result() if repaired else None,
+        below_visibility if repaired else None,
         body,
         swapped,
         gap_filled,
@@ -808,7 +808,7 @@ def _seen_points(track: PoseTrack, points: BoolArray) -> BoolArray:
 
 def _clean_world(
     raw: NDArray[Any],
-    world_masked: FloatArray | None,
+    below_visibility: BoolArray | None,
     body: NDArray[np.intp],
     swapped: BoolArray,
     gap_filled: BoolArray,
@@ -818,16 +818,16 @@ def _clean_world(
 ) -> FloatArray:
     """(T, 33, 3) world coordinates with the pixel coordinates' repairs applied.
 
-    ``world_masked`` is a writable copy of the ``raw`` world coordinates masked for low
-    visibility, repaired in place, or None when nothing was repaired (``raw`` is returned).
+    A copy of the ``raw`` world coordinates masked at the (T, 33) ``below_visibility`` points
+    and repaired, or ``raw`` itself when nothing was repaired (``below_visibility`` None).
     ``outliers``, ``gap_filled`` and ``missing_after`` are (body landmarks, T) point masks from
     the pixel coordinates; ``swapped`` is (T,). Gaps are filled only in the landmarks whose
     pixel gaps were filled, the same way; only the filled points are written back. The
     points still missing in the pixel coordinates are NaN.
     """
-    if world_masked is None:
+    if below_visibility is None:
         return np.asarray(raw, dtype=np.float64)  # float64 already: no copy
-    world = world_masked
+    world = _masked_copy(raw, below_visibility)
     _mask_points(world, body, outliers)
     if swapped.any():
         world[swapped] = world[swapped][:, _swap_index()]

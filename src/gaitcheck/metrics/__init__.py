@@ -22,6 +22,7 @@ from gaitcheck.metrics._context import (
     StrideContext,
     build_context,
     estimate_leg_length_px,
+    with_metre_scale,
 )
 from gaitcheck.metrics._geometry import segment_mean
 from gaitcheck.metrics.foot import sagittal_foot_placement, step_width
@@ -81,6 +82,20 @@ def _leg_visibility(ctx: StrideContext) -> np.ndarray:
     return visibility
 
 
+#: The metric groups in the order of the strides table's columns (after the stance columns).
+_COLUMN_ORDER: Final = (
+    "timing",
+    "vertical_oscillation",
+    "pelvic_drop",
+    "frontal_knee_and_hip",
+    "step_width",
+    "sagittal_foot_placement",
+    "sagittal_knee_flexion",
+    "trunk_lean",
+    "leg_visibility",
+)
+
+
 def compute_strides(
     track: PoseTrack,
     stances: pd.DataFrame,
@@ -111,19 +126,26 @@ def compute_strides(
         raise AnalysisError(f"unknown camera view {classification.view!r}; expected one of {', '.join(_ALL_VIEWS)}")
     if height_cm is not None and not 80.0 <= height_cm <= 250.0:
         raise AnalysisError(f"body height {height_cm} cm is implausible; give --height-cm in centimetres (80-250)")
-    ctx = build_context(track, stances, classification, height_cm=height_cm)
-    columns: dict[str, Any] = {}
-    columns.update(timing(ctx))
-    columns.update(vertical_oscillation(ctx))
+    ctx = build_context(track, stances, classification, height_cm=height_cm, metre_scale=False)
+    # the metrics in pixels first, then the metre scale, which reads the world landmarks a
+    # cleaned track may still be repairing in another thread, then the metrics with _cm columns
+    group: dict[str, Any] = {"timing": timing(ctx)}
     if ctx.view in FRONTAL_VIEWS:
-        columns.update(pelvic_drop(ctx, pelvis_obliquity_deg))
-        columns.update(frontal_knee_and_hip(ctx))
-        columns.update(step_width(ctx))
+        group["pelvic_drop"] = pelvic_drop(ctx, pelvis_obliquity_deg)
+        group["frontal_knee_and_hip"] = frontal_knee_and_hip(ctx)
     else:
-        columns.update(sagittal_foot_placement(ctx))
-        columns.update(sagittal_knee_flexion(ctx))
-        columns.update(trunk_lean(ctx))
-    columns["leg_visibility"] = _leg_visibility(ctx)
+        group["sagittal_knee_flexion"] = sagittal_knee_flexion(ctx)
+        group["trunk_lean"] = trunk_lean(ctx)
+    group["leg_visibility"] = {"leg_visibility": _leg_visibility(ctx)}
+    ctx = with_metre_scale(ctx, height_cm)
+    group["vertical_oscillation"] = vertical_oscillation(ctx)
+    if ctx.view in FRONTAL_VIEWS:
+        group["step_width"] = step_width(ctx)
+    else:
+        group["sagittal_foot_placement"] = sagittal_foot_placement(ctx)
+    columns: dict[str, Any] = {}
+    for name in _COLUMN_ORDER:  # the strides table's column order
+        columns.update(group.get(name, {}))
     strides = ctx.stances.copy()
     for name, values in columns.items():
         strides[name] = values

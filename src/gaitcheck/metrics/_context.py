@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -464,9 +464,18 @@ class StrideContext:
 
 
 def build_context(
-    track: PoseTrack, stances: pd.DataFrame, classification: HasView, *, height_cm: float | None
+    track: PoseTrack,
+    stances: pd.DataFrame,
+    classification: HasView,
+    *,
+    height_cm: float | None,
+    metre_scale: bool = True,
 ) -> StrideContext:
-    """Sort the stances by IC time and locate their frames; estimate leg length and scale."""
+    """Sort the stances by IC time and locate their frames; estimate leg length and scale.
+
+    Without ``metre_scale`` the context has no scale yet (``px_per_cm`` None, ``scale_source``
+    ``"not read"``); :func:`with_metre_scale` adds it.
+    """
     missing = {"side", "ic_time_s", "to_time_s"} - set(stances.columns)
     if missing:
         raise AnalysisError(f"stances table lacks column(s) {sorted(missing)}; it must come from events.detect_stances")
@@ -482,8 +491,6 @@ def build_context(
         for side, mask in (("left", is_left), ("right", ~is_left))
     }
     leg_length_px = estimate_leg_length_px(track, stance_frames, height_cm=height_cm)
-    leg_length_m, scale_source = estimate_leg_length_m(track, height_cm)
-    px_per_cm = None if leg_length_m is None else leg_length_px / (100.0 * leg_length_m)
     track.points_px(METRIC_LANDMARKS)  # gathered in one pass and kept with the track
     context = StrideContext(
         track=track,
@@ -500,13 +507,22 @@ def build_context(
         oblique=bool(classification.oblique),
         forward_sign=forward_sign_of_view(classification.view),
         leg_length_px=leg_length_px,
-        px_per_cm=px_per_cm,
-        scale_source=scale_source,
+        px_per_cm=None,
+        scale_source="not read",
         ic_labels_swapped=np.zeros(len(ordered), dtype=bool),
     )
     if classification.view in SAGITTAL_VIEWS:
         object.__setattr__(context, "ic_labels_swapped", _ic_labels_swapped(context))
-    return context
+    return with_metre_scale(context, height_cm) if metre_scale else context
+
+
+def with_metre_scale(ctx: StrideContext, height_cm: float | None) -> StrideContext:
+    """The context with its pixels-per-centimetre scale (:func:`estimate_leg_length_m`: from the
+    body height, else from the world landmarks, which a cleaned track may still be repairing
+    in another thread: :func:`~gaitcheck.metrics.compute_strides` reads them last)."""
+    leg_length_m, scale_source = estimate_leg_length_m(ctx.track, height_cm)
+    px_per_cm = None if leg_length_m is None else ctx.leg_length_px / (100.0 * leg_length_m)
+    return replace(ctx, px_per_cm=px_per_cm, scale_source=scale_source)
 
 
 def _ic_labels_swapped(ctx: StrideContext) -> np.ndarray:
