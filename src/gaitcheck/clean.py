@@ -179,7 +179,9 @@ def _bridge_rows(rows: FloatArray, finite: BoolArray | None = None) -> FloatArra
     return out
 
 
-def _hampel_outlier_rows(rows: FloatArray, window: int, min_deviation: float, pool: Executor) -> BoolArray:
+def _hampel_outlier_rows(
+    rows: FloatArray, window: int, min_deviation: float, pool: Executor, finite: BoolArray | None = None
+) -> BoolArray:
     """(columns, frames) mask of samples that stray from their row's running median.
 
     Missing samples are bridged linearly for the running median. The scale is the median
@@ -191,8 +193,10 @@ def _hampel_outlier_rows(rows: FloatArray, window: int, min_deviation: float, po
     steps away, and the threshold is at least ``min_deviation``): its running median is not
     computed (hips and shoulders, whose frame-to-frame motion is small, in most clips). The
     other rows are shared between ``pool`` and the calling thread (:func:`_share`).
+    ``finite`` is ``np.isfinite(rows)`` when the caller has it.
     """
-    finite = np.isfinite(rows)
+    if finite is None:
+        finite = np.isfinite(rows)
     bridged = _bridge_rows(rows, finite)
     has_data = np.asarray(finite.any(axis=1))
     safe = bridged if has_data.all() else np.where(has_data[:, None], bridged, 0.0)
@@ -235,16 +239,20 @@ def _largest_steps(rows: FloatArray) -> FloatArray:
 _STEP_BLOCK_FRAMES = 8192
 
 
-def _fill_gap_rows(rows: FloatArray, max_gap: int, *, in_place: bool = False) -> FloatArray:
+def _fill_gap_rows(
+    rows: FloatArray, max_gap: int, *, in_place: bool = False, finite: BoolArray | None = None
+) -> FloatArray:
     """Fill NaN runs of at most ``max_gap`` samples along every row.
 
     Cubic Hermite interpolation between the two known samples around the gap, with the
     slopes of the known samples next to them (one-sided differences), so a swinging limb
     keeps its speed through the gap; linear where a neighbour's slope is unknown. Only the
     missing samples are visited; ``rows`` itself is returned when no gap is short enough,
-    or always with ``in_place`` (the gaps are then filled in ``rows``).
+    or always with ``in_place`` (the gaps are then filled in ``rows``). ``finite``, when
+    given, is ``np.isfinite(rows)``; it is brought up to date with the filled samples.
     """
-    finite = np.isfinite(rows)
+    if finite is None:
+        finite = np.isfinite(rows)
     out = rows
     copy_on_fill = not in_place
     for row in np.flatnonzero(~finite.all(axis=1)):
@@ -276,6 +284,7 @@ def _fill_gap_rows(rows: FloatArray, max_gap: int, *, in_place: bool = False) ->
         h00, h10 = 2 * u**3 - 3 * u**2 + 1, u**3 - 2 * u**2 + u
         h01, h11 = -2 * u**3 + 3 * u**2, u**3 - u**2
         out[row, missing] = h00 * y0 + h10 * span * slope0 + h01 * y1 + h11 * span * slope1
+        finite[row, missing] = np.isfinite(out[row, missing])
     return out
 
 
@@ -286,16 +295,21 @@ def lowpass_across_gaps(rows: FloatArray, cutoff_hz: float, fps: float) -> Float
     return _lowpass_rows(rows, cutoff_hz, fps, np.zeros((1, rows.shape[1]), dtype=bool))
 
 
-def _lowpass_rows(rows: FloatArray, cutoff_hz: float, fps: float, missing_points: BoolArray) -> FloatArray:
+def _lowpass_rows(
+    rows: FloatArray, cutoff_hz: float, fps: float, missing_points: BoolArray, finite: BoolArray | None = None
+) -> FloatArray:
     """Zero-lag Butterworth low-pass along every row; NaN runs are bridged for the filter.
 
     The result is NaN where ``rows`` is and at the (landmarks, T) ``missing_points`` (each
-    landmark owns ``rows / landmarks`` consecutive rows).
+    landmark owns ``rows / landmarks`` consecutive rows). ``finite`` is ``np.isfinite(rows)``
+    when the caller has it.
     """
-    missing = ~np.isfinite(rows)
+    if finite is None:
+        finite = np.isfinite(rows)
+    missing = ~finite
     usable = ~missing.all(axis=1)
     if usable.all():
-        out = zero_lag_lowpass(_bridge_rows(rows, ~missing), cutoff_hz, fps, order=FILTER_ORDER, axis=1)
+        out = zero_lag_lowpass(_bridge_rows(rows, finite), cutoff_hz, fps, order=FILTER_ORDER, axis=1)
     else:
         out = np.full_like(rows, np.nan)
         if usable.any():
@@ -612,10 +626,14 @@ def _clean_in(
         if flicker.any():
             xy_rows[:, flicker] = xy_rows[xy_order][:, flicker]
 
+    # which samples are known, kept up to date through the steps below (one isfinite pass)
+    finite = np.isfinite(xy_rows)
     window = max(3, round(HAMPEL_WINDOW_S * fps) | 1)
-    outlier_rows = _hampel_outlier_rows(xy_rows, window, HAMPEL_MIN_DEVIATION_LEG * leg_px, pool)
-    outliers = outlier_rows.reshape(n_body, 2, n_frames).any(axis=1) & ~_points_missing(xy_rows, n_body)
-    xy_rows[np.repeat(outliers, 2, axis=0)] = np.nan
+    outlier_rows = _hampel_outlier_rows(xy_rows, window, HAMPEL_MIN_DEVIATION_LEG * leg_px, pool, finite)
+    outliers = outlier_rows.reshape(n_body, 2, n_frames).any(axis=1) & ~_points_missing(finite, n_body)
+    outlier_samples = np.repeat(outliers, 2, axis=0)
+    xy_rows[outlier_samples] = np.nan
+    finite &= ~outlier_samples
 
     if side_view:
         position = {row: index for index, row in enumerate(leg_rows)}
@@ -633,14 +651,15 @@ def _clean_in(
         )
         if swapped.any():
             xy_rows[:, swapped] = xy_rows[xy_order][:, swapped]
+            finite[:, swapped] = finite[xy_order][:, swapped]
         if flicker.any():
             outliers[:, flicker] = outliers[body_order][:, flicker]  # as labelled in the raw track
             swapped ^= flicker
 
-    missing_before = _points_missing(xy_rows, n_body)
+    missing_before = _points_missing(finite, n_body)
     max_gap = round(MAX_GAP_S * fps)
-    _fill_gap_rows(xy_rows, max_gap, in_place=True)
-    missing_after = _points_missing(xy_rows, n_body)
+    _fill_gap_rows(xy_rows, max_gap, in_place=True, finite=finite)
+    missing_after = _points_missing(finite, n_body)
 
     cutoff = filter_cutoff_hz(fps)
     metric_cutoff = metric_filter_cutoff_hz(fps)
@@ -660,10 +679,10 @@ def _clean_in(
     repaired = bool(low_visibility.any() or outliers.any() or swapped.any() or gap_filled.any() or missing_after.any())
     meta = {**track.meta, "cleaning": report.as_dict()}
     scale = scale_rows(np.array([track.width, track.height], dtype=np.float64), n_body)
-    events_xy = _filtered_rows(pool, xy_rows, cutoff, fps, missing_after, scale)
+    events_xy = _filtered_rows(pool, xy_rows, finite, cutoff, fps, missing_after, scale)
     metric_xy = None
     if metric_track and metric_cutoff != cutoff:
-        metric_xy = _filtered_rows(pool, xy_rows, metric_cutoff, fps, missing_after, scale)
+        metric_xy = _filtered_rows(pool, xy_rows, finite, metric_cutoff, fps, missing_after, scale)
     # submitted after the filtering, which the second thread shares (it takes tasks in order)
     world = pool.submit(
         _clean_world,
@@ -685,11 +704,18 @@ def _clean_in(
 
 
 def _filtered_rows(
-    pool: Executor, rows: FloatArray, cutoff_hz: float, fps: float, missing_points: BoolArray, scale: FloatArray
+    pool: Executor,
+    rows: FloatArray,
+    finite: BoolArray,
+    cutoff_hz: float,
+    fps: float,
+    missing_points: BoolArray,
+    scale: FloatArray,
 ) -> tuple[FloatArray, FloatArray]:
-    """The pixel rows low-pass filtered (:func:`_lowpass_rows`) and divided by the (rows, 1)
-    image ``scale``, and the pixels those give back (``normalised * scale``, as
-    :meth:`PoseTrack.points_px` computes pixels from image coordinates).
+    """The pixel rows (known where ``finite``) low-pass filtered (:func:`_lowpass_rows`) and
+    divided by the (rows, 1) image ``scale``, and the pixels those give back
+    (``normalised * scale``, as :meth:`PoseTrack.points_px` computes pixels from image
+    coordinates).
 
     Computed for :data:`_LOWPASS_PARTS` groups of landmarks' rows, shared between ``pool`` and
     the calling thread by :func:`_share` (each row is filtered on its own: the same result),
@@ -703,7 +729,7 @@ def _filtered_rows(
     def filtered(part: tuple[int, int]) -> None:
         first, stop = part
         part_rows = slice(first * per_landmark, stop * per_landmark)
-        lowpassed = _lowpass_rows(rows[part_rows], cutoff_hz, fps, missing_points[first:stop])
+        lowpassed = _lowpass_rows(rows[part_rows], cutoff_hz, fps, missing_points[first:stop], finite[part_rows])
         np.divide(lowpassed, scale[part_rows], out=normalised[part_rows])
         np.multiply(normalised[part_rows], scale[part_rows], out=pixels[part_rows])
 
@@ -855,6 +881,7 @@ def scale_rows(scale: FloatArray, n_landmarks: int) -> FloatArray:
     return np.tile(scale, n_landmarks)[:, None]
 
 
-def _points_missing(xy_rows: FloatArray, n_landmarks: int) -> BoolArray:
-    """(landmarks, T) mask of points with a missing x or y in (2 x landmarks, T) pixel rows."""
-    return np.asarray(~np.isfinite(xy_rows).reshape(n_landmarks, 2, -1).all(axis=1))
+def _points_missing(finite_rows: BoolArray, n_landmarks: int) -> BoolArray:
+    """(landmarks, T) mask of points with a missing x or y, from the (2 x landmarks, T) mask of
+    the pixel rows' known samples."""
+    return np.asarray(~finite_rows.reshape(n_landmarks, 2, -1).all(axis=1))
