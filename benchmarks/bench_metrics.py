@@ -15,6 +15,11 @@ event track and the metric track in one call.
 
 Last, ``pipeline.analyze_track`` itself is timed, as a user runs it without a report.
 
+The host's state is printed with the figures, as this machine's speed varies from day to
+day: a plain Python loop's time before the runs (10 million additions; 0.6-0.8 s on a good
+day, up to 2 s on slow ones), and the share of the machine's CPU time the hypervisor took
+away ("steal", read from ``/proc/stat``) while the analyses ran.
+
 Run: ``python benchmarks/bench_metrics.py`` (target: whole analysis under 1 s).
 """
 
@@ -82,6 +87,34 @@ def best_of(repeats: int, run: Callable[[Any], Any], setup: Callable[[], Any]) -
     return min(times)
 
 
+def python_loop_s() -> float:
+    """Wall time of a plain Python loop of 10 million additions: the host's speed today."""
+    start = time.perf_counter()
+    total = 0
+    for step in range(10_000_000):
+        total += step
+    return time.perf_counter() - start
+
+
+def cpu_ticks() -> tuple[int, int] | None:
+    """(all, stolen) CPU time of the machine so far in clock ticks, from ``/proc/stat``; None
+    where that file does not exist (not Linux)."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except OSError:
+        return None
+    values = [int(value) for value in fields]
+    return sum(values[:8]), values[7]  # user nice system idle iowait irq softirq steal
+
+
+def steal_note(before: tuple[int, int] | None, after: tuple[int, int] | None) -> str:
+    """The share of the machine's CPU time the hypervisor took between two :func:`cpu_ticks`."""
+    if before is None or after is None or after[0] == before[0]:
+        return "steal not measured"
+    share = (after[1] - before[1]) / (after[0] - before[0])
+    return f"the hypervisor took {100.0 * share:.0f} % of the CPU time (steal)"
+
+
 def tick(wall: list[float], cpu: list[float]) -> None:
     """Append the current wall-clock and process CPU times."""
     wall.append(time.perf_counter())
@@ -100,6 +133,8 @@ def main() -> None:
     classification = SimpleNamespace(view=view, oblique=False)
     hours = track.n_frames / track.fps / 3600.0
     print(f"track: {track.n_frames} frames at {track.fps:g} fps ({hours:.2f} h), {len(stances)} stances, view {view}")
+    print(f"host: a plain Python loop of 10 million additions took {python_loop_s():.2f} s (0.6-0.8 s on a good day)")
+    ticks_before = cpu_ticks()
 
     def metrics_and_summary(fresh_track: PoseTrack) -> None:
         strides = compute_strides(fresh_track, stances, classification)
@@ -113,6 +148,7 @@ def main() -> None:
     from gaitcheck.clean import clean_tracks
     from gaitcheck.events import detect_stances
 
+    totals = []
     for _ in range(args.repeats):
         # a fresh track object each time: a track keeps the landmarks it has read
         # (PoseTrack.points_px), and a real analysis reads its track once
@@ -133,6 +169,7 @@ def main() -> None:
         print("whole analysis, wall (cpu) s: ", end="")
         print(", ".join(f"{name} {seconds:.3f} ({cpu_s:.3f})" for name, seconds, cpu_s in stages), end="")
         print(f"; total {wall[-1] - wall[0]:.3f} ({cpu[-1] - cpu[0]:.3f})")
+        totals.append(wall[-1] - wall[0])
     print(f"({len(detected)} stances detected)")
 
     from gaitcheck.pipeline import analyze_track
@@ -146,6 +183,10 @@ def main() -> None:
         print(
             f"pipeline.analyze_track (the same stages and its input checks), wall (cpu) s: {seconds:.3f} ({cpu_s:.3f})"
         )
+    print(
+        f"whole analysis, wall s: median {np.median(totals):.3f}, min {min(totals):.3f}, max {max(totals):.3f} "
+        f"over {len(totals)} runs (the first also imports scipy.signal); {steal_note(ticks_before, cpu_ticks())}"
+    )
 
 
 if __name__ == "__main__":
