@@ -13,7 +13,16 @@ event track, as the product measures it) is compared with the truth:
 * ``ic_after_apex_ms``: median time from that highest point to the next IC (half a flight);
 * ``free_fall_exit_after_ic_ms``: median delay from IC to the moment the TRUE hip midpoint's
   vertical acceleration has fallen one g below its free-fall value (the pelvis's own landing
-  signal; a clip-dependent delay here means the renders' pelvis does not mark IC by itself).
+  signal; a clip-dependent delay here means the renders' pelvis does not mark IC by itself);
+* ``contact_ms`` / ``half_flight_ms``: the truth's median contact time and half flight
+  (half of TO to the next IC), and ``half_flight_from_step_error_ms``: the error of the
+  half flight that :data:`gaitcheck.events.TYPICAL_CONTACT_TIME_S` and the true step time
+  give (half the runner's contact time minus the typical one, with the sign flipped): how far
+  contacts timed from the highest points land when nothing measures the contact time;
+* ``ankle_landing_after_ic_ms``: median time from each true IC to the peak of MediaPipe's
+  ankle landing deceleration (cleaned track, searched 60 ms before to 160 ms after the IC),
+  the foot cue that would have to measure the contact time instead; the summary lines give
+  the spread over the clips of these per-clip values.
 
 Usage::
 
@@ -30,7 +39,7 @@ import numpy as np
 
 from gaitcheck.classify import classify_clip
 from gaitcheck.clean import clean_track
-from gaitcheck.events import PELVIS_TEXTURE_CUTOFF_HZ
+from gaitcheck.events import PELVIS_TEXTURE_CUTOFF_HZ, TYPICAL_CONTACT_TIME_S
 from gaitcheck.filters import zero_lag_lowpass
 from gaitcheck.pelvis import estimate_pelvis_obliquity
 from gaitcheck.pose.replay import read_truth, track_from_truth
@@ -85,6 +94,25 @@ def free_fall_exit_frames(true_height_px: np.ndarray, ic_frames: np.ndarray, fps
     return np.array(delays)
 
 
+def ankle_landing_after_ic_frames(track: PoseTrack, stances: list[dict[str, Any]], fps: float) -> np.ndarray:
+    """Per true IC: frames to the peak of the stance ankle's downward image acceleration
+    (landing deceleration) in [IC - 0.06 s, IC + 0.16 s], parabolic-refined."""
+    delays = []
+    for stance in stances:
+        ankle_v = track.point_px(f"{stance['side']}_ankle")[:, 1]
+        acceleration = np.gradient(np.gradient(ankle_v))
+        contact = stance["ic_time_s"] * fps
+        first, last = int(np.floor(contact - 0.06 * fps)), int(np.ceil(contact + 0.16 * fps))
+        if first < 1 or last > acceleration.size - 2 or not np.isfinite(acceleration[first - 1 : last + 2]).all():
+            delays.append(np.nan)
+            continue
+        peak = first + int(np.argmax(acceleration[first : last + 1]))
+        left, mid, right = acceleration[peak - 1 : peak + 2]
+        curvature = left - 2.0 * mid + right
+        delays.append(peak + (0.5 * (left - right) / curvature if curvature < 0 else 0.0) - contact)
+    return np.array(delays)
+
+
 def clip_row(truth_path: Path, track_path: Path) -> dict[str, Any] | None:
     video = truth_path.with_name(truth_path.name.replace(".truth.json", ".mp4"))
     if not (video.is_file() and track_path.is_file()):
@@ -113,6 +141,15 @@ def clip_row(truth_path: Path, track_path: Path) -> dict[str, Any] | None:
         apex = flight_apexes(smooth, to_frames, next_ic_frames)
         row["apex_from_flight_middle_frames"] = round(float(np.nanmedian(apex - 0.5 * (to_frames + next_ic_frames))), 2)
         row["ic_after_apex_ms"] = round(float(np.nanmedian(next_ic_frames - apex)) / fps * 1000.0, 1)
+    contact_s = float(np.median([s["contact_time_s"] for s in stances if s.get("contact_time_s") is not None]))
+    half_flight_s = float(np.median(next_ic_frames - to_frames)) / fps / 2.0
+    step_s = float(np.median(np.diff([s["ic_time_s"] for s in stances])))
+    row["contact_ms"] = round(1000.0 * contact_s, 1)
+    row["half_flight_ms"] = round(1000.0 * half_flight_s, 1)
+    row["half_flight_from_step_error_ms"] = round(1000.0 * (0.5 * (step_s - TYPICAL_CONTACT_TIME_S) - half_flight_s), 1)
+    landing = ankle_landing_after_ic_frames(cleaned, stances, fps)
+    if np.isfinite(landing).any():
+        row["ankle_landing_after_ic_ms"] = round(float(np.nanmedian(landing)) / fps * 1000.0, 1)
     exits = free_fall_exit_frames(true_height, np.array([s["ic_time_s"] for s in stances]) * fps, fps)
     if np.isfinite(exits).any():
         row["free_fall_exit_after_ic_ms"] = round(float(np.nanmedian(exits)) / fps * 1000.0, 1)
@@ -147,6 +184,16 @@ def main() -> None:
         ]
     rows = [row for truth_path, track_path in pairs if (row := clip_row(truth_path, track_path)) is not None]
     print(markdown_table(rows))
+    held_out = {path.name.split(".")[0] for path, _ in pairs if path.parent == args.extra_renders}
+    for label, group in (("shared", False), ("held-out", True)):
+        chosen = [row for row in rows if (row["clip"] in held_out) == group]
+        for column in ("half_flight_from_step_error_ms", "ankle_landing_after_ic_ms"):
+            values = np.array([row[column] for row in chosen if row.get(column) is not None])
+            if values.size:
+                print(
+                    f"- {label}, {column}: mean {values.mean():.1f} ms, SD over {values.size} clips "
+                    f"{values.std():.1f} ms, range {values.min():.1f} to {values.max():.1f}"
+                )
 
 
 if __name__ == "__main__":
