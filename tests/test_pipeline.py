@@ -83,6 +83,12 @@ def test_cli_analyze_truth_file_and_saved_track(tmp_path: Path, sample_videos: P
     assert result.exit_code == 0, result.output
     assert "pelvic_drop_deg" in result.output
     assert (tmp_path / "a" / SUMMARY_FILE).is_file() and (tmp_path / "a" / STRIDES_FILE).is_file()
+    # not a terminal: every metric's row on one line, its stride counts and quality not cut
+    summary = json.loads((tmp_path / "a" / SUMMARY_FILE).read_text(encoding="utf-8"))
+    cadence = summary["metrics"]["cadence_spm"]
+    row = next(line for line in result.output.splitlines() if "cadence_spm" in line)
+    assert f"{cadence['left']['n']}/{cadence['right']['n']}" in row and cadence["quality"]["flag"] in row
+    assert "(clip)" in row and "…" not in result.output
     track_path = rear_track.save(tmp_path / "rear.parquet")
     result = runner.invoke(
         app,

@@ -69,6 +69,9 @@ def batch(
 model_app = typer.Typer(help="Find, provision (download or build offline) and describe the pose model.")
 app.add_typer(model_app, name="model")
 
+#: Characters per line of the summary table when the output is not a terminal (rich's default
+#: of 80 wraps the cells and cuts the stride counts).
+_PIPED_TABLE_WIDTH = 120
 _VARIANT_HELP = "Model variant: lite, full or heavy (only full can be built offline)."
 
 
@@ -202,8 +205,11 @@ def analyze(
         rules_path=rules, runner_name=name, notes=notes, force=force, report=report, overlay=video,
         progress=True,
     )  # fmt: skip
+    console = Console()
+    if not console.is_terminal:  # a log or a pipe: wide enough that no number wraps or is cut
+        console = Console(width=_PIPED_TABLE_WIDTH)
     for analysis in analyses:
-        Console().print(pipeline.summary_table(analysis.summary))
+        console.print(pipeline.summary_table(analysis.summary))
     typer.echo(f"written: {', '.join(str(path) for path in paths.values())}")
 
 
