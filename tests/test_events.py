@@ -227,6 +227,29 @@ def test_side_initial_contacts_within_a_fifth_of_a_frame(truth_path: Path) -> No
     assert max(errors) <= 0.2, f"IC errors {np.round(errors, 2)} frames"
 
 
+def test_pelvis_turning_point_hidden_by_the_spacing_is_put_back() -> None:
+    """Flight peaks of the pelvis height every 20 frames, except around one stance whose pelvis
+    barely dips: its two peaks lie 10 frames apart and the next one 30 frames on (as in a
+    render where 6 of 18 contacts were lost). The 0.6-step spacing of the peak search drops
+    one of the pair; the gap it leaves is split at it again. Evenly spaced peaks stay as they are."""
+    from scipy.signal import find_peaks
+
+    from gaitcheck.events import _split_double_steps
+
+    frames = np.arange(240, dtype=np.float64)
+    true_peaks = np.array([10, 30, 50, 70, 90, 110, 120, 150, 170, 190, 210])
+    height = np.sum([np.exp(-0.5 * ((frames - p) / 3.0) ** 2) for p in true_peaks], axis=0)
+    height[110:121] = np.maximum(height[110:121], 0.9)  # the shallow dip between the pair
+    spaced, _ = find_peaks(height, distance=12)
+    assert spaced.size == true_peaks.size - 1
+    restored = _split_double_steps(height, spaced, 20.0)
+    assert restored.size == true_peaks.size
+    assert np.abs(restored - true_peaks).max() <= 1
+    even = np.arange(10, 230, 20)
+    even_height = np.sum([np.exp(-0.5 * ((frames - p) / 3.0) ** 2) for p in even], axis=0)
+    assert np.array_equal(_split_double_steps(even_height, even, 20.0), even)
+
+
 @pytest.mark.parametrize("contact_frame", [30.0, 30.25, 30.5, 30.8])
 @pytest.mark.parametrize("cutoff_hz", [None, 12.0])
 def test_heel_landing_fit_recovers_a_known_contact(contact_frame: float, cutoff_hz: float | None) -> None:

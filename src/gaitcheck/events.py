@@ -190,6 +190,17 @@ FRONT_TOE_LATE_S = 0.06
 #: out in an earlier session): the two estimates of an IC differ by at most 23 ms, of a TO by
 #: at most 39 ms; stray peaks by 109-219 ms.
 MAX_LEG_EXTENSION_DISAGREEMENT_S = 0.06
+#: A gap between successive highest points of the pelvis longer than this many median gaps
+#: holds two contacts (:func:`_split_double_steps`); it is split at a local maximum at least
+#: MIN_SPLIT_MARGIN_STEPS steps (from the clip's step period) from either end. Running gaps
+#: vary by some 10 % (left/right asymmetry included). The peak search drops maxima closer
+#: than 0.6 step, so a dropped one that marked a stance (at least MIN_SPLIT_MARGIN_STEPS from
+#: its neighbour) leaves a gap of 1.3 steps or more; 1.4 keeps clear of both. Found on
+#: u_sideL60_cad188_fast (benchmarks/event_truth_holdout2_suite.toml), whose one stance with a
+#: 1 cm pelvis dip left two maxima 0.52 step apart and a gap of two steps: 6 of its 18 contacts
+#: were lost or mislabelled.
+DOUBLE_STEP_GAP_STEPS = 1.4
+MIN_SPLIT_MARGIN_STEPS = 0.3
 #: Rear/front MediaPipe tracks with the pelvis height measured from the clothing texture
 #: (:attr:`gaitcheck.pelvis.PelvisEstimate.height_px`): the height's low-pass cutoff (Hz)
 #: before its highest point (mid-flight) is searched; flights last 30-150 ms, the landing
@@ -430,11 +441,41 @@ def _pelvis_intervals(
     pelvis_v = _fill_nan(0.5 * (track.point_px("left_hip")[:, 1] + track.point_px("right_hip")[:, 1])) / leg_px
     step_s = _step_period_s(lowness, fps)
     pelvis_v = zero_lag_lowpass(pelvis_v, min(2.5 / step_s, 0.4 * fps / 2.0), fps)
-    peaks, _ = find_peaks(pelvis_v if walking else -pelvis_v, distance=max(1, int(0.6 * step_s * fps)))
+    turning = pelvis_v if walking else -pelvis_v
+    peaks, _ = find_peaks(turning, distance=max(1, int(0.6 * step_s * fps)))
+    peaks = _split_double_steps(turning, peaks, step_s * fps)
     bounds = np.unique(np.r_[0, peaks, pelvis_v.size])
     starts, ends = bounds[:-1], bounds[1:]
     mean_lowness = np.add.reduceat(lowness, starts) / (ends - starts)
     return starts, ends, mean_lowness > 0
+
+
+def _split_double_steps(signal: FloatArray, peaks: NDArray[np.intp], step_frames: float) -> NDArray[np.intp]:
+    """Turning points of the pelvis height with the ones the minimum spacing hid put back.
+
+    ``peaks`` are the maxima of ``signal`` at least 0.6 step apart. A stance whose pelvis
+    barely dips leaves two maxima closer than that, and the lower one is dropped: the interval
+    then holds two contacts and the second is lost (with the side labels of the contacts before
+    it, which the strict alternation then flips). Every gap between successive peaks longer
+    than :data:`DOUBLE_STEP_GAP_STEPS` steps is split at the highest local maximum of
+    ``signal`` inside it at least :data:`MIN_SPLIT_MARGIN_STEPS` steps from both ends, if any.
+    """
+    from scipy.signal import find_peaks
+
+    if peaks.size < 3:
+        return peaks
+    gaps = np.diff(peaks)
+    long_gaps = np.flatnonzero(gaps > DOUBLE_STEP_GAP_STEPS * np.median(gaps))
+    if not long_gaps.size:
+        return peaks
+    candidates, _ = find_peaks(signal)
+    margin = MIN_SPLIT_MARGIN_STEPS * step_frames
+    added = []
+    for gap in long_gaps:  # a loop over the few long gaps, not over frames
+        inside = candidates[(candidates > peaks[gap] + margin) & (candidates < peaks[gap + 1] - margin)]
+        if inside.size:
+            added.append(inside[np.argmax(signal[inside])])
+    return np.sort(np.r_[peaks, np.asarray(added, dtype=np.intp)])
 
 
 def _window_extremum(
