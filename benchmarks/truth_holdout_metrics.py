@@ -73,7 +73,7 @@ def clip_row(path: Path, validate: ModuleType, validate_events: ModuleType) -> d
     classification = ClipClassification(view=params["view"], oblique=False, setting="treadmill", activity="running")
     cleaned = clean_tracks(track, classification)
     try:
-        stances = detect_stances(cleaned.events, classification, metric_track=cleaned.metrics)
+        stances = detect_stances(cleaned.events, classification, metric_track=cleaned.metrics, uncleaned_track=track)
     except GaitcheckError as exc:
         return {**row, "error": str(exc)}
     events = [(e["side"], e["event"], e["time_s"]) for e in truth["events"]]

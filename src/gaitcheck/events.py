@@ -55,7 +55,9 @@ feature/side combinations, never over frames):
    Given the metric track (``metric_track``, as the pipeline passes it), the landing is fitted
    on its less smoothed heel, and exact landmarks (not MediaPipe's) read their features from
    it: below 60 fps the event track's low-pass (6 Hz at 30 fps) shifted the features' peaks
-   away from the lags calibrated at 60 fps (12 Hz).
+   away from the lags calibrated at 60 fps (12 Hz). Given the uncleaned landmarks too
+   (``uncleaned_track``, as the pipeline passes them), exact landmarks fit the landing on
+   their unfiltered heel first: no low-pass spreads the model's misfit across the kink.
 
 The lags were calibrated on gaitsynth renders (true landmarks and MediaPipe tracks, heel
 strikers) and the RBDS001 mocap runner (forefoot striker) projected into virtual cameras;
@@ -767,20 +769,35 @@ def _refine_side_contacts(
     *,
     metric_cutoff: bool = False,
 ) -> FloatArray:
+    """Side-view running ICs moved to the heel's landing kink where the landmarks allow it
+    (:func:`_heel_landing_contacts`), else the rules' ``ic_frames`` unchanged."""
+    refined = _heel_landing_contacts(track, ic_frames, seen, is_left, leg_px, metric_cutoff=metric_cutoff)
+    return ic_frames if refined is None else refined
+
+
+def _heel_landing_contacts(
+    track: PoseTrack,
+    ic_frames: FloatArray,
+    seen: NDArray[np.bool_],
+    is_left: NDArray[np.bool_],
+    leg_px: float,
+    *,
+    metric_cutoff: bool = False,
+) -> FloatArray | None:
     """Side-view running ICs moved to the heel's landing kink where the landmarks allow it.
 
     Applies :func:`_fit_heel_landing` to each foot's contacts on ``track``'s heel; the fitted
     times replace the rules' ones when the track's low-pass keeps the kink
     (:data:`MIN_HEEL_LANDING_CUTOFF_HZ`) and the clip's median fit residual shows precise
     landmarks (:data:`MAX_HEEL_LANDING_RESIDUAL_LEG`); otherwise (MediaPipe's feet, an event
-    track at low frame rates) the rules' times are returned unchanged. ``metric_cutoff``:
+    track at low frame rates) None. A track without a cleaning report counts as unfiltered. ``metric_cutoff``:
     ``track`` is :func:`gaitcheck.clean.clean_tracks`' metric track, filtered at the report's
     ``metric_filter_cutoff_hz`` (12 Hz at 30 fps, where the event track's 6 Hz hides the kink).
     """
     cleaning = track.meta.get("cleaning") or {}
     cutoff_hz = cleaning.get("metric_filter_cutoff_hz" if metric_cutoff else "filter_cutoff_hz")
     if cutoff_hz is not None and cutoff_hz < MIN_HEEL_LANDING_CUTOFF_HZ:
-        return ic_frames
+        return None
     refined = ic_frames.copy()
     fitted = np.zeros(ic_frames.size, dtype=bool)
     rms_px = np.full(ic_frames.size, np.nan)
@@ -792,7 +809,7 @@ def _refine_side_contacts(
         )
         refined[mine], rms_px[mine], fitted[mine] = frames, rms, ok
     if not fitted.any() or np.median(rms_px[fitted]) > MAX_HEEL_LANDING_RESIDUAL_LEG * leg_px:
-        return ic_frames
+        return None
     return np.where(fitted, refined, ic_frames)
 
 
@@ -1088,6 +1105,7 @@ def detect_stances(
     pelvic_obliquity_deg: NDArray[np.floating[Any]] | None = None,
     pelvis_height_px: NDArray[np.floating[Any]] | None = None,
     metric_track: PoseTrack | None = None,
+    uncleaned_track: PoseTrack | None = None,
 ) -> pd.DataFrame:
     """Initial contact and toe-off of every foot contact in a (cleaned) track.
 
@@ -1120,6 +1138,13 @@ def detect_stances(
         features from it, so that at 30 fps they go through the 12 Hz low-pass the rules'
         lags were calibrated under at 60 fps, not the event track's 6 Hz, which shifts
         asymmetric peaks by 5-30 ms; phases stay on ``track``.
+    uncleaned_track : PoseTrack, optional
+        The landmarks before cleaning (same frames), as :func:`gaitcheck.pipeline.analyze_track`
+        passes them. Exact landmarks (not MediaPipe's) fit the side-view heel landing on its
+        unfiltered heel first (:data:`MAX_HEEL_LANDING_RESIDUAL_LEG` decides whether they are
+        precise enough), and on ``metric_track``'s only where they are not: the landing model
+        describes the heel's approach only roughly, and a low-pass spreads that misfit across the
+        kink (heel ahead of the pelvis moves about 0.45 % of leg length per ms of IC error).
 
     Returns
     -------
@@ -1149,6 +1174,8 @@ def detect_stances(
         )
     if metric_track is not None and metric_track.n_frames != track.n_frames:
         raise ValueError(f"metric_track has {metric_track.n_frames} frames, the track {track.n_frames}")
+    if uncleaned_track is not None and uncleaned_track.n_frames != track.n_frames:
+        raise ValueError(f"uncleaned_track has {uncleaned_track.n_frames} frames, the track {track.n_frames}")
     view = classification.view
     leg_px = leg_length_px(track)
     fps = track.fps
@@ -1229,14 +1256,19 @@ def detect_stances(
             to_features, to_rules[0], to_frames, (ends - 1).astype(np.float64), is_left, fps
         )
     if family == "side":
-        ic_frames = _refine_side_contacts(
-            track if metric_track is None else metric_track,
-            ic_frames,
-            ic_seen,
-            is_left,
-            leg_px,
-            metric_cutoff=metric_track is not None,
-        )
+        refined = None
+        if uncleaned_track is not None and not is_mediapipe_track(track):
+            refined = _heel_landing_contacts(uncleaned_track, ic_frames, ic_seen, is_left, leg_px)
+        if refined is None:
+            refined = _refine_side_contacts(
+                track if metric_track is None else metric_track,
+                ic_frames,
+                ic_seen,
+                is_left,
+                leg_px,
+                metric_cutoff=metric_track is not None,
+            )
+        ic_frames = refined
     ic_seen &= starts > 0
     to_seen &= ends < track.n_frames
     if family in ("rear", "front"):
