@@ -1243,7 +1243,17 @@ def detect_stances(
         ic_frames, ic_seen = _late_toe_contacts_from_anchor(
             features, family, ic_frames, ic_seen, starts.astype(np.float64), is_left, fps
         )
-    to_frames, to_seen = _locate_best(to_features, to_rules, (ends - 1).astype(np.float64), is_left, fps)
+    # toe-offs are searched around the next highest point of the pelvis (the interval's end), as
+    # contacts around the one starting it; around the frame before it, a feature peaking at that
+    # highest point lay on the window's edge at 30 fps and the window's earlier peak was taken
+    # (three toe-offs of seed 617, a runner approaching the camera, 165 ms early). Exact
+    # landmarks only (MediaPipe's rules were calibrated around the frame before, and one of its
+    # clips moved); and where the window would pass the clip's last frame, the frame before
+    # still is the centre (the last toe-off stays measurable, as before)
+    window_after = round(_TO_WINDOW_S[1] * fps)
+    centred_on_peak = (ends + window_after <= track.n_frames - 2) & (not is_mediapipe_track(track))
+    to_boundaries = np.where(centred_on_peak, ends, ends - 1).astype(np.float64)
+    to_frames, to_seen = _locate_best(to_features, to_rules, to_boundaries, is_left, fps)
     if texture_high is not None:
         ic_frames, to_frames = _texture_flight_events(ic_frames, ic_seen, to_frames, to_seen, fps)
     if family == "side" and not is_mediapipe_track(track):
@@ -1252,9 +1262,7 @@ def detect_stances(
         ic_frames = _without_stray_leg_extension(
             ic_features, ic_rules[0], ic_frames, starts.astype(np.float64), is_left, fps
         )
-        to_frames = _without_stray_leg_extension(
-            to_features, to_rules[0], to_frames, (ends - 1).astype(np.float64), is_left, fps
-        )
+        to_frames = _without_stray_leg_extension(to_features, to_rules[0], to_frames, to_boundaries, is_left, fps)
     if family == "side":
         refined = None
         if uncleaned_track is not None and not is_mediapipe_track(track):
