@@ -366,6 +366,47 @@ def gaitsynth() -> Any:
     return load_gaitsynth("gaitsynth_for_event_tests")
 
 
+def _holdout_truth(gaitsynth: Any, seed: int, **params: Any) -> dict[str, Any]:
+    """Truth of one clip of benchmarks/event_truth_holdout_suite.toml (or holdout2), made here."""
+    spec = {"seed": seed, "treadmill": True, "variability": 1.0, "resolution": "1280x720"} | params
+    return dict(gaitsynth.Clip(gaitsynth.resolve_params(gaitsynth.params_from_dict(spec))).truth(f"clip_{seed}"))
+
+
+def test_front_toe_offs_of_a_runner_approaching_at_30_fps(gaitsynth: Any) -> None:
+    """Seed 617 of benchmarks/event_truth_holdout_suite.toml, true landmarks: a runner coming
+    toward a 30 fps front camera from 3.5 m, whose ankle's take-off acceleration peaks about at
+    the pelvis's highest point; every toe-off away from the clip's ends within 1 frame (three
+    were 5 frames early while the search was centred on the frame before that point)."""
+    truth = _holdout_truth(gaitsynth, 617, view="front", fps=30, treadmill=False, distance_m=3.5, duration_s=5.0)
+    track = track_from_truth(truth)
+    classification = _classification("front")
+    cleaned = clean_tracks(track, classification)
+    stances = detect_stances(cleaned.events, classification, metric_track=cleaned.metrics, uncleaned_track=track)
+    fps = track.fps
+    for event in truth["events"]:
+        if event["event"] != "TO" or not 0.15 < event["time_s"] < track.duration_s - 0.15:
+            continue
+        mine = stances.loc[(stances["side"] == event["side"]) & stances["complete"], "to_time_s"].to_numpy()
+        assert np.min(np.abs(mine - event["time_s"])) * fps <= 1.0, f"TO at {event['time_s']:.3f} s"
+
+
+def test_a_stance_with_a_shallow_pelvis_dip_keeps_its_contacts(gaitsynth: Any) -> None:
+    """Seed 719 of benchmarks/event_truth_holdout2_suite.toml, true landmarks: one stance's
+    pelvis barely dips, so two highest points lie half a step apart; every contact away from
+    the clip's ends is found, on the right foot (6 of 18 were lost or mislabelled)."""
+    truth = _holdout_truth(gaitsynth, 719, view="side_left", fps=60, cadence_spm=188, speed_mps=4.4, duration_s=6.0)
+    track = track_from_truth(truth)
+    classification = _classification("side_left")
+    cleaned = clean_tracks(track, classification)
+    stances = detect_stances(cleaned.events, classification, metric_track=cleaned.metrics, uncleaned_track=track)
+    fps = track.fps
+    for event in truth["events"]:
+        if event["event"] != "IC" or not 0.15 < event["time_s"] < track.duration_s - 0.15:
+            continue
+        mine = stances.loc[stances["side"] == event["side"], "ic_time_s"].to_numpy()
+        assert np.min(np.abs(mine - event["time_s"])) * fps <= 1.0, f"IC at {event['time_s']:.3f} s"
+
+
 @pytest.mark.parametrize(
     ("seed", "foot_strike"),
     [
