@@ -147,7 +147,7 @@ def run_truth(shared: Path, extra_renders: Path | None = None) -> list[dict[str,
             view=truth["params"]["view"], oblique=False, setting="treadmill", activity="running"
         )
         cleaned = clean_tracks(track, classification)
-        stances = detect_stances(cleaned.events, classification, metric_track=cleaned.metrics)
+        stances = detect_stances(cleaned.events, classification, metric_track=cleaned.metrics, uncleaned_track=track)
         events = [(e["side"], e["event"], e["time_s"]) for e in truth["events"]]
         errors = event_errors(events, stances, track.fps, track.duration_s)
         extra = {
@@ -276,7 +276,7 @@ def run_mocap(shared: Path) -> list[dict[str, Any]]:
         track, truth = project_mocap(run, static, view)
         classification = classify_clip(track)
         cleaned = clean_tracks(track, classification)
-        stances = detect_stances(cleaned.events, classification, metric_track=cleaned.metrics)
+        stances = detect_stances(cleaned.events, classification, metric_track=cleaned.metrics, uncleaned_track=track)
         events = [(e["side"], e["event"], e["time_s"]) for e in truth["events"]]
         errors = event_errors(events, stances, track.fps, float(truth["time_s"][-1]))
         extra = {

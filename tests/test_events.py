@@ -227,6 +227,29 @@ def test_side_initial_contacts_within_a_fifth_of_a_frame(truth_path: Path) -> No
     assert max(errors) <= 0.2, f"IC errors {np.round(errors, 2)} frames"
 
 
+def test_pelvis_turning_point_hidden_by_the_spacing_is_put_back() -> None:
+    """Flight peaks of the pelvis height every 20 frames, except around one stance whose pelvis
+    barely dips: its two peaks lie 10 frames apart and the next one 30 frames on (as in a
+    render where 6 of 18 contacts were lost). The 0.6-step spacing of the peak search drops
+    one of the pair; the gap it leaves is split at it again. Evenly spaced peaks stay as they are."""
+    from scipy.signal import find_peaks
+
+    from gaitcheck.events import _split_double_steps
+
+    frames = np.arange(240, dtype=np.float64)
+    true_peaks = np.array([10, 30, 50, 70, 90, 110, 120, 150, 170, 190, 210])
+    height = np.sum([np.exp(-0.5 * ((frames - p) / 3.0) ** 2) for p in true_peaks], axis=0)
+    height[110:121] = np.maximum(height[110:121], 0.9)  # the shallow dip between the pair
+    spaced, _ = find_peaks(height, distance=12)
+    assert spaced.size == true_peaks.size - 1
+    restored = _split_double_steps(height, spaced, 20.0)
+    assert restored.size == true_peaks.size
+    assert np.abs(restored - true_peaks).max() <= 1
+    even = np.arange(10, 230, 20)
+    even_height = np.sum([np.exp(-0.5 * ((frames - p) / 3.0) ** 2) for p in even], axis=0)
+    assert np.array_equal(_split_double_steps(even_height, even, 20.0), even)
+
+
 @pytest.mark.parametrize("contact_frame", [30.0, 30.25, 30.5, 30.8])
 @pytest.mark.parametrize("cutoff_hz", [None, 12.0])
 def test_heel_landing_fit_recovers_a_known_contact(contact_frame: float, cutoff_hz: float | None) -> None:
@@ -277,6 +300,37 @@ def test_heel_landing_refinement_needs_precise_landmarks() -> None:
     assert moved[1] == 0.0
 
 
+def test_side_contacts_fit_on_the_uncleaned_heel_of_exact_landmarks() -> None:
+    """Exact landmarks of a 60 fps side render: fitted on the unfiltered heel, the initial
+    contacts come within 0.05 frames of the truth (median), closer than on the metric track's
+    low-passed heel; a pose model's track ignores the uncleaned landmarks."""
+    truth = read_truth(SAMPLES / "demo_side.truth.json")
+    track = track_from_truth(truth)
+    classification = _classification("side_right")
+    cleaned = clean_tracks(track, classification)
+    true_ic = {
+        side: np.array([e["time_s"] for e in truth["events"] if e["event"] == "IC" and e["side"] == side])
+        for side in ("left", "right")
+    }
+
+    def median_ic_error_frames(stances: pd.DataFrame) -> float:
+        errors = []
+        for side, times in true_ic.items():
+            found = stances.loc[stances["side"] == side, "ic_time_s"].to_numpy()
+            errors.append(np.min(np.abs(found[:, None] - times[None, :]), axis=1))
+        return float(np.median(np.concatenate(errors))) * track.fps
+
+    filtered = detect_stances(cleaned.events, classification, metric_track=cleaned.metrics)
+    unfiltered = detect_stances(cleaned.events, classification, metric_track=cleaned.metrics, uncleaned_track=track)
+    assert median_ic_error_frames(unfiltered) < 0.05
+    assert median_ic_error_frames(unfiltered) < median_ic_error_frames(filtered)
+    as_mediapipe = cleaned.events.with_meta(backend=MEDIAPIPE_BACKEND)
+    pd.testing.assert_frame_equal(
+        detect_stances(as_mediapipe, classification, metric_track=cleaned.metrics),
+        detect_stances(as_mediapipe, classification, metric_track=cleaned.metrics, uncleaned_track=track),
+    )
+
+
 def test_cadence_counts_a_missed_contact() -> None:
     """A contact missing from a regular rhythm is counted as a step, not skipped."""
     step_s = 0.35
@@ -310,6 +364,47 @@ def test_cadence_of_erratic_contacts_follows_the_rhythm() -> None:
 def gaitsynth() -> Any:
     """The shared renderer's module (truth only, no video), or skip when it is not beside the checkout."""
     return load_gaitsynth("gaitsynth_for_event_tests")
+
+
+def _holdout_truth(gaitsynth: Any, seed: int, **params: Any) -> dict[str, Any]:
+    """Truth of one clip of benchmarks/event_truth_holdout_suite.toml (or holdout2), made here."""
+    spec = {"seed": seed, "treadmill": True, "variability": 1.0, "resolution": "1280x720"} | params
+    return dict(gaitsynth.Clip(gaitsynth.resolve_params(gaitsynth.params_from_dict(spec))).truth(f"clip_{seed}"))
+
+
+def test_front_toe_offs_of_a_runner_approaching_at_30_fps(gaitsynth: Any) -> None:
+    """Seed 617 of benchmarks/event_truth_holdout_suite.toml, true landmarks: a runner coming
+    toward a 30 fps front camera from 3.5 m, whose ankle's take-off acceleration peaks about at
+    the pelvis's highest point; every toe-off away from the clip's ends within 1 frame (three
+    were 5 frames early while the search was centred on the frame before that point)."""
+    truth = _holdout_truth(gaitsynth, 617, view="front", fps=30, treadmill=False, distance_m=3.5, duration_s=5.0)
+    track = track_from_truth(truth)
+    classification = _classification("front")
+    cleaned = clean_tracks(track, classification)
+    stances = detect_stances(cleaned.events, classification, metric_track=cleaned.metrics, uncleaned_track=track)
+    fps = track.fps
+    for event in truth["events"]:
+        if event["event"] != "TO" or not 0.15 < event["time_s"] < track.duration_s - 0.15:
+            continue
+        mine = stances.loc[(stances["side"] == event["side"]) & stances["complete"], "to_time_s"].to_numpy()
+        assert np.min(np.abs(mine - event["time_s"])) * fps <= 1.0, f"TO at {event['time_s']:.3f} s"
+
+
+def test_a_stance_with_a_shallow_pelvis_dip_keeps_its_contacts(gaitsynth: Any) -> None:
+    """Seed 719 of benchmarks/event_truth_holdout2_suite.toml, true landmarks: one stance's
+    pelvis barely dips, so two highest points lie half a step apart; every contact away from
+    the clip's ends is found, on the right foot (6 of 18 were lost or mislabelled)."""
+    truth = _holdout_truth(gaitsynth, 719, view="side_left", fps=60, cadence_spm=188, speed_mps=4.4, duration_s=6.0)
+    track = track_from_truth(truth)
+    classification = _classification("side_left")
+    cleaned = clean_tracks(track, classification)
+    stances = detect_stances(cleaned.events, classification, metric_track=cleaned.metrics, uncleaned_track=track)
+    fps = track.fps
+    for event in truth["events"]:
+        if event["event"] != "IC" or not 0.15 < event["time_s"] < track.duration_s - 0.15:
+            continue
+        mine = stances.loc[stances["side"] == event["side"], "ic_time_s"].to_numpy()
+        assert np.min(np.abs(mine - event["time_s"])) * fps <= 1.0, f"IC at {event['time_s']:.3f} s"
 
 
 @pytest.mark.parametrize(

@@ -55,7 +55,9 @@ feature/side combinations, never over frames):
    Given the metric track (``metric_track``, as the pipeline passes it), the landing is fitted
    on its less smoothed heel, and exact landmarks (not MediaPipe's) read their features from
    it: below 60 fps the event track's low-pass (6 Hz at 30 fps) shifted the features' peaks
-   away from the lags calibrated at 60 fps (12 Hz).
+   away from the lags calibrated at 60 fps (12 Hz). Given the uncleaned landmarks too
+   (``uncleaned_track``, as the pipeline passes them), exact landmarks fit the landing on
+   their unfiltered heel first: no low-pass spreads the model's misfit across the kink.
 
 The lags were calibrated on gaitsynth renders (true landmarks and MediaPipe tracks, heel
 strikers) and the RBDS001 mocap runner (forefoot striker) projected into virtual cameras;
@@ -190,6 +192,17 @@ FRONT_TOE_LATE_S = 0.06
 #: out in an earlier session): the two estimates of an IC differ by at most 23 ms, of a TO by
 #: at most 39 ms; stray peaks by 109-219 ms.
 MAX_LEG_EXTENSION_DISAGREEMENT_S = 0.06
+#: A gap between successive highest points of the pelvis longer than this many median gaps
+#: holds two contacts (:func:`_split_double_steps`); it is split at a local maximum at least
+#: MIN_SPLIT_MARGIN_STEPS steps (from the clip's step period) from either end. Running gaps
+#: vary by some 10 % (left/right asymmetry included). The peak search drops maxima closer
+#: than 0.6 step, so a dropped one that marked a stance (at least MIN_SPLIT_MARGIN_STEPS from
+#: its neighbour) leaves a gap of 1.3 steps or more; 1.4 keeps clear of both. Found on
+#: u_sideL60_cad188_fast (benchmarks/event_truth_holdout2_suite.toml), whose one stance with a
+#: 1 cm pelvis dip left two maxima 0.52 step apart and a gap of two steps: 6 of its 18 contacts
+#: were lost or mislabelled.
+DOUBLE_STEP_GAP_STEPS = 1.4
+MIN_SPLIT_MARGIN_STEPS = 0.3
 #: Rear/front MediaPipe tracks with the pelvis height measured from the clothing texture
 #: (:attr:`gaitcheck.pelvis.PelvisEstimate.height_px`): the height's low-pass cutoff (Hz)
 #: before its highest point (mid-flight) is searched; flights last 30-150 ms, the landing
@@ -430,11 +443,41 @@ def _pelvis_intervals(
     pelvis_v = _fill_nan(0.5 * (track.point_px("left_hip")[:, 1] + track.point_px("right_hip")[:, 1])) / leg_px
     step_s = _step_period_s(lowness, fps)
     pelvis_v = zero_lag_lowpass(pelvis_v, min(2.5 / step_s, 0.4 * fps / 2.0), fps)
-    peaks, _ = find_peaks(pelvis_v if walking else -pelvis_v, distance=max(1, int(0.6 * step_s * fps)))
+    turning = pelvis_v if walking else -pelvis_v
+    peaks, _ = find_peaks(turning, distance=max(1, int(0.6 * step_s * fps)))
+    peaks = _split_double_steps(turning, peaks, step_s * fps)
     bounds = np.unique(np.r_[0, peaks, pelvis_v.size])
     starts, ends = bounds[:-1], bounds[1:]
     mean_lowness = np.add.reduceat(lowness, starts) / (ends - starts)
     return starts, ends, mean_lowness > 0
+
+
+def _split_double_steps(signal: FloatArray, peaks: NDArray[np.intp], step_frames: float) -> NDArray[np.intp]:
+    """Turning points of the pelvis height with the ones the minimum spacing hid put back.
+
+    ``peaks`` are the maxima of ``signal`` at least 0.6 step apart. A stance whose pelvis
+    barely dips leaves two maxima closer than that, and the lower one is dropped: the interval
+    then holds two contacts and the second is lost (with the side labels of the contacts before
+    it, which the strict alternation then flips). Every gap between successive peaks longer
+    than :data:`DOUBLE_STEP_GAP_STEPS` steps is split at the highest local maximum of
+    ``signal`` inside it at least :data:`MIN_SPLIT_MARGIN_STEPS` steps from both ends, if any.
+    """
+    from scipy.signal import find_peaks
+
+    if peaks.size < 3:
+        return peaks
+    gaps = np.diff(peaks)
+    long_gaps = np.flatnonzero(gaps > DOUBLE_STEP_GAP_STEPS * np.median(gaps))
+    if not long_gaps.size:
+        return peaks
+    candidates, _ = find_peaks(signal)
+    margin = MIN_SPLIT_MARGIN_STEPS * step_frames
+    added = []
+    for gap in long_gaps:  # a loop over the few long gaps, not over frames
+        inside = candidates[(candidates > peaks[gap] + margin) & (candidates < peaks[gap + 1] - margin)]
+        if inside.size:
+            added.append(inside[np.argmax(signal[inside])])
+    return np.sort(np.r_[peaks, np.asarray(added, dtype=np.intp)])
 
 
 def _window_extremum(
@@ -726,20 +769,35 @@ def _refine_side_contacts(
     *,
     metric_cutoff: bool = False,
 ) -> FloatArray:
+    """Side-view running ICs moved to the heel's landing kink where the landmarks allow it
+    (:func:`_heel_landing_contacts`), else the rules' ``ic_frames`` unchanged."""
+    refined = _heel_landing_contacts(track, ic_frames, seen, is_left, leg_px, metric_cutoff=metric_cutoff)
+    return ic_frames if refined is None else refined
+
+
+def _heel_landing_contacts(
+    track: PoseTrack,
+    ic_frames: FloatArray,
+    seen: NDArray[np.bool_],
+    is_left: NDArray[np.bool_],
+    leg_px: float,
+    *,
+    metric_cutoff: bool = False,
+) -> FloatArray | None:
     """Side-view running ICs moved to the heel's landing kink where the landmarks allow it.
 
     Applies :func:`_fit_heel_landing` to each foot's contacts on ``track``'s heel; the fitted
     times replace the rules' ones when the track's low-pass keeps the kink
     (:data:`MIN_HEEL_LANDING_CUTOFF_HZ`) and the clip's median fit residual shows precise
     landmarks (:data:`MAX_HEEL_LANDING_RESIDUAL_LEG`); otherwise (MediaPipe's feet, an event
-    track at low frame rates) the rules' times are returned unchanged. ``metric_cutoff``:
+    track at low frame rates) None. A track without a cleaning report counts as unfiltered. ``metric_cutoff``:
     ``track`` is :func:`gaitcheck.clean.clean_tracks`' metric track, filtered at the report's
     ``metric_filter_cutoff_hz`` (12 Hz at 30 fps, where the event track's 6 Hz hides the kink).
     """
     cleaning = track.meta.get("cleaning") or {}
     cutoff_hz = cleaning.get("metric_filter_cutoff_hz" if metric_cutoff else "filter_cutoff_hz")
     if cutoff_hz is not None and cutoff_hz < MIN_HEEL_LANDING_CUTOFF_HZ:
-        return ic_frames
+        return None
     refined = ic_frames.copy()
     fitted = np.zeros(ic_frames.size, dtype=bool)
     rms_px = np.full(ic_frames.size, np.nan)
@@ -751,7 +809,7 @@ def _refine_side_contacts(
         )
         refined[mine], rms_px[mine], fitted[mine] = frames, rms, ok
     if not fitted.any() or np.median(rms_px[fitted]) > MAX_HEEL_LANDING_RESIDUAL_LEG * leg_px:
-        return ic_frames
+        return None
     return np.where(fitted, refined, ic_frames)
 
 
@@ -1047,6 +1105,7 @@ def detect_stances(
     pelvic_obliquity_deg: NDArray[np.floating[Any]] | None = None,
     pelvis_height_px: NDArray[np.floating[Any]] | None = None,
     metric_track: PoseTrack | None = None,
+    uncleaned_track: PoseTrack | None = None,
 ) -> pd.DataFrame:
     """Initial contact and toe-off of every foot contact in a (cleaned) track.
 
@@ -1079,6 +1138,13 @@ def detect_stances(
         features from it, so that at 30 fps they go through the 12 Hz low-pass the rules'
         lags were calibrated under at 60 fps, not the event track's 6 Hz, which shifts
         asymmetric peaks by 5-30 ms; phases stay on ``track``.
+    uncleaned_track : PoseTrack, optional
+        The landmarks before cleaning (same frames), as :func:`gaitcheck.pipeline.analyze_track`
+        passes them. Exact landmarks (not MediaPipe's) fit the side-view heel landing on its
+        unfiltered heel first (:data:`MAX_HEEL_LANDING_RESIDUAL_LEG` decides whether they are
+        precise enough), and on ``metric_track``'s only where they are not: the landing model
+        describes the heel's approach only roughly, and a low-pass spreads that misfit across the
+        kink (heel ahead of the pelvis moves about 0.45 % of leg length per ms of IC error).
 
     Returns
     -------
@@ -1108,6 +1174,8 @@ def detect_stances(
         )
     if metric_track is not None and metric_track.n_frames != track.n_frames:
         raise ValueError(f"metric_track has {metric_track.n_frames} frames, the track {track.n_frames}")
+    if uncleaned_track is not None and uncleaned_track.n_frames != track.n_frames:
+        raise ValueError(f"uncleaned_track has {uncleaned_track.n_frames} frames, the track {track.n_frames}")
     view = classification.view
     leg_px = leg_length_px(track)
     fps = track.fps
@@ -1175,7 +1243,17 @@ def detect_stances(
         ic_frames, ic_seen = _late_toe_contacts_from_anchor(
             features, family, ic_frames, ic_seen, starts.astype(np.float64), is_left, fps
         )
-    to_frames, to_seen = _locate_best(to_features, to_rules, (ends - 1).astype(np.float64), is_left, fps)
+    # toe-offs are searched around the next highest point of the pelvis (the interval's end), as
+    # contacts around the one starting it; around the frame before it, a feature peaking at that
+    # highest point lay on the window's edge at 30 fps and the window's earlier peak was taken
+    # (three toe-offs of seed 617, a runner approaching the camera, 165 ms early). Exact
+    # landmarks only (MediaPipe's rules were calibrated around the frame before, and one of its
+    # clips moved); and where the window would pass the clip's last frame, the frame before
+    # still is the centre (the last toe-off stays measurable, as before)
+    window_after = round(_TO_WINDOW_S[1] * fps)
+    centred_on_peak = (ends + window_after <= track.n_frames - 2) & (not is_mediapipe_track(track))
+    to_boundaries = np.where(centred_on_peak, ends, ends - 1).astype(np.float64)
+    to_frames, to_seen = _locate_best(to_features, to_rules, to_boundaries, is_left, fps)
     if texture_high is not None:
         ic_frames, to_frames = _texture_flight_events(ic_frames, ic_seen, to_frames, to_seen, fps)
     if family == "side" and not is_mediapipe_track(track):
@@ -1184,18 +1262,21 @@ def detect_stances(
         ic_frames = _without_stray_leg_extension(
             ic_features, ic_rules[0], ic_frames, starts.astype(np.float64), is_left, fps
         )
-        to_frames = _without_stray_leg_extension(
-            to_features, to_rules[0], to_frames, (ends - 1).astype(np.float64), is_left, fps
-        )
+        to_frames = _without_stray_leg_extension(to_features, to_rules[0], to_frames, to_boundaries, is_left, fps)
     if family == "side":
-        ic_frames = _refine_side_contacts(
-            track if metric_track is None else metric_track,
-            ic_frames,
-            ic_seen,
-            is_left,
-            leg_px,
-            metric_cutoff=metric_track is not None,
-        )
+        refined = None
+        if uncleaned_track is not None and not is_mediapipe_track(track):
+            refined = _heel_landing_contacts(uncleaned_track, ic_frames, ic_seen, is_left, leg_px)
+        if refined is None:
+            refined = _refine_side_contacts(
+                track if metric_track is None else metric_track,
+                ic_frames,
+                ic_seen,
+                is_left,
+                leg_px,
+                metric_cutoff=metric_track is not None,
+            )
+        ic_frames = refined
     ic_seen &= starts > 0
     to_seen &= ends < track.n_frames
     if family in ("rear", "front"):

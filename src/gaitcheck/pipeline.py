@@ -177,6 +177,7 @@ def analyze_track(
             pelvic_obliquity_deg=pelvis_obliquity_deg,
             pelvis_height_px=pelvis_height_px,
             metric_track=cleaned if clean else None,
+            uncleaned_track=track if clean else None,
         )
     _check_stances(stances, source)
     strides = compute_strides(
