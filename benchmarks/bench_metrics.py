@@ -158,7 +158,8 @@ def main() -> None:
         tick(wall, cpu)
         cleaned = clean_tracks(track, clip)
         tick(wall, cpu)
-        detected = detect_stances(cleaned.events, clip, metric_track=cleaned.metrics)  # as the pipeline does
+        # as the pipeline does
+        detected = detect_stances(cleaned.events, clip, metric_track=cleaned.metrics, uncleaned_track=track)
         tick(wall, cpu)
         strides = compute_strides(cleaned.metrics, detected, clip)
         tick(wall, cpu)
