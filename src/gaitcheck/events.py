@@ -48,7 +48,7 @@ feature/side combinations, never over frames):
 
    Side-view running ICs are then refined, when the landmarks are precise enough, to the
    instant the heel's horizontal image track bends from its late-swing approach onto the
-   straight line of the planted heel (:func:`_refine_side_contacts`): a least-squares fit of
+   straight line of the planted heel (:func:`_heel_landing_contacts`): a least-squares fit of
    that landing shape, passed through the event track's own low-pass, which does not depend
    on the runner's swing kinematics the way a feature's peak-to-IC lag does.
 
@@ -760,21 +760,6 @@ def _fit_heel_landing(
     return frames, rms_px, fitted
 
 
-def _refine_side_contacts(
-    track: PoseTrack,
-    ic_frames: FloatArray,
-    seen: NDArray[np.bool_],
-    is_left: NDArray[np.bool_],
-    leg_px: float,
-    *,
-    metric_cutoff: bool = False,
-) -> FloatArray:
-    """Side-view running ICs moved to the heel's landing kink where the landmarks allow it
-    (:func:`_heel_landing_contacts`), else the rules' ``ic_frames`` unchanged."""
-    refined = _heel_landing_contacts(track, ic_frames, seen, is_left, leg_px, metric_cutoff=metric_cutoff)
-    return ic_frames if refined is None else refined
-
-
 def _heel_landing_contacts(
     track: PoseTrack,
     ic_frames: FloatArray,
@@ -1132,7 +1117,7 @@ def detect_stances(
     metric_track : PoseTrack, optional
         The same landmarks less smoothed: the metric track of
         :func:`gaitcheck.clean.clean_tracks` (same frames; the same object from 60 fps up).
-        Side-view running ICs are refined on its heel (:func:`_refine_side_contacts`), whose
+        Side-view running ICs are refined on its heel (:func:`_heel_landing_contacts`), whose
         landing kink survives its higher cutoff at low frame rates. Tracks other than
         MediaPipe's (exact landmarks: truth replay, motion capture) also take the event
         features from it, so that at 30 fps they go through the 12 Hz low-pass the rules'
@@ -1264,19 +1249,18 @@ def detect_stances(
         )
         to_frames = _without_stray_leg_extension(to_features, to_rules[0], to_frames, to_boundaries, is_left, fps)
     if family == "side":
+        # exact landmarks fit the landing on their unfiltered heel first, then (or MediaPipe's
+        # straight away) on the heel of the metric track; the rules' contacts stay where neither fits
         refined = None
         if uncleaned_track is not None and not is_mediapipe_track(track):
             refined = _heel_landing_contacts(uncleaned_track, ic_frames, ic_seen, is_left, leg_px)
         if refined is None:
-            refined = _refine_side_contacts(
-                track if metric_track is None else metric_track,
-                ic_frames,
-                ic_seen,
-                is_left,
-                leg_px,
-                metric_cutoff=metric_track is not None,
+            landing_track, metric_cutoff = (track, False) if metric_track is None else (metric_track, True)
+            refined = _heel_landing_contacts(
+                landing_track, ic_frames, ic_seen, is_left, leg_px, metric_cutoff=metric_cutoff
             )
-        ic_frames = refined
+        if refined is not None:
+            ic_frames = refined
     ic_seen &= starts > 0
     to_seen &= ends < track.n_frames
     if family in ("rear", "front"):
