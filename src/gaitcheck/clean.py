@@ -621,10 +621,18 @@ def _clean_in(
         leg_rows = np.array([2 * column[landmark] + axis for landmark in legs for axis in (0, 1)])
         body_order = np.array([column[landmark] for landmark in _swap_index()[body]])
         xy_order = (2 * body_order[:, None] + np.arange(2)).ravel()
+        position = {row: index for index, row in enumerate(leg_rows)}
+        # the row of each leg row's partner (the other leg's), among the leg rows
+        partner_positions = np.array(
+            [position[2 * column[landmark] + axis] for landmark in partners for axis in (0, 1)]
+        )
+        # the leg rows in leg lengths, relabelled and rejected below as xy_rows is
+        labelled = _in_leg_lengths(xy_rows, leg_rows, leg_px)
         # before outlier rejection, which would delete a flickering label instead of relabelling it
-        flicker, ordered = _order_flicker(_in_leg_lengths(xy_rows, leg_rows, leg_px).T, fps)
+        flicker, ordered = _order_flicker(labelled.T, fps)
         if flicker.any():
             xy_rows[:, flicker] = xy_rows[xy_order][:, flicker]
+            labelled[:, flicker] = labelled[partner_positions][:, flicker]
 
     # which samples are known, kept up to date through the steps below (one isfinite pass)
     finite = np.isfinite(xy_rows)
@@ -636,12 +644,12 @@ def _clean_in(
     finite &= ~outlier_samples
 
     if side_view:
-        position = {row: index for index, row in enumerate(leg_rows)}
-        partner_positions = [position[2 * column[landmark] + axis] for landmark in partners for axis in (0, 1)]
+        leg_outliers = outlier_samples[leg_rows]
+        if leg_outliers.any():
+            labelled[leg_outliers] = np.nan
         # the foot order read before outlier rejection holds when it relabelled nothing and no
         # leg point was rejected (the same rows)
         unchanged = not flicker.any() and not outlier_rows[leg_rows].any()
-        labelled = _in_leg_lengths(xy_rows, leg_rows, leg_px)
         swapped = leg_label_swaps(
             labelled.T,
             labelled[partner_positions].T,
