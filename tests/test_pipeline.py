@@ -13,15 +13,18 @@ from typer.testing import CliRunner
 from gaitcheck import skeleton
 from gaitcheck.cli import app
 from gaitcheck.errors import AnalysisError, InputError
+from gaitcheck.metrics import compute_strides
 from gaitcheck.pipeline import (
     STRIDES_FILE,
     SUMMARY_FILE,
     analyze_source,
     analyze_track,
+    has_exact_landmarks,
     stances_from_truth,
     summary_row,
     write_outputs,
 )
+from gaitcheck.pose.mediapipe_backend import BACKEND_NAME as MEDIAPIPE_BACKEND
 from gaitcheck.pose.replay import read_truth, track_from_truth
 from gaitcheck.track import PoseTrack
 
@@ -56,6 +59,52 @@ def test_known_stances_give_truth_pelvic_drop(rear_truth: dict, rear_track: Pose
     # summary means over complete, in-view stances; cleaning (low-pass) may shave a little off the peaks
     assert drop["left"]["mean"] == pytest.approx(truth_summary["left"]["pelvic_drop_image_peak_frames_deg"], abs=0.5)
     assert drop["right"]["mean"] == pytest.approx(truth_summary["right"]["pelvic_drop_image_peak_frames_deg"], abs=0.5)
+
+
+#: Per-stance peaks of exact landmarks read as they are: only float rounding is left.
+EXACT_PEAK_TOLERANCE_DEG = 0.02
+
+
+def test_exact_landmarks_keep_their_stance_peaks_through_cleaning(rear_truth: dict, rear_track: PoseTrack) -> None:
+    """A truth replay (exact landmarks) analysed with cleaning and the true stances: every
+    stance's knee FPPA and pelvic drop is the truth's peak over the stance frames (the metric
+    track's 12 Hz low-pass, there for the pose model's jitter, took up to 0.09 deg off this
+    clip's FPPA peaks), while step width is still read on the cleaned track."""
+    stances = stances_from_truth(rear_truth)
+    analysis = analyze_track(rear_track, stances=stances)
+    assert analysis.cleaning_report is not None and has_exact_landmarks(rear_track)
+    true = pd.DataFrame(rear_truth["stances"])
+    true = true[true["complete_in_clip"] & true["in_view"]]
+    measured = analysis.strides.merge(true, on=["side", "ic_time_s"], suffixes=("", "_true"))
+    assert len(measured) == len(true) >= 8
+    fppa_error = measured["knee_fppa_deg"] - measured["fppa_image_peak_frames_deg"]
+    drop_error = measured["pelvic_drop_deg"] - measured["pelvic_drop_image_peak_frames_deg"]
+    assert np.abs(fppa_error).max() < EXACT_PEAK_TOLERANCE_DEG
+    assert np.abs(drop_error).max() < EXACT_PEAK_TOLERANCE_DEG
+    on_cleaned = compute_strides(analysis.track, stances, analysis.classification)
+    np.testing.assert_array_equal(analysis.strides["step_width_pct_leg"], on_cleaned["step_width_pct_leg"])
+
+
+def test_pose_model_landmarks_keep_their_stance_peaks_filtered(rear_truth: dict, rear_track: PoseTrack) -> None:
+    """The same landmarks labelled as the pose model's (or of unknown origin) keep the
+    low-pass: their frontal peaks are read on the cleaned metric track."""
+    stances = stances_from_truth(rear_truth)
+    for meta in ({**rear_track.meta, "backend": MEDIAPIPE_BACKEND}, {"source": "unknown"}):
+        track = rear_track.replace(meta=meta)
+        assert not has_exact_landmarks(track)
+        analysis = analyze_track(track, stances=stances)
+        on_cleaned = compute_strides(analysis.track, stances, analysis.classification)
+        for column in ("knee_fppa_deg", "hip_adduction_deg", "pelvic_drop_deg"):
+            np.testing.assert_array_equal(analysis.strides[column], on_cleaned[column])
+        exact = analyze_track(rear_track, stances=stances).strides
+        assert np.abs(analysis.strides["knee_fppa_deg"] - exact["knee_fppa_deg"]).max() > EXACT_PEAK_TOLERANCE_DEG
+
+
+def test_peak_track_must_share_the_frames(rear_truth: dict, rear_track: PoseTrack) -> None:
+    stances = stances_from_truth(rear_truth)
+    view = analyze_track(rear_track, stances=stances).classification
+    with pytest.raises(AnalysisError, match="same frames"):
+        compute_strides(rear_track, stances, view, peak_track=rear_track.select_frames(slice(1, None)))
 
 
 def test_outputs_written_atomically_and_not_overwritten(tmp_path: Path, rear_track: PoseTrack) -> None:

@@ -33,6 +33,10 @@ STRIDES_FILE: Final[str] = "strides.csv"
 SUMMARY_FILE: Final[str] = "summary.json"
 #: Cached pelvis estimates: ``<gaitcheck cache root>/pelvis/<key>.npz`` (:func:`_pelvis_cache_path`).
 PELVIS_CACHE_SUBDIR: Final[str] = "pelvis"
+#: Track backends (``meta["backend"]``) whose landmarks are positions measured without a pose
+#: model's frame-to-frame jitter: gaitsynth truth replay (:mod:`gaitcheck.pose.replay`) and
+#: motion-capture joint centres projected through a virtual camera (:mod:`gaitcheck.pose.mocap`).
+EXACT_LANDMARK_BACKENDS: Final[frozenset[str]] = frozenset({"truth-replay", "mocap-projection"})
 
 
 @dataclass(frozen=True, eq=False)
@@ -45,7 +49,8 @@ class Analysis:
     classification : the clip classification (view, oblique, setting, activity, overrides).
     cleaning_report : what cleaning changed.
     track : the cleaned pose track the metrics were measured on (the peak-preserving one
-        of :func:`gaitcheck.clean.clean_tracks`; events were detected on its stronger-smoothed twin).
+        of :func:`gaitcheck.clean.clean_tracks`; events were detected on its stronger-smoothed twin;
+        the frontal angles' peaks of exact landmarks were read on the uncleaned track).
     stances : one row per foot contact (``events.detect_stances`` columns).
     strides : one row per stance with every metric (:func:`gaitcheck.metrics.compute_strides`).
     summary : the JSON-able per-side summary (:func:`gaitcheck.summary.summarize`).
@@ -67,6 +72,12 @@ def stances_from_truth(truth: dict[str, Any]) -> pd.DataFrame:
         return pd.DataFrame(columns=list(STANCE_COLUMNS))
     table = table.rename(columns={"complete_in_clip": "complete"})
     return table[list(STANCE_COLUMNS)].reset_index(drop=True)
+
+
+def has_exact_landmarks(track: PoseTrack) -> bool:
+    """Whether a track holds exact landmarks (:data:`EXACT_LANDMARK_BACKENDS`), which need no
+    low-pass against jitter; tracks of unknown origin count as a pose model's."""
+    return track.meta.get("backend") in EXACT_LANDMARK_BACKENDS
 
 
 def _check_legs_visible(track: PoseTrack, source: str) -> None:
@@ -180,8 +191,17 @@ def analyze_track(
             uncleaned_track=track if clean else None,
         )
     _check_stances(stances, source)
+    # the per-stance peaks of the frontal angles of exact landmarks are read before the metric
+    # track's low-pass, which is there against a pose model's jitter and rounds a peak of a few
+    # frames off by up to 0.6 deg (knee FPPA, truth replays of held-out front renders)
+    peak_track = track if clean and has_exact_landmarks(track) else cleaned
     strides = compute_strides(
-        cleaned, stances, classification, height_cm=height_cm, pelvis_obliquity_deg=pelvis_obliquity_deg
+        cleaned,
+        stances,
+        classification,
+        height_cm=height_cm,
+        pelvis_obliquity_deg=pelvis_obliquity_deg,
+        peak_track=peak_track,
     )
     summary = summarize(
         strides,

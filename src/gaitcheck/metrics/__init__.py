@@ -8,6 +8,7 @@ are in the returned table's ``attrs``.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Final
 
 import numpy as np
@@ -82,6 +83,16 @@ def _leg_visibility(ctx: StrideContext) -> np.ndarray:
     return visibility
 
 
+def _with_peak_track(ctx: StrideContext, peak_track: PoseTrack | None) -> StrideContext:
+    """The context reading its landmarks from ``peak_track`` (same stances, frames and scale);
+    ``ctx`` itself when there is none."""
+    if peak_track is None or peak_track is ctx.track:
+        return ctx
+    if not np.array_equal(peak_track.time_s, ctx.track.time_s):
+        raise AnalysisError("peak_track must have the same frames as the metric track")
+    return replace(ctx, track=peak_track, _midpoints={})
+
+
 #: The metric groups in the order of the strides table's columns (after the stance columns).
 _COLUMN_ORDER: Final = (
     "timing",
@@ -103,6 +114,7 @@ def compute_strides(
     *,
     height_cm: float | None = None,
     pelvis_obliquity_deg: np.ndarray | None = None,
+    peak_track: PoseTrack | None = None,
 ) -> pd.DataFrame:
     """Every metric of every stance.
 
@@ -116,6 +128,10 @@ def compute_strides(
         the world landmarks when the track has them.
     pelvis_obliquity_deg : optional (T,) in-image pelvic obliquity (+ = left side higher)
         replacing the hip-landmark line for pelvic drop.
+    peak_track : the track the per-stance peaks of the frontal angles (knee FPPA, hip
+        adduction, pelvic drop from the hip landmarks) are read from, on ``track``'s frames;
+        default ``track``. The pipeline passes the uncleaned track of exact landmarks, whose
+        peaks a low-pass would only round off (:func:`gaitcheck.pipeline.has_exact_landmarks`).
 
     Returns
     -------
@@ -131,8 +147,9 @@ def compute_strides(
     # cleaned track may still be repairing in another thread, then the metrics with _cm columns
     group: dict[str, Any] = {"timing": timing(ctx)}
     if ctx.view in FRONTAL_VIEWS:
-        group["pelvic_drop"] = pelvic_drop(ctx, pelvis_obliquity_deg)
-        group["frontal_knee_and_hip"] = frontal_knee_and_hip(ctx)
+        peak_ctx = _with_peak_track(ctx, peak_track)
+        group["pelvic_drop"] = pelvic_drop(peak_ctx, pelvis_obliquity_deg)
+        group["frontal_knee_and_hip"] = frontal_knee_and_hip(peak_ctx)
     else:
         group["sagittal_knee_flexion"] = sagittal_knee_flexion(ctx)
         group["trunk_lean"] = trunk_lean(ctx)
