@@ -147,7 +147,7 @@ def compute_strides(
     for name in _COLUMN_ORDER:  # the strides table's column order
         columns.update(group.get(name, {}))
     # the table built in one go, not column by column: each added column rebuilt the table's
-    # column index (pandas' string array of names; 0.011 -> 0.002 s CPU on an hour of contacts).
+    # column index (pandas' string array of names; 4.1 -> 1.9 ms CPU on an hour of contacts).
     # A metric column named like a stance column (contact_time_s) replaces it in place.
     stance_columns = {name: ctx.stances[name] for name in ctx.stances.columns}
     strides = pd.DataFrame({**stance_columns, **columns}, index=ctx.stances.index)
