@@ -856,6 +856,8 @@ class _FeaturePeaks:
                         self.boundaries[mine], before, after, signal.size
                     )
                 frames[mine], seen[mine] = _window_extremum(signal, *self._windows[side, before, after])
+            frames.setflags(write=False)  # shared by every reader
+            seen.setflags(write=False)
             self._peaks[key] = (frames, seen)
         return self._peaks[key]
 
