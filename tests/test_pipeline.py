@@ -100,6 +100,20 @@ def test_pose_model_landmarks_keep_their_stance_peaks_filtered(rear_truth: dict,
         assert np.abs(analysis.strides["knee_fppa_deg"] - exact["knee_fppa_deg"]).max() > EXACT_PEAK_TOLERANCE_DEG
 
 
+def test_a_pose_model_rear_track_without_its_video_says_so(rear_truth: dict, rear_track: PoseTrack) -> None:
+    """A pose model's rear track analysed without the clip (a saved track): the summary says the
+    pelvis was not measured and why that matters, and pelvic drop's quality names it; exact
+    landmarks, which need no pelvis estimate, say nothing of it."""
+    stances = stances_from_truth(rear_truth)
+    pose_model = rear_track.replace(meta={**rear_track.meta, "backend": MEDIAPIPE_BACKEND})
+    summary = analyze_track(pose_model, stances=stances).summary
+    entry = summary["clip"]["pelvis_estimate"]
+    assert entry["used"] is False and "no video given" in entry["reasons"][0]
+    reasons = summary["metrics"]["pelvic_drop_deg"]["quality"]["reasons"]
+    assert any("no video given" in reason for reason in reasons)
+    assert "pelvis_estimate" not in analyze_track(rear_track, stances=stances).summary["clip"]
+
+
 def test_peak_track_must_share_the_frames(rear_truth: dict, rear_track: PoseTrack) -> None:
     stances = stances_from_truth(rear_truth)
     view = analyze_track(rear_track, stances=stances).classification

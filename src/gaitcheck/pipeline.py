@@ -20,6 +20,7 @@ from gaitcheck import skeleton
 from gaitcheck.errors import AnalysisError, InputError
 from gaitcheck.events import STANCE_COLUMNS
 from gaitcheck.fileio import jsonable, strict_json, write_text_atomic
+from gaitcheck.pose.mediapipe_backend import is_mediapipe_track
 from gaitcheck.track import PoseTrack
 
 if TYPE_CHECKING:
@@ -171,11 +172,14 @@ def analyze_track(
         event_track, cleaned, cleaning_report = cleaned_tracks.events, cleaned_tracks.metrics, cleaned_tracks.report
     pelvis_entry = None
     pelvis_height_px = None
-    if pelvis_obliquity_deg is None and video is not None and classification.view in ("rear", "front"):
-        estimate, pelvis_entry = _pelvis_estimate_from_video(video, event_track, pelvis_crops)
-        if pelvis_entry["used"]:
-            pelvis_obliquity_deg = np.asarray(estimate.obliquity_deg, dtype=np.float64)
-            pelvis_height_px = estimate.height_px
+    if pelvis_obliquity_deg is None and classification.view in ("rear", "front"):
+        if video is not None:
+            estimate, pelvis_entry = _pelvis_estimate_from_video(video, event_track, pelvis_crops)
+            if pelvis_entry["used"]:
+                pelvis_obliquity_deg = np.asarray(estimate.obliquity_deg, dtype=np.float64)
+                pelvis_height_px = estimate.height_px
+        elif is_mediapipe_track(track):
+            pelvis_entry = _pelvis_entry_without_video()
     if stances is None:
         from gaitcheck.events import detect_stances
 
@@ -222,6 +226,24 @@ def analyze_track(
             quality = summary["metrics"]["pelvic_drop_deg"]["quality"]
             quality["reasons"].extend(f"pelvis texture not usable: {reason}" for reason in pelvis_entry["reasons"])
     return Analysis(source, classification, cleaning_report, cleaned, stances, strides, summary)
+
+
+def _pelvis_entry_without_video() -> dict[str, Any]:
+    """What the summary says of the pelvis estimate when a pose model's rear or front track is
+    analysed without its video (e.g. a saved track): nothing was measured, and why that matters."""
+    return {
+        "used": False,
+        "method": None,
+        "quality": None,
+        "reasons": [
+            "no video given (a saved track): pelvic drop comes from the pose model's hip points, and the "
+            "feet name the stance sides, which a pose model can swap from behind or in front (e.g. in a "
+            "crossover gait); analyse the video itself to measure the pelvis from its frames"
+        ],
+        "anchor": None,
+        "camera_roll_deg": None,
+        "measured_fraction": 0.0,
+    }
 
 
 def _pelvis_cache_path(track: PoseTrack) -> Path | None:
