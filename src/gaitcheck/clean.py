@@ -601,7 +601,7 @@ def _clean_in(
     """:func:`_clean` with ``pool`` for the work that runs beside the calling thread."""
     fps, n_frames = track.fps, track.n_frames
     leg_px = track.derived("leg_length_px", leg_length_px)  # as classification read it
-    body = np.array([skeleton.index(name) for name in BODY_LANDMARKS])
+    body = _body_indices()
     n_body = body.size
     # points with low visibility, seen or not (masking a missing point changes nothing)
     below_visibility = track.visibility < MIN_VISIBILITY
@@ -645,11 +645,12 @@ def _clean_in(
 
     if side_view:
         leg_outliers = outlier_samples[leg_rows]
-        if leg_outliers.any():
+        leg_rejected = bool(leg_outliers.any())
+        if leg_rejected:
             labelled[leg_outliers] = np.nan
         # the foot order read before outlier rejection holds when it relabelled nothing and no
         # leg point was rejected (the same rows)
-        unchanged = not flicker.any() and not outlier_rows[leg_rows].any()
+        unchanged = not flicker.any() and not leg_rejected
         swapped = leg_label_swaps(
             labelled.T,
             labelled[partner_positions].T,
@@ -788,7 +789,7 @@ def _cleaned_track(
     ``world`` future (the metrics read a sample of frames for the body scale), both as
     :class:`~gaitcheck.track.PendingArray`.
     """
-    body = np.array([skeleton.index(name) for name in BODY_LANDMARKS])
+    body = _body_indices()
     image = functools.partial(_cleaned_image, track.image_xyz, below_visibility, body, normalised, missing_after)
     shape = track.image_xyz.shape
     cleaned = track.replace(
@@ -796,6 +797,11 @@ def _cleaned_track(
     )
     cleaned.keep_points_px(pixels, BODY_LANDMARKS)
     return cleaned
+
+
+def _body_indices() -> NDArray[np.intp]:
+    """Landmark indices of :data:`BODY_LANDMARKS`, in order."""
+    return np.array([skeleton.index(name) for name in BODY_LANDMARKS])
 
 
 def _cleaned_image(

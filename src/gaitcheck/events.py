@@ -1206,9 +1206,10 @@ def detect_stances(
     if family == "side" and classification.activity == "walking":
         family = "side_walking"
     direction = {"side_right": 1.0, "side_left": -1.0}.get(view, 0.0)
+    mediapipe = is_mediapipe_track(track)  # every other track holds exact landmarks
     # exact landmarks: features through the low-pass the lags were calibrated under (60 fps:
     # 12 Hz); MediaPipe's feet need the event track's stronger smoothing
-    feature_track = track if metric_track is None or is_mediapipe_track(track) else metric_track
+    feature_track = track if metric_track is None or mediapipe else metric_track
 
     def features_of(source: PoseTrack) -> dict[str, _LazySignals]:
         pelvis = 0.5 * (source.point_px("left_hip") + source.point_px("right_hip"))
@@ -1223,7 +1224,7 @@ def detect_stances(
     ic_features = event_features if family == "side" else features
     to_features = event_features if family == "front" else features
     ic_rules, to_rules = _RULES[family]
-    mediapipe_rules = family in _MEDIAPIPE_RULES and is_mediapipe_track(track)
+    mediapipe_rules = family in _MEDIAPIPE_RULES and mediapipe
     texture_high = None
     # each feature's peaks around the intervals' starts (ICs) and ends (TOs) are searched once
     # and read by every rule and check that needs them
@@ -1254,13 +1255,13 @@ def detect_stances(
     # clips moved); and where the window would pass the clip's last frame, the frame before
     # still is the centre (the last toe-off stays measurable, as before)
     window_after = round(_TO_WINDOW_S[1] * fps)
-    centred_on_peak = (ends + window_after <= track.n_frames - 2) & (not is_mediapipe_track(track))
+    centred_on_peak = (ends + window_after <= track.n_frames - 2) & (not mediapipe)
     to_boundaries = np.where(centred_on_peak, ends, ends - 1).astype(np.float64)
     to_peaks = _FeaturePeaks(to_features, to_boundaries, is_left, fps)
     to_frames, to_seen = _locate_best(to_peaks, to_rules)
     if texture_high is not None:
         ic_frames, to_frames = _texture_flight_events(ic_frames, ic_seen, to_frames, to_seen, fps)
-    if family == "side" and not is_mediapipe_track(track):
+    if family == "side" and not mediapipe:
         # exact landmarks only: on MediaPipe's side tracks the two estimates scatter by as
         # much (the check moved its toe-offs of side_120fps and side_land30_cad155 further off)
         ic_frames = _without_stray_leg_extension(ic_peaks, ic_rules[0], ic_frames)
@@ -1269,7 +1270,7 @@ def detect_stances(
         # exact landmarks fit the landing on their unfiltered heel first, then (or MediaPipe's
         # straight away) on the heel of the metric track; the rules' contacts stay where neither fits
         refined = None
-        if uncleaned_track is not None and not is_mediapipe_track(track):
+        if uncleaned_track is not None and not mediapipe:
             refined = _heel_landing_contacts(uncleaned_track, ic_frames, ic_seen, is_left, leg_px)
         if refined is None:
             landing_track, metric_cutoff = (track, False) if metric_track is None else (metric_track, True)
